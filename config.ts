@@ -1,0 +1,161 @@
+/**
+ * The engine's configuration, read from the environment once, at start, by zod.
+ *
+ * Every variable has an embedded default so `./tradewind start` runs with none set. A bad
+ * value stops start-up with a {@link ConfigError} naming the variable and what to fix.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+const bool = z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) =>
+  v === "true" || v === "1" || v === "yes"
+);
+
+const intIn = (min: number, max: number) =>
+  z.string().trim().regex(/^\d+$/, `must be a whole number from ${min} to ${max}`).transform(
+    Number,
+  ).pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const decimalText = z.string().trim().regex(
+  /^\d+(\.\d+)?$/,
+  "must be a non-negative decimal number such as 25000 or 0.5",
+);
+
+const schema = z.object({
+  PORT: intIn(0, 65535).default(8000),
+  HOST: z.string().trim().min(1).default("127.0.0.1"),
+  TRADEWIND_DATA_DIR: z.string().trim().min(1).default("./.tradewind"),
+  DATABASE_URL: z.string().trim().regex(
+    /^postgres(ql)?:\/\//,
+    "must be a postgres:// or postgresql:// URL",
+  ).optional(),
+  DATABASE_APP_URL: z.string().trim().regex(
+    /^postgres(ql)?:\/\//,
+    "must be a postgres:// or postgresql:// URL",
+  ).optional(),
+  DATABASE_POOL_MAX: intIn(1, 200).default(10),
+  EMBEDDED_PG_PORT: intIn(1024, 65535).default(54329),
+  JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+  JWT_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+  JWT_ISSUER: z.string().trim().min(1).optional(),
+  JWT_AUDIENCE: z.string().trim().min(1).optional(),
+  LOG_LEVEL: z.enum(["trace", "debug", "info", "warning", "error", "fatal"]).default("info"),
+  LOG_FORMAT: z.enum(["json", "text"]).default("json"),
+  SHUTDOWN_TIMEOUT_MS: intIn(0, 600_000).default(10_000),
+  BROKER: z.enum(["paper", "alpaca"]).default("paper"),
+  ALPACA_KEY_ID: z.string().trim().min(1).optional(),
+  ALPACA_SECRET_KEY: z.string().trim().min(1).optional(),
+  ALPACA_PAPER: bool.default(true),
+  TRADEWIND_LIVE_TRADING: bool.default(false),
+  MAX_POSITION_SIZE: decimalText.default("25000"),
+  MAX_DAILY_TRADES: intIn(0, 1_000_000).default(100),
+  MAX_OPEN_POSITIONS: intIn(0, 100_000).default(20),
+  MAX_ORDERS_PER_MINUTE: intIn(1, 1_000_000).default(100),
+});
+
+/** The parsed, typed configuration. */
+export type Config = {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  databaseAppUrl: string | undefined;
+  databasePoolMax: number;
+  embeddedPgPort: number;
+  jwt: {
+    secret: string | undefined;
+    jwksUrl: string | undefined;
+    issuer: string;
+    audience: string;
+  };
+  logLevel: "trace" | "debug" | "info" | "warning" | "error" | "fatal";
+  logFormat: "json" | "text";
+  shutdownTimeoutMs: number;
+  broker: "paper" | "alpaca";
+  alpaca: { keyId: string | undefined; secretKey: string | undefined; paper: boolean };
+  liveTrading: boolean;
+  risk: {
+    maxPositionSize: string;
+    maxDailyTrades: number;
+    maxOpenPositions: number;
+    maxOrdersPerMinute: number;
+  };
+};
+
+/** Thrown when the environment holds a bad value; the message names the variable. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/**
+ * Reads the configuration from an environment map (by default the process environment).
+ *
+ * @throws {ConfigError} when a variable is invalid, naming it and saying what to fix.
+ * @example
+ * ```ts
+ * const config = loadConfig({ PORT: "8080" });
+ * config.port; // 8080
+ * ```
+ */
+export function loadConfig(env: Record<string, string | undefined> = Deno.env.toObject()): Config {
+  const present: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== "") present[key] = value;
+  }
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? "environment");
+      const shown = name.includes("SECRET") || name.includes("KEY") || name.endsWith("_URL")
+        ? "(hidden)"
+        : JSON.stringify(present[name] ?? "");
+      return `Invalid ${name}: ${shown} ${issue.message}`;
+    });
+    throw new ConfigError(lines.join("; "));
+  }
+  const e = parsed.data;
+  if (e.BROKER === "alpaca" && (!e.ALPACA_KEY_ID || !e.ALPACA_SECRET_KEY)) {
+    throw new ConfigError(
+      'Invalid BROKER: "alpaca" needs ALPACA_KEY_ID and ALPACA_SECRET_KEY to be set',
+    );
+  }
+  if (e.BROKER === "alpaca" && !e.ALPACA_PAPER && !e.TRADEWIND_LIVE_TRADING) {
+    throw new ConfigError(
+      'Invalid ALPACA_PAPER: "false" trades real money and also needs TRADEWIND_LIVE_TRADING=true',
+    );
+  }
+  if (e.JWT_JWKS_URL && (!e.JWT_ISSUER || !e.JWT_AUDIENCE)) {
+    throw new ConfigError(
+      "Invalid JWT_JWKS_URL: an external identity provider also needs JWT_ISSUER and JWT_AUDIENCE",
+    );
+  }
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: e.TRADEWIND_DATA_DIR,
+    databaseUrl: e.DATABASE_URL,
+    databaseAppUrl: e.DATABASE_APP_URL,
+    databasePoolMax: e.DATABASE_POOL_MAX,
+    embeddedPgPort: e.EMBEDDED_PG_PORT,
+    jwt: {
+      secret: e.JWT_SECRET,
+      jwksUrl: e.JWT_JWKS_URL,
+      issuer: e.JWT_ISSUER ?? "tradewind",
+      audience: e.JWT_AUDIENCE ?? "tradewind",
+    },
+    logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    broker: e.BROKER,
+    alpaca: { keyId: e.ALPACA_KEY_ID, secretKey: e.ALPACA_SECRET_KEY, paper: e.ALPACA_PAPER },
+    liveTrading: e.BROKER === "alpaca" && !e.ALPACA_PAPER && e.TRADEWIND_LIVE_TRADING,
+    risk: {
+      maxPositionSize: e.MAX_POSITION_SIZE,
+      maxDailyTrades: e.MAX_DAILY_TRADES,
+      maxOpenPositions: e.MAX_OPEN_POSITIONS,
+      maxOrdersPerMinute: e.MAX_ORDERS_PER_MINUTE,
+    },
+  };
+}

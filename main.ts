@@ -1,0 +1,217 @@
+/**
+ * Tradewind's composition root and command line.
+ *
+ * ```
+ * deno run -A main.ts serve                 # the engine (./tradewind start)
+ * deno run -A main.ts migrate               # apply pending migrations and exit
+ * deno run -A main.ts token <user> [--role trader|admin|compliance] [--ttl 12h]
+ * deno run -A main.ts audit verify          # walk the audit hash chain
+ * ```
+ *
+ * @module
+ */
+import postgres from "postgres";
+import { type Config, ConfigError, loadConfig } from "./config.ts";
+import { verifyAudit } from "./db/audit.ts";
+import { type Database, openDatabase } from "./db/database.ts";
+import { configureLogging, logger } from "./logging.ts";
+import { createAuthenticator, loadJwtSecret, parseTtl, signToken } from "./routes/auth.ts";
+import { Metrics } from "./routes/metrics.ts";
+import { createApp } from "./routes/mod.ts";
+
+/** The engine's version, shown by /health and the OpenAPI document. */
+export const VERSION = "0.1.0";
+
+const USAGE = `Usage: tradewind <command>
+
+Commands:
+  start | serve                          run the engine (default)
+  migrate                                apply pending database migrations
+  token <username> [--role R] [--ttl T]  print a token (R: trader, admin, compliance; T: 12h)
+  audit verify                           check the audit trail's hash chain
+  help                                   this text
+
+Configuration comes from the environment; see README.md and .env.example.`;
+
+function fail(message: string, code = 2): never {
+  console.error(`tradewind: ${message}`);
+  Deno.exit(code);
+}
+
+async function open(config: Config): Promise<Database> {
+  const log = logger("db");
+  return await openDatabase({
+    dataDir: config.dataDir,
+    databaseUrl: config.databaseUrl,
+    databaseAppUrl: config.databaseAppUrl,
+    embeddedPort: config.embeddedPgPort,
+    poolMax: config.databasePoolMax,
+    log: (m) => log.info(m),
+  });
+}
+
+async function serve(config: Config): Promise<void> {
+  const log = logger("engine");
+  if (config.liveTrading) {
+    log.warning(
+      "LIVE TRADING IS ON: orders go to Alpaca's live API and trade REAL MONEY (TRADEWIND_LIVE_TRADING=true)",
+    );
+  }
+  const db = await open(config);
+  const secret = await loadJwtSecret(config.jwt.secret, config.dataDir);
+  const auth = createAuthenticator({
+    secret,
+    issuer: config.jwt.issuer,
+    audience: config.jwt.audience,
+    jwksUrl: config.jwt.jwksUrl,
+  });
+  const metrics = new Metrics();
+  const app = createApp({ sql: db.sql, ready: db.ready, auth, metrics, version: VERSION });
+
+  let stopping = false;
+  const server = Deno.serve({
+    port: config.port,
+    hostname: config.host,
+    onListen: ({ hostname, port }) =>
+      log.info("Tradewind {version} listening on http://{hostname}:{port} (broker: {broker})", {
+        version: VERSION,
+        hostname,
+        port,
+        broker: config.broker,
+      }),
+  }, app.fetch);
+
+  const shutdown = async (signal: string) => {
+    if (stopping) {
+      log.warning("Second {signal}: exiting at once", { signal });
+      db.embedded?.stopNowait();
+      Deno.exit(130);
+    }
+    stopping = true;
+    log.info("{signal}: draining requests and shutting down", { signal });
+    const timer = setTimeout(() => {
+      log.error("Shutdown took longer than {ms} ms: exiting", { ms: config.shutdownTimeoutMs });
+      db.embedded?.stopNowait();
+      Deno.exit(1);
+    }, config.shutdownTimeoutMs);
+    try {
+      await server.shutdown();
+      await db.close();
+      log.info("Stopped cleanly");
+    } finally {
+      clearTimeout(timer);
+    }
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", () => void shutdown("SIGINT"));
+  Deno.addSignalListener("SIGTERM", () => void shutdown("SIGTERM"));
+  await server.finished;
+}
+
+async function tokenCommand(config: Config, args: string[]): Promise<void> {
+  let username: string | undefined;
+  let role = "trader";
+  let ttl = "12h";
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--role") role = args[++i] ?? fail("--role needs a value");
+    else if (a.startsWith("--role=")) role = a.slice(7);
+    else if (a === "--ttl") ttl = args[++i] ?? fail("--ttl needs a value");
+    else if (a.startsWith("--ttl=")) ttl = a.slice(6);
+    else if (a.startsWith("-")) fail(`Unknown option "${a}"\n\n${USAGE}`);
+    else if (!username) username = a;
+    else fail(`Unexpected argument "${a}"`);
+  }
+  if (!username) fail(`token needs a username\n\n${USAGE}`);
+  if (!["trader", "admin", "compliance"].includes(role)) {
+    fail(`Cannot use role "${role}": choose trader, admin or compliance`);
+  }
+  let ttlSeconds: number;
+  try {
+    ttlSeconds = parseTtl(ttl);
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  const secret = await loadJwtSecret(config.jwt.secret, config.dataDir);
+  try {
+    const token = await signToken({ username, role: role as "trader" }, {
+      secret,
+      issuer: config.jwt.issuer,
+      audience: config.jwt.audience,
+      ttlSeconds,
+    });
+    console.log(token);
+  } catch (e) {
+    fail((e as Error).message);
+  }
+}
+
+async function auditCommand(config: Config, args: string[]): Promise<void> {
+  if (args[0] !== "verify") fail(`audit needs a subcommand: audit verify`);
+  const db = await open(config);
+  const owner = postgres(db.ownerUrl, { max: 1, onnotice: () => {} });
+  try {
+    const result = await verifyAudit(owner);
+    if (result.ok) {
+      console.log(
+        `Audit chain intact: ${result.rows} rows${result.head ? `, head ${result.head}` : ""}`,
+      );
+    } else {
+      console.log(
+        `Audit chain BROKEN at seq ${result.seq} (after ${
+          result.rows - 1
+        } good rows): ${result.problem}`,
+      );
+      await owner.end();
+      await db.close();
+      Deno.exit(1);
+    }
+  } finally {
+    await owner.end();
+    await db.close();
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command = "serve", ...rest] = argv;
+  if (command === "help" || command === "--help" || command === "-h") {
+    console.log(USAGE);
+    return;
+  }
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) fail(`Cannot start: ${e.message}`);
+    throw e;
+  }
+  await configureLogging({ level: config.logLevel, format: config.logFormat });
+  switch (command) {
+    case "serve":
+    case "start":
+      return await serve(config);
+    case "migrate": {
+      const db = await open(config);
+      console.log("Migrations are current");
+      await db.close();
+      return;
+    }
+    case "token":
+      return await tokenCommand(config, rest);
+    case "audit":
+      return await auditCommand(config, rest);
+    default:
+      fail(`Unknown command "${command}"\n\n${USAGE}`);
+  }
+}
+
+if (import.meta.main) {
+  try {
+    await main(Deno.args);
+  } catch (e) {
+    const err = e as Error;
+    logger("engine").fatal("{name}: {message}", { name: err.name, message: err.message });
+    console.error(`tradewind: ${err.message}`);
+    Deno.exit(1);
+  }
+}

@@ -1,0 +1,228 @@
+/**
+ * Authentication: HS256 tokens signed with the engine's secret, optionally tokens from an
+ * external identity provider (JWKS, RS256/ES256), and the middleware that turns a bearer
+ * token into the request's user (creating the user row on first sight).
+ *
+ * `alg: none` and algorithm confusion are refused: each key type accepts only its own
+ * algorithms, and the issuer and audience are always checked.
+ *
+ * @module
+ */
+import {
+  createRemoteJWKSet,
+  decodeProtectedHeader,
+  type JWTPayload,
+  jwtVerify,
+  SignJWT,
+} from "jose";
+import { createMiddleware } from "hono/factory";
+import { join } from "node:path";
+import type { Sql } from "postgres";
+import type { Role } from "../db/database.ts";
+import { ApiError } from "./errors.ts";
+
+/** The authenticated user of a request. */
+export interface AuthUser {
+  id: string;
+  username: string;
+  role: Role;
+}
+
+/** Hono variables set by the auth middleware. */
+export type AuthVariables = { user: AuthUser; requestId: string };
+
+const ROLES: readonly Role[] = ["trader", "admin", "compliance"];
+const USERNAME_RE = /^[A-Za-z0-9._@-]{1,64}$/;
+
+/** Settings for {@link createAuthenticator}. */
+export interface AuthOptions {
+  /** HS256 secret (bytes or text). */
+  secret: Uint8Array | string;
+  issuer: string;
+  audience: string;
+  /** External identity provider key set. */
+  jwksUrl?: string | undefined;
+  /** Clock for `exp`/`nbf` checks (seconds since epoch); defaults to now. */
+  now?: () => number;
+}
+
+/** Claims Tradewind reads from a verified token. */
+export interface Identity {
+  username: string;
+  role: Role;
+}
+
+/** Verifies tokens. */
+export interface Authenticator {
+  /** Verifies a token; throws {@link ApiError} 401 `UNAUTHORIZED` naming the problem. */
+  verify(token: string): Promise<Identity>;
+}
+
+function secretBytes(secret: Uint8Array | string): Uint8Array {
+  return typeof secret === "string" ? new TextEncoder().encode(secret) : secret;
+}
+
+function unauthorized(message: string): ApiError {
+  return new ApiError(401, "UNAUTHORIZED", message, {
+    headers: { "WWW-Authenticate": 'Bearer realm="tradewind"' },
+  });
+}
+
+function identityOf(payload: JWTPayload): Identity {
+  const username = typeof payload.preferred_username === "string"
+    ? payload.preferred_username
+    : payload.sub;
+  if (typeof username !== "string" || !USERNAME_RE.test(username)) {
+    throw unauthorized("Token subject is missing or is not a valid username");
+  }
+  const claimed = payload.role;
+  const role: Role = typeof claimed === "string" && (ROLES as string[]).includes(claimed)
+    ? claimed as Role
+    : "trader";
+  return { username, role };
+}
+
+/** Creates the token verifier from the engine's settings. */
+export function createAuthenticator(options: AuthOptions): Authenticator {
+  const key = secretBytes(options.secret);
+  const jwks = options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl)) : null;
+  const currentDate = options.now ? () => new Date(options.now!() * 1000) : undefined;
+  return {
+    async verify(token: string): Promise<Identity> {
+      let alg: string | undefined;
+      try {
+        alg = decodeProtectedHeader(token).alg;
+      } catch {
+        throw unauthorized("Token is malformed");
+      }
+      const common = {
+        issuer: options.issuer,
+        audience: options.audience,
+        clockTolerance: 5,
+        ...(currentDate ? { currentDate: currentDate() } : {}),
+      };
+      try {
+        let payload: JWTPayload;
+        if (alg === "HS256") {
+          ({ payload } = await jwtVerify(token, key, { ...common, algorithms: ["HS256"] }));
+        } else if (jwks && (alg === "RS256" || alg === "ES256")) {
+          ({ payload } = await jwtVerify(token, jwks, {
+            ...common,
+            algorithms: ["RS256", "ES256"],
+          }));
+        } else {
+          throw unauthorized(`Token algorithm "${alg ?? "none"}" is not accepted`);
+        }
+        return identityOf(payload);
+      } catch (e) {
+        if (e instanceof ApiError) throw e;
+        const code = (e as { code?: string }).code;
+        if (code === "ERR_JWT_EXPIRED") throw unauthorized("Token has expired");
+        if (code === "ERR_JWS_SIGNATURE_VERIFICATION_FAILED") {
+          throw unauthorized("Token signature is invalid");
+        }
+        if (code === "ERR_JWT_CLAIM_VALIDATION_FAILED") {
+          throw unauthorized(`Token claim check failed: ${(e as Error).message}`);
+        }
+        throw unauthorized("Token is invalid");
+      }
+    },
+  };
+}
+
+/** Parses a duration such as `12h`, `30m`, `7d` or `3600s` into seconds. */
+export function parseTtl(text: string): number {
+  const m = /^(\d+)\s*([smhd])$/.exec(text.trim());
+  if (!m) throw new Error(`Cannot read TTL "${text}": use a number and s, m, h or d, like 12h`);
+  const n = Number(m[1]);
+  const unit = { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as "s" | "m" | "h" | "d"];
+  if (n <= 0) throw new Error(`Cannot read TTL "${text}": it must be more than zero`);
+  return n * unit;
+}
+
+/** Signs an HS256 token for a user. */
+export async function signToken(
+  identity: Identity,
+  options: { secret: Uint8Array | string; issuer: string; audience: string; ttlSeconds: number },
+): Promise<string> {
+  if (!USERNAME_RE.test(identity.username)) {
+    throw new Error(
+      `Cannot sign a token for "${identity.username}": use 1 to 64 letters, digits, . _ @ -`,
+    );
+  }
+  if (!ROLES.includes(identity.role)) {
+    throw new Error(`Cannot sign a token with role "${identity.role}": use ${ROLES.join(", ")}`);
+  }
+  return await new SignJWT({ role: identity.role })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setSubject(identity.username)
+    .setIssuer(options.issuer)
+    .setAudience(options.audience)
+    .setIssuedAt()
+    .setJti(crypto.randomUUID())
+    .setExpirationTime(Math.floor(Date.now() / 1000) + options.ttlSeconds)
+    .sign(secretBytes(options.secret));
+}
+
+/**
+ * The engine's HS256 secret: `JWT_SECRET` when set, else a secret generated on first use and
+ * kept in `<dataDir>/jwt.secret` (mode 600).
+ */
+export async function loadJwtSecret(configured: string | undefined, dataDir: string) {
+  if (configured) return new TextEncoder().encode(configured);
+  const path = join(dataDir, "jwt.secret");
+  try {
+    const text = (await Deno.readTextFile(path)).trim();
+    if (text.length >= 32) return new TextEncoder().encode(text);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  await Deno.mkdir(dataDir, { recursive: true });
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  const text = btoa(String.fromCharCode(...bytes)).replace(
+    /[+/=]/g,
+    (c) => c === "+" ? "-" : c === "/" ? "_" : "",
+  );
+  // createNew: two processes racing on first use agree on whichever file landed first.
+  try {
+    await Deno.writeTextFile(path, text + "\n", { mode: 0o600, createNew: true });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    return new TextEncoder().encode((await Deno.readTextFile(path)).trim());
+  }
+  await Deno.chmod(path, 0o600);
+  return new TextEncoder().encode(text);
+}
+
+/** Takes the bearer token of a request, if any. */
+export function bearerToken(header: string | undefined): string | null {
+  if (!header) return null;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return m ? m[1]! : null;
+}
+
+/**
+ * Middleware: requires a valid bearer token and sets `c.var.user`, creating the user row on
+ * first sight. Answers 401 `UNAUTHORIZED` otherwise.
+ */
+export function requireAuth(auth: Authenticator, sql: Sql) {
+  const known = new Map<string, { id: string; at: number }>();
+  return createMiddleware<{ Variables: AuthVariables }>(async (c, next) => {
+    const token = bearerToken(c.req.header("authorization"));
+    if (!token) {
+      throw unauthorized("Missing bearer token: send Authorization: Bearer <token>");
+    }
+    const identity = await auth.verify(token);
+    const cacheKey = `${identity.username}\u0000${identity.role}`;
+    const now = Date.now();
+    let entry = known.get(cacheKey);
+    if (!entry || now - entry.at > 60_000) {
+      const [row] = await sql<{ id: string }[]>`
+        select tradewind_ensure_user(${identity.username}, ${identity.role}) as id`;
+      entry = { id: row!.id, at: now };
+      known.set(cacheKey, entry);
+    }
+    c.set("user", { id: entry.id, username: identity.username, role: identity.role });
+    await next();
+  });
+}

@@ -1,0 +1,121 @@
+/**
+ * The Hono application: middleware (request ids, access logs, metrics, body limit), the
+ * resource routes mounted under `/api/v1`, the OpenAPI document, docs, metrics, and the one
+ * error mapper.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { requestId } from "hono/request-id";
+import { routePath } from "hono/route";
+import type { Sql } from "postgres";
+import { z } from "zod";
+import { logger } from "../logging.ts";
+import { type Authenticator, type AuthVariables, requireAuth } from "./auth.ts";
+import { DOCS_HTML } from "./docs.ts";
+import { ApiError, errorResponse, mapError } from "./errors.ts";
+import { healthRoutes } from "./health.ts";
+import type { Metrics } from "./metrics.ts";
+import { ApiSpec, defineRoute } from "./openapi.ts";
+
+/** Everything the HTTP layer needs, built in main.ts. */
+export interface AppDeps {
+  sql: Sql;
+  ready: () => Promise<boolean>;
+  auth: Authenticator;
+  metrics: Metrics;
+  version: string;
+}
+
+/** The app's environment: variables set by middleware. */
+export type AppEnv = { Variables: AuthVariables };
+
+const Me = z.object({
+  id: z.uuid(),
+  username: z.string(),
+  role: z.enum(["trader", "admin", "compliance"]),
+});
+
+/** Builds the Hono app. Tests call `app.request()` on it; main.ts serves it. */
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const log = logger("http");
+  const spec = new ApiSpec();
+  const app = new Hono<AppEnv>();
+
+  app.use("*", requestId({ headerName: "X-Request-Id" }));
+  app.use("*", async (c, next) => {
+    const started = performance.now();
+    await next();
+    const seconds = (performance.now() - started) / 1000;
+    const route = c.res.status === 404 && c.error === undefined ? "(unmatched)" : routePath(c, -1);
+    deps.metrics.observeRequest(c.req.method, route, c.res.status, seconds);
+    const fields = {
+      requestId: c.var.requestId,
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      ms: Math.round(seconds * 100000) / 100,
+      user: c.var.user?.username,
+    };
+    if (c.res.status >= 500) log.error("{method} {path} {status}", fields);
+    else log.info("{method} {path} {status}", fields);
+  });
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: 1024 * 1024,
+      onError: () => {
+        throw new ApiError(413, "PAYLOAD_TOO_LARGE", "Request body is over 1 MiB");
+      },
+    }),
+  );
+
+  app.route("/", healthRoutes({ ready: deps.ready, version: deps.version }, spec));
+
+  app.get("/openapi.json", (c) =>
+    c.json(spec.document({
+      title: "Tradewind API",
+      version: deps.version,
+      description:
+        "Self-hosted algorithmic trading engine. Every route but /health and /ready needs a bearer token.",
+    })));
+  app.get("/docs", (c) => c.html(DOCS_HTML));
+  app.get("/metrics", requireAuth(deps.auth, deps.sql), (c) =>
+    c.text(deps.metrics.render(), 200, {
+      "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
+    }));
+
+  const api = new Hono<AppEnv>();
+  api.use("*", requireAuth(deps.auth, deps.sql));
+  const target = { app: api, spec, prefix: "/api/v1" };
+  defineRoute(target, {
+    method: "get",
+    path: "/me",
+    summary: "The authenticated user",
+    tags: ["account"],
+    responses: { 200: { description: "The user behind the token", schema: Me } },
+  }, (c) => c.json(c.var.user));
+  app.route("/api/v1", api);
+
+  app.notFound((c) =>
+    errorResponse(c, {
+      status: 404,
+      code: "NOT_FOUND",
+      message: `No route for ${c.req.method} ${c.req.path}`,
+    })
+  );
+  app.onError((err, c) => {
+    const mapped = mapError(err);
+    if (mapped.status >= 500) {
+      log.error("Request failed: {error}", {
+        requestId: c.var.requestId,
+        method: c.req.method,
+        path: c.req.path,
+        error: err instanceof Error ? `${err.name}: ${err.message}\n${err.stack}` : String(err),
+      });
+    }
+    return errorResponse(c, mapped);
+  });
+  return app;
+}

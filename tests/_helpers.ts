@@ -1,0 +1,182 @@
+/**
+ * Test helpers: one real embedded PostgreSQL cluster for the whole test run (under
+ * `.tradewind-test/`), a migrated template database, and a fresh database cloned from it for
+ * each test that asks. `TRADEWIND_TEST_DATABASE_URL` points the tests at an external server
+ * instead (its user needs CREATEDB and CREATEROLE).
+ *
+ * @module
+ */
+import postgres, { type Sql } from "postgres";
+import { resolve } from "node:path";
+import { EmbeddedPostgres } from "../db/embedded.ts";
+import { type Database, ensureDatabase, openDatabase, type Role } from "../db/database.ts";
+import { migrate } from "../db/migrate.ts";
+import { configureLogging } from "../logging.ts";
+import { createAuthenticator, signToken } from "../routes/auth.ts";
+import { Metrics } from "../routes/metrics.ts";
+import { type AppEnv, createApp } from "../routes/mod.ts";
+import type { Hono } from "hono";
+
+/** Where the test cluster lives. */
+export const TEST_DATA_DIR = resolve(
+  Deno.env.get("TRADEWIND_TEST_DATA_DIR") ??
+    new URL("../.tradewind-test", import.meta.url).pathname,
+);
+const TEST_PORT = Number(Deno.env.get("TRADEWIND_TEST_PG_PORT") ?? "54339");
+const TEMPLATE = "tw_template";
+
+interface Cluster {
+  serverUrl: string;
+  embedded: EmbeddedPostgres | null;
+}
+
+let cluster: Promise<Cluster> | null = null;
+let counter = 0;
+
+await configureLogging({ level: "fatal", format: "json", write: () => {} });
+
+function dbUrl(serverUrl: string, name: string): string {
+  const u = new URL(serverUrl);
+  u.pathname = "/" + name;
+  return u.toString();
+}
+
+async function startCluster(): Promise<Cluster> {
+  const external = Deno.env.get("TRADEWIND_TEST_DATABASE_URL");
+  let serverUrl: string;
+  let embedded: EmbeddedPostgres | null = null;
+  if (external) {
+    serverUrl = external;
+  } else {
+    embedded = new EmbeddedPostgres({ dataDir: TEST_DATA_DIR, port: TEST_PORT });
+    serverUrl = await embedded.start();
+    globalThis.addEventListener("unload", () => embedded?.stopNowait());
+  }
+  // A fresh template each run, so schema changes are always picked up.
+  const admin = postgres(dbUrl(serverUrl, "postgres"), { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`drop database if exists ${TEMPLATE} with (force)`);
+    const stale = await admin<{ datname: string }[]>`
+      select datname from pg_database where datname like 'tw_t%' and datname <> ${TEMPLATE}`;
+    for (const { datname } of stale) {
+      await admin.unsafe(`drop database if exists ${datname} with (force)`);
+    }
+  } finally {
+    await admin.end();
+  }
+  await ensureDatabase(serverUrl, TEMPLATE);
+  const tpl = postgres(dbUrl(serverUrl, TEMPLATE), { max: 1, onnotice: () => {} });
+  try {
+    await migrate(tpl);
+  } finally {
+    await tpl.end();
+  }
+  return { serverUrl, embedded };
+}
+
+/** The shared test cluster (started on first use). */
+export function testCluster(): Promise<Cluster> {
+  cluster ??= startCluster();
+  return cluster;
+}
+
+/** A fresh, migrated database and the engine's connection to it. */
+export interface TestDb extends Database {
+  name: string;
+  /** A superuser/owner connection to the same database, for setup and tamper tests. */
+  owner: Sql;
+}
+
+/** Creates a fresh database cloned from the migrated template. Close it when done. */
+export async function createTestDb(): Promise<TestDb> {
+  const { serverUrl } = await testCluster();
+  const name = `tw_t${Deno.pid}_${++counter}`;
+  const admin = postgres(dbUrl(serverUrl, "postgres"), { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`create database ${name} template ${TEMPLATE}`);
+  } finally {
+    await admin.end();
+  }
+  const ownerUrl = dbUrl(serverUrl, name);
+  const db = await openDatabase({
+    dataDir: TEST_DATA_DIR,
+    databaseUrl: ownerUrl,
+    embeddedPort: TEST_PORT,
+    poolMax: 4,
+  });
+  const owner = postgres(ownerUrl, { max: 2, onnotice: () => {} });
+  return {
+    ...db,
+    name,
+    owner,
+    async close() {
+      await owner.end({ timeout: 2 });
+      await db.close();
+      const a = postgres(dbUrl(serverUrl, "postgres"), { max: 1, onnotice: () => {} });
+      try {
+        await a.unsafe(`drop database if exists ${name} with (force)`);
+      } finally {
+        await a.end();
+      }
+    },
+  };
+}
+
+/** The HS256 secret tests sign with. */
+export const TEST_SECRET = "test-secret-test-secret-test-secret-0123456789";
+
+/** Signs a test token. */
+export function tokenFor(username: string, role: Role = "trader", ttlSeconds = 3600) {
+  return signToken({ username, role }, {
+    secret: TEST_SECRET,
+    issuer: "tradewind",
+    audience: "tradewind",
+    ttlSeconds,
+  });
+}
+
+/** An app wired to a fresh test database. */
+export interface TestApp {
+  app: Hono<AppEnv>;
+  db: TestDb;
+  metrics: Metrics;
+  /** Sends a request with a token for `username`. */
+  as(
+    username: string,
+    path: string,
+    init?: RequestInit & { role?: Role; json?: unknown },
+  ): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** Builds the app on a fresh database. */
+export async function createTestApp(): Promise<TestApp> {
+  const db = await createTestDb();
+  const metrics = new Metrics();
+  const auth = createAuthenticator({
+    secret: TEST_SECRET,
+    issuer: "tradewind",
+    audience: "tradewind",
+  });
+  const app = createApp({ sql: db.sql, ready: db.ready, auth, metrics, version: "test" });
+  return {
+    app,
+    db,
+    metrics,
+    async as(username, path, init = {}) {
+      const { role, json, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      headers.set("Authorization", `Bearer ${await tokenFor(username, role ?? "trader")}`);
+      if (json !== undefined) headers.set("Content-Type", "application/json");
+      return await app.request(path, {
+        ...rest,
+        headers,
+        body: json !== undefined ? JSON.stringify(json) : rest.body,
+      });
+    },
+    close: () => db.close(),
+  };
+}
+
+/** Deno.test options for tests holding pooled database connections across awaits. */
+export const DB_TEST = { sanitizeOps: false, sanitizeResources: false } as const;

@@ -1,0 +1,49 @@
+import { assert, assertEquals, assertThrows } from "./_assert.ts";
+import { ConfigError, loadConfig } from "../config.ts";
+
+Deno.test("config: embedded defaults with an empty environment", () => {
+  const c = loadConfig({});
+  assertEquals(c.port, 8000);
+  assertEquals(c.host, "127.0.0.1");
+  assertEquals(c.dataDir, "./.tradewind");
+  assertEquals(c.databaseUrl, undefined);
+  assertEquals(c.broker, "paper");
+  assertEquals(c.liveTrading, false);
+  assertEquals(c.risk.maxOrdersPerMinute, 100);
+});
+
+Deno.test("config: a bad PORT names the variable and says what to fix", () => {
+  for (const bad of ["abc", "", "70000", "80.5", "-1"].filter(Boolean)) {
+    const e = assertThrows(() => loadConfig({ PORT: bad }), ConfigError);
+    assert(e.message.startsWith("Invalid PORT:"), e.message);
+    assert(e.message.includes(JSON.stringify(bad)), e.message);
+  }
+});
+
+Deno.test("config: secrets are never echoed in errors", () => {
+  const e = assertThrows(() => loadConfig({ JWT_SECRET: "short-secret" }), ConfigError);
+  assert(e.message.startsWith("Invalid JWT_SECRET"), e.message);
+  assert(!e.message.includes("short-secret"), e.message);
+  const u = assertThrows(() => loadConfig({ DATABASE_URL: "mysql://u:pw@h/db" }), ConfigError);
+  assert(!u.message.includes("pw"), u.message);
+});
+
+Deno.test("config: real-money trading needs an explicit setting", () => {
+  const keys = { BROKER: "alpaca", ALPACA_KEY_ID: "k", ALPACA_SECRET_KEY: "s" };
+  assertEquals(loadConfig(keys).liveTrading, false);
+  const e = assertThrows(() => loadConfig({ ...keys, ALPACA_PAPER: "false" }), ConfigError);
+  assert(e.message.includes("TRADEWIND_LIVE_TRADING"), e.message);
+  assertEquals(
+    loadConfig({ ...keys, ALPACA_PAPER: "false", TRADEWIND_LIVE_TRADING: "true" }).liveTrading,
+    true,
+  );
+  assertThrows(() => loadConfig({ BROKER: "alpaca" }), ConfigError, "ALPACA_KEY_ID");
+});
+
+Deno.test("config: an external identity provider needs issuer and audience", () => {
+  assertThrows(
+    () => loadConfig({ JWT_JWKS_URL: "https://idp.example/jwks.json" }),
+    ConfigError,
+    "JWT_ISSUER",
+  );
+});

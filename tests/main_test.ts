@@ -1,0 +1,161 @@
+/**
+ * The engine as a process: start-up errors, the token command, crash recovery after kill -9
+ * (the orphaned embedded PostgreSQL is adopted), graceful shutdown, and `audit verify`.
+ */
+import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+function env(dataDir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    TRADEWIND_DATA_DIR: dataDir,
+    EMBEDDED_PG_PORT: String(55000 + (Deno.pid % 400)),
+    PORT: "0",
+    LOG_FORMAT: "json",
+    ...extra,
+  };
+}
+
+async function run(args: string[], envVars: Record<string, string>) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", MAIN, ...args],
+    env: envVars,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** A running engine and a reader of its JSON log lines. */
+class Engine {
+  readonly child: Deno.ChildProcess;
+  #lines: AsyncIterator<string>;
+  readonly seen: string[] = [];
+
+  constructor(envVars: Record<string, string>) {
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", MAIN, "serve"],
+      env: envVars,
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    this.#lines = lines(this.child.stderr)[Symbol.asyncIterator]();
+  }
+
+  /** Reads log lines until one matches; answers it. */
+  async waitFor(pattern: RegExp): Promise<string> {
+    while (true) {
+      const next = await this.#lines.next();
+      if (next.done) {
+        throw new Error(`Engine exited before logging ${pattern}:\n${this.seen.join("\n")}`);
+      }
+      this.seen.push(next.value);
+      if (pattern.test(next.value)) return next.value;
+    }
+  }
+
+  async drain(): Promise<void> {
+    while (!(await this.#lines.next()).done) { /* read to the end */ }
+  }
+
+  async port(): Promise<number> {
+    const line = await this.waitFor(/listening on/);
+    return JSON.parse(line).properties.port;
+  }
+}
+
+/** Whether a process runs (a reaped or zombie process has no command line). */
+function alive(pid: number): boolean {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).includes("postgres");
+  } catch {
+    return false;
+  }
+}
+
+async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let buf = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buf += chunk;
+    let i;
+    while ((i = buf.indexOf("\n")) >= 0) {
+      yield buf.slice(0, i);
+      buf = buf.slice(i + 1);
+    }
+  }
+  if (buf) yield buf;
+}
+
+Deno.test("start-up: a bad PORT stops the engine with a message naming it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const r = await run(["serve"], env(dir, { PORT: "eighty" }));
+    assertEquals(r.code, 2);
+    assertStringIncludes(r.stderr, "Invalid PORT");
+    assertStringIncludes(r.stderr, '"eighty"');
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("token: prints only the token, and refuses a bad role", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const r = await run(["token", "alice", "--role", "admin", "--ttl", "1h"], env(dir));
+    assertEquals(r.code, 0);
+    assert(/^eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+\n$/.test(r.stdout), r.stdout);
+    const secret = await Deno.stat(`${dir}/jwt.secret`);
+    assertEquals((secret.mode ?? 0) & 0o777, 0o600);
+    const payload = JSON.parse(atob(r.stdout.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/")));
+    assertEquals([payload.sub, payload.role], ["alice", "admin"]);
+    assertEquals(payload.exp - payload.iat, 3600);
+    const bad = await run(["token", "alice", "--role", "root"], env(dir));
+    assertEquals(bad.code, 2);
+    assertStringIncludes(bad.stderr, 'Cannot use role "root"');
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "crash recovery: after kill -9 the next start adopts the orphaned PostgreSQL",
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const first = new Engine(env(dir));
+    const port1 = await first.port();
+    const r1 = await fetch(`http://127.0.0.1:${port1}/ready`);
+    assertEquals(r1.status, 200);
+    await r1.body?.cancel();
+    const pidText = await Deno.readTextFile(`${dir}/pg/postmaster.pid`);
+    const pgPid = Number(pidText.split("\n")[0]);
+
+    first.child.kill("SIGKILL");
+    await first.child.status;
+    await first.drain();
+    // PostgreSQL outlived its engine: an orphan on the same data directory and port.
+    assert(alive(pgPid));
+
+    const second = new Engine(env(dir));
+    await second.waitFor(/Adopting embedded PostgreSQL/);
+    const port2 = await second.port();
+    const r2 = await fetch(`http://127.0.0.1:${port2}/ready`);
+    assertEquals(r2.status, 200);
+    await r2.body?.cancel();
+
+    second.child.kill("SIGTERM");
+    await second.waitFor(/Stopped cleanly/);
+    assertEquals((await second.child.status).code, 0);
+    await second.drain();
+    assert(!alive(pgPid), "graceful shutdown stops the adopted PostgreSQL");
+
+    const verify = await run(["audit", "verify"], env(dir));
+    assertEquals(verify.code, 0, verify.stderr);
+    assertStringIncludes(verify.stdout, "Audit chain intact: 0 rows");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
