@@ -2,7 +2,9 @@
  * The engine as a process: start-up errors, the token command, crash recovery after kill -9
  * (the orphaned embedded PostgreSQL is adopted), graceful shutdown, and `audit verify`.
  */
+import postgres from "postgres";
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
+import { testCluster } from "./_helpers.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
@@ -156,6 +158,45 @@ Deno.test({
     assertEquals(verify.code, 0, verify.stderr);
     assertStringIncludes(verify.stdout, "Audit chain intact: 0 rows");
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "external database: with DATABASE_URL on an empty database the engine migrates and is ready",
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const { serverUrl } = await testCluster();
+  const name = `tw_t${Deno.pid}_external`;
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`drop database if exists ${name} with (force)`);
+  await admin.unsafe(`create database ${name}`);
+  const dir = await Deno.makeTempDir();
+  try {
+    const url = new URL(serverUrl);
+    url.pathname = `/${name}`;
+    const engine = new Engine(env(dir, { DATABASE_URL: url.toString() }));
+    const port = await engine.port();
+    const ready = await fetch(`http://127.0.0.1:${port}/ready`);
+    assertEquals(ready.status, 200);
+    await ready.body?.cancel();
+    // Nothing embedded was started in the engine's data directory.
+    let pgDir = true;
+    try {
+      await Deno.stat(`${dir}/pg`);
+    } catch {
+      pgDir = false;
+    }
+    assertEquals(pgDir, false);
+    assert(!engine.seen.join("\n").includes("postgres:"), "no connection URL in the logs");
+    engine.child.kill("SIGTERM");
+    await engine.waitFor(/Stopped cleanly/);
+    assertEquals((await engine.child.status).code, 0);
+    await engine.drain();
+  } finally {
+    await admin.unsafe(`drop database if exists ${name} with (force)`);
+    await admin.end();
     await Deno.remove(dir, { recursive: true });
   }
 });
