@@ -50,7 +50,14 @@ export function redact(value: unknown, depth = 0): unknown {
 function redactRecord(record: LogRecord): LogRecord {
   return {
     ...record,
-    message: record.message.map((part) => redact(part)),
+    // Render the message once, with plain (unquoted) strings and numbers.
+    message: [
+      record.message.map((part, i) => {
+        const v = redact(part);
+        if (i % 2 === 0 || typeof v === "string") return String(v);
+        return typeof v === "object" ? JSON.stringify(v) : String(v);
+      }).join(""),
+    ],
     rawMessage: typeof record.rawMessage === "string"
       ? redactText(record.rawMessage)
       : record.rawMessage,

@@ -1,0 +1,65 @@
+/**
+ * Benchmark helpers: timing, percentiles and a uniform printed line per figure. Benchmarks
+ * print; they never assert (tests never time anything).
+ *
+ * @module
+ */
+
+/** One printed figure, compared to a target or to a ceiling measured in the same run. */
+export interface Figure {
+  name: string;
+  value: number;
+  unit: string;
+  /** e.g. ">= 200000" or "<= 5" */
+  target?: string;
+  /** Whether the target is met (undefined when there is none). */
+  ok?: boolean;
+  note?: string;
+}
+
+const figures: Figure[] = [];
+
+/** Prints a figure and records it for the summary. */
+export function report(figure: Figure): void {
+  figures.push(figure);
+  const value = figure.value >= 100
+    ? Math.round(figure.value).toLocaleString("en-US")
+    : figure.value.toFixed(figure.value >= 10 ? 1 : 3);
+  const target = figure.target
+    ? `  target ${figure.target}: ${figure.ok ? "met" : "NOT MET"}`
+    : "";
+  const note = figure.note ? `  (${figure.note})` : "";
+  console.log(`  ${figure.name.padEnd(56)} ${value.padStart(12)} ${figure.unit}${target}${note}`);
+}
+
+/** Prints a section heading. */
+export function section(title: string): void {
+  console.log(`\n${title}`);
+}
+
+/** All figures printed so far. */
+export function allFigures(): readonly Figure[] {
+  return figures;
+}
+
+/** The p-th percentile (0–100) of samples, by nearest rank. */
+export function percentile(samples: number[], p: number): number {
+  if (samples.length === 0) return NaN;
+  const sorted = [...samples].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+/** Runs `fn` repeatedly for about `ms` milliseconds; answers operations per second. */
+export function rate(fn: () => number, ms = 1000): { perSecond: number; ops: number } {
+  let ops = 0;
+  const start = performance.now();
+  let elapsed = 0;
+  while ((elapsed = performance.now() - start) < ms) ops += fn();
+  return { perSecond: ops / (elapsed / 1000), ops };
+}
+
+/** Resident set size in MB, now. */
+export function rssMb(): number {
+  return Deno.memoryUsage().rss / (1024 * 1024);
+}
