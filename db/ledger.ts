@@ -1,0 +1,374 @@
+/**
+ * Ledger writes and reads for orders, fills, positions and trades, always inside the caller's
+ * tenant transaction ({@link withTenant}), so that row-level security applies and the
+ * caller decides what commits together.
+ *
+ * Rows keep money and quantities as `numeric` (strings in JS); this module converts to and
+ * from {@link Decimal} and the core {@link Order}.
+ *
+ * @module
+ */
+import type { Sql, TransactionSql } from "postgres";
+import { Decimal } from "../core/decimal.ts";
+import type {
+  AssetClass,
+  Order,
+  OrderClass,
+  OrderSide,
+  OrderStatus,
+  OrderType,
+  PositionIntent,
+  TimeInForce,
+} from "../core/order.ts";
+
+type Tx = TransactionSql | Sql;
+
+/** An order row as stored (numeric columns as strings, timestamps as Dates). */
+export interface OrderRow {
+  id: string;
+  user_id: string;
+  bot_id: string | null;
+  client_order_id: string;
+  broker: string;
+  broker_order_id: string | null;
+  parent_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+  submitted_at: Date | null;
+  filled_at: Date | null;
+  expired_at: Date | null;
+  expires_at: Date | null;
+  canceled_at: Date | null;
+  failed_at: Date | null;
+  replaced_at: Date | null;
+  replaced_by: string | null;
+  replaces: string | null;
+  asset_id: string | null;
+  symbol: string;
+  asset_class: string;
+  notional: string | null;
+  qty: string | null;
+  filled_qty: string;
+  filled_avg_price: string | null;
+  order_class: string;
+  type: string;
+  side: string;
+  time_in_force: string;
+  limit_price: string | null;
+  stop_price: string | null;
+  trail_percent: string | null;
+  trail_price: string | null;
+  hwm: string | null;
+  status: string;
+  extended_hours: boolean;
+  position_intent: string | null;
+  subtag: string | null;
+  source: string | null;
+  reject_reason: string | null;
+  external: boolean;
+  correlation_id: string | null;
+}
+
+/** Extra columns Tradewind keeps beside the Alpaca fields. */
+export interface OrderMeta {
+  userId: string;
+  botId?: string | null;
+  broker: string;
+  brokerOrderId?: string | null;
+  correlationId?: string | null;
+  external?: boolean;
+  rejectReason?: string | null;
+}
+
+const dec = (v: string | null): Decimal | null => v === null ? null : Decimal.parse(v);
+const ms = (d: Date | null): number | null => d === null ? null : d.getTime();
+const ts = (n: number | null): Date | null => n === null ? null : new Date(n);
+const str = (d: Decimal | null): string | null => d === null ? null : d.toString();
+
+/** Converts a stored row into a core {@link Order} (legs null). */
+export function rowToOrder(row: OrderRow): Order {
+  return {
+    id: row.id,
+    client_order_id: row.client_order_id,
+    created_at: row.created_at.getTime(),
+    updated_at: ms(row.updated_at),
+    submitted_at: ms(row.submitted_at),
+    filled_at: ms(row.filled_at),
+    expired_at: ms(row.expired_at),
+    canceled_at: ms(row.canceled_at),
+    failed_at: ms(row.failed_at),
+    replaced_at: ms(row.replaced_at),
+    replaced_by: row.replaced_by,
+    replaces: row.replaces,
+    asset_id: row.asset_id ?? "",
+    symbol: row.symbol,
+    asset_class: row.asset_class as AssetClass,
+    notional: dec(row.notional),
+    qty: dec(row.qty),
+    filled_qty: Decimal.parse(row.filled_qty),
+    filled_avg_price: dec(row.filled_avg_price),
+    order_class: row.order_class as OrderClass,
+    type: row.type as OrderType,
+    side: row.side as OrderSide,
+    position_intent: row.position_intent as PositionIntent | null,
+    time_in_force: row.time_in_force as TimeInForce,
+    limit_price: dec(row.limit_price),
+    stop_price: dec(row.stop_price),
+    status: row.status as OrderStatus,
+    extended_hours: row.extended_hours,
+    legs: null,
+    trail_percent: dec(row.trail_percent),
+    trail_price: dec(row.trail_price),
+    hwm: dec(row.hwm),
+    subtag: row.subtag,
+    source: row.source,
+    expires_at: ms(row.expires_at),
+    ratio_qty: null,
+    parent_id: row.parent_id,
+  };
+}
+
+/**
+ * Inserts an order row. The order's `id` is Tradewind's own; the broker's id goes in
+ * `meta.brokerOrderId` once known. Throws the database's unique violation (code 23505) on a
+ * repeated client order id for the same user.
+ */
+export async function insertOrder(tx: Tx, order: Order, meta: OrderMeta): Promise<void> {
+  await tx`
+    insert into orders (id, user_id, bot_id, client_order_id, broker, broker_order_id, parent_id,
+      created_at, updated_at, submitted_at, filled_at, expired_at, expires_at, canceled_at,
+      failed_at, replaced_at, replaced_by, replaces, asset_id, symbol, asset_class, notional, qty,
+      filled_qty, filled_avg_price, order_class, type, side, time_in_force, limit_price,
+      stop_price, trail_percent, trail_price, hwm, status, extended_hours, position_intent,
+      subtag, source, reject_reason, external, correlation_id)
+    values (${order.id}, ${meta.userId}, ${meta.botId ?? null}, ${order.client_order_id},
+      ${meta.broker}, ${meta.brokerOrderId ?? null}, ${order.parent_id},
+      ${new Date(order.created_at)}, ${ts(order.updated_at) ?? new Date(order.created_at)},
+      ${ts(order.submitted_at)}, ${ts(order.filled_at)}, ${ts(order.expired_at)},
+      ${ts(order.expires_at)}, ${ts(order.canceled_at)}, ${ts(order.failed_at)},
+      ${ts(order.replaced_at)}, ${order.replaced_by}, ${order.replaces},
+      ${order.asset_id || null}, ${order.symbol}, ${order.asset_class}, ${str(order.notional)},
+      ${str(order.qty)}, ${order.filled_qty.toString()}, ${str(order.filled_avg_price)},
+      ${order.order_class}, ${order.type}, ${order.side}, ${order.time_in_force},
+      ${str(order.limit_price)}, ${str(order.stop_price)}, ${str(order.trail_percent)},
+      ${str(order.trail_price)}, ${str(order.hwm)}, ${order.status}, ${order.extended_hours},
+      ${order.position_intent}, ${order.subtag}, ${order.source}, ${meta.rejectReason ?? null},
+      ${meta.external ?? false}, ${meta.correlationId ?? null})`;
+}
+
+/**
+ * Writes an order's changing fields (status, fills, prices, links, timestamps) and, when
+ * given, the broker's order id or a reject reason.
+ */
+export async function updateOrder(
+  tx: Tx,
+  order: Order,
+  extra: { brokerOrderId?: string | null; rejectReason?: string | null } = {},
+): Promise<void> {
+  await tx`
+    update orders set
+      updated_at = ${ts(order.updated_at) ?? new Date()},
+      submitted_at = ${ts(order.submitted_at)},
+      filled_at = ${ts(order.filled_at)},
+      expired_at = ${ts(order.expired_at)},
+      expires_at = ${ts(order.expires_at)},
+      canceled_at = ${ts(order.canceled_at)},
+      failed_at = ${ts(order.failed_at)},
+      replaced_at = ${ts(order.replaced_at)},
+      replaced_by = ${order.replaced_by},
+      replaces = ${order.replaces},
+      qty = ${str(order.qty)},
+      notional = ${str(order.notional)},
+      filled_qty = ${order.filled_qty.toString()},
+      filled_avg_price = ${str(order.filled_avg_price)},
+      limit_price = ${str(order.limit_price)},
+      stop_price = ${str(order.stop_price)},
+      trail_percent = ${str(order.trail_percent)},
+      trail_price = ${str(order.trail_price)},
+      hwm = ${str(order.hwm)},
+      time_in_force = ${order.time_in_force},
+      status = ${order.status},
+      broker_order_id = coalesce(${extra.brokerOrderId ?? null}, broker_order_id),
+      reject_reason = coalesce(${extra.rejectReason ?? null}, reject_reason)
+    where id = ${order.id}`;
+}
+
+/** The order with this id (of the current tenant), or null. */
+export async function findOrder(tx: Tx, id: string): Promise<OrderRow | null> {
+  const [row] = await tx<OrderRow[]>`select * from orders where id = ${id}`;
+  return row ?? null;
+}
+
+/** The order with this client order id (of the current tenant), or null. */
+export async function findOrderByClientId(tx: Tx, clientOrderId: string): Promise<OrderRow | null> {
+  const [row] = await tx<OrderRow[]>`
+    select * from orders where client_order_id = ${clientOrderId}`;
+  return row ?? null;
+}
+
+/** The order with this broker order id (of the current tenant), or null. */
+export async function findOrderByBrokerId(tx: Tx, brokerOrderId: string): Promise<OrderRow | null> {
+  const [row] = await tx<OrderRow[]>`
+    select * from orders where broker_order_id = ${brokerOrderId}`;
+  return row ?? null;
+}
+
+/** The user owning a broker order id, across tenants (a SECURITY DEFINER lookup). */
+export async function orderOwner(sql: Tx, brokerOrderId: string): Promise<string | null> {
+  const [row] = await sql<{ id: string | null }[]>`
+    select tradewind_order_owner(${brokerOrderId}) as id`;
+  return row?.id ?? null;
+}
+
+/** A position row. `qty` is signed. */
+export interface PositionRow {
+  symbol: string;
+  asset_id: string | null;
+  qty: string;
+  avg_entry_price: string;
+  cost_basis: string;
+  realized_pl: string;
+  opened_at: Date | null;
+  updated_at: Date;
+}
+
+/** A fill to record. */
+export interface FillInput {
+  userId: string;
+  orderId: string;
+  botId: string | null;
+  executionId: string;
+  symbol: string;
+  assetId: string | null;
+  side: OrderSide;
+  qty: Decimal;
+  price: Decimal;
+  tsMs: number;
+  venue: string;
+}
+
+/** What recording a fill did. */
+export interface FillResult {
+  /** False when this execution id was recorded before (the fill was a repeat). */
+  inserted: boolean;
+  fillId: string | null;
+  /** The position after the fill (qty 0 when flat). */
+  positionQty: Decimal;
+  avgEntryPrice: Decimal;
+  /** Realized P&L of the closing part of this fill (zero for a pure opening fill). */
+  realizedPl: Decimal;
+  /** The trades row written for the closing part, if any. */
+  tradeId: string | null;
+}
+
+/**
+ * Applies one fill: inserts it (idempotent on the execution id), moves the position with
+ * average-cost accounting, and writes a `trades` row with the realized P&L of any part that
+ * closes the position. Call it inside the tenant transaction that also updates the order.
+ */
+export async function recordFill(tx: Tx, fill: FillInput): Promise<FillResult> {
+  const [inserted] = await tx<{ id: string }[]>`
+    insert into fills (user_id, order_id, execution_id, symbol, side, qty, price, ts, venue)
+    values (${fill.userId}, ${fill.orderId}, ${fill.executionId}, ${fill.symbol}, ${fill.side},
+      ${fill.qty.toString()}, ${fill.price.toString()}, ${new Date(fill.tsMs)}, ${fill.venue})
+    on conflict (execution_id) do nothing
+    returning id`;
+  const [pos] = await tx<PositionRow[]>`
+    select * from positions where symbol = ${fill.symbol} for update`;
+  const before = pos ? Decimal.parse(pos.qty) : Decimal.ZERO;
+  const avg = pos ? Decimal.parse(pos.avg_entry_price) : Decimal.ZERO;
+  if (!inserted) {
+    return {
+      inserted: false,
+      fillId: null,
+      positionQty: before,
+      avgEntryPrice: avg,
+      realizedPl: Decimal.ZERO,
+      tradeId: null,
+    };
+  }
+  const signed = fill.side === "buy" ? fill.qty : fill.qty.neg();
+  const moved = applyToPosition(before, avg, signed, fill.price);
+  let tradeId: string | null = null;
+  if (moved.closedQty.isPositive()) {
+    const [t] = await tx<{ id: string }[]>`
+      insert into trades (user_id, bot_id, symbol, side, qty, entry_price, exit_price,
+        realized_pl, opened_at, closed_at, exit_order_id, fill_id)
+      values (${fill.userId}, ${fill.botId}, ${fill.symbol},
+        ${before.isPositive() ? "long" : "short"}, ${moved.closedQty.toString()},
+        ${avg.toString()}, ${fill.price.toString()}, ${moved.realizedPl.toString()},
+        ${pos?.opened_at ?? null}, ${new Date(fill.tsMs)}, ${fill.orderId}, ${inserted.id})
+      returning id`;
+    tradeId = t!.id;
+  }
+  if (moved.qty.isZero()) {
+    if (pos) await tx`delete from positions where symbol = ${fill.symbol}`;
+  } else {
+    const openedAt = before.isZero() || moved.flipped ? new Date(fill.tsMs) : pos?.opened_at;
+    const realized = (pos ? Decimal.parse(pos.realized_pl) : Decimal.ZERO).add(moved.realizedPl);
+    await tx`
+      insert into positions (user_id, symbol, asset_id, qty, avg_entry_price, cost_basis,
+        realized_pl, opened_at, updated_at)
+      values (${fill.userId}, ${fill.symbol}, ${fill.assetId}, ${moved.qty.toString()},
+        ${moved.avg.toString()}, ${moved.qty.mul(moved.avg).toString()}, ${realized.toString()},
+        ${openedAt ?? null}, ${new Date(fill.tsMs)})
+      on conflict (user_id, symbol) do update set
+        qty = excluded.qty, avg_entry_price = excluded.avg_entry_price,
+        cost_basis = excluded.cost_basis, realized_pl = excluded.realized_pl,
+        opened_at = excluded.opened_at, updated_at = excluded.updated_at,
+        asset_id = coalesce(excluded.asset_id, positions.asset_id)`;
+  }
+  return {
+    inserted: true,
+    fillId: inserted.id,
+    positionQty: moved.qty,
+    avgEntryPrice: moved.avg,
+    realizedPl: moved.realizedPl,
+    tradeId,
+  };
+}
+
+/** The effect of a signed fill on a position, with average-cost accounting. Pure. */
+export interface PositionMove {
+  qty: Decimal;
+  avg: Decimal;
+  closedQty: Decimal;
+  realizedPl: Decimal;
+  flipped: boolean;
+}
+
+/**
+ * Moves a position (`qty` signed, `avg` its average entry) by a signed fill at `price`.
+ * Adding to a position averages the entry; reducing realizes P&L on the closed part at the
+ * old average; going through zero closes the whole position and opens the rest at `price`.
+ */
+export function applyToPosition(
+  qty: Decimal,
+  avg: Decimal,
+  fill: Decimal,
+  price: Decimal,
+): PositionMove {
+  const after = qty.add(fill);
+  if (qty.isZero() || qty.sign() === fill.sign()) {
+    const total = qty.abs().add(fill.abs());
+    const newAvg = qty.abs().mul(avg).add(fill.abs().mul(price)).div(total);
+    return {
+      qty: after,
+      avg: newAvg,
+      closedQty: Decimal.ZERO,
+      realizedPl: Decimal.ZERO,
+      flipped: false,
+    };
+  }
+  const closed = Decimal.min(qty.abs(), fill.abs());
+  const perShare = qty.isPositive() ? price.sub(avg) : avg.sub(price);
+  const realizedPl = closed.mul(perShare);
+  const flipped = !after.isZero() && after.sign() !== qty.sign();
+  return {
+    qty: after,
+    avg: after.isZero() ? Decimal.ZERO : flipped ? price : avg,
+    closedQty: closed,
+    realizedPl,
+    flipped,
+  };
+}
