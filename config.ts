@@ -48,6 +48,21 @@ const schema = z.object({
   ALPACA_SECRET_KEY: z.string().trim().min(1).optional(),
   ALPACA_PAPER: bool.default(true),
   TRADEWIND_LIVE_TRADING: bool.default(false),
+  SIM_SEED: intIn(0, 2_147_483_647).default(42),
+  SIM_HOURS: z.enum(["24x7", "nyse"]).default("24x7"),
+  SIM_SYMBOLS: z.string().trim().regex(
+    /^[A-Za-z][A-Za-z0-9.]{0,9}(,[A-Za-z][A-Za-z0-9.]{0,9})*$/,
+    "must be a comma-separated list of tickers such as AAPL,MSFT",
+  ).optional(),
+  SIM_TICK_MS: intIn(10, 60_000).refine(
+    (n) => 60_000 % n === 0,
+    "must divide 60000 (e.g. 100, 250, 1000)",
+  )
+    .default(1000),
+  PAPER_STARTING_CASH: decimalText.default("100000"),
+  PAPER_MULTIPLIER: z.enum(["1", "2", "4"]).default("2"),
+  PAPER_LEGACY_PDT: bool.default(false),
+  RECONCILE_EVERY_MS: intIn(0, 86_400_000).default(60_000),
   MAX_POSITION_SIZE: decimalText.default("25000"),
   MAX_DAILY_TRADES: intIn(0, 1_000_000).default(100),
   MAX_OPEN_POSITIONS: intIn(0, 100_000).default(20),
@@ -75,6 +90,16 @@ export type Config = {
   broker: "paper" | "alpaca";
   alpaca: { keyId: string | undefined; secretKey: string | undefined; paper: boolean };
   liveTrading: boolean;
+  sim: {
+    seed: number;
+    hours: "24x7" | "nyse";
+    symbols: string[] | undefined;
+    tickMs: number;
+    startingCash: string;
+    multiplier: "1" | "2" | "4";
+    legacyPdt: boolean;
+  };
+  reconcileEveryMs: number;
   risk: {
     maxPositionSize: string;
     maxDailyTrades: number;
@@ -151,6 +176,16 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
     broker: e.BROKER,
     alpaca: { keyId: e.ALPACA_KEY_ID, secretKey: e.ALPACA_SECRET_KEY, paper: e.ALPACA_PAPER },
     liveTrading: e.BROKER === "alpaca" && !e.ALPACA_PAPER && e.TRADEWIND_LIVE_TRADING,
+    sim: {
+      seed: e.SIM_SEED,
+      hours: e.SIM_HOURS,
+      symbols: e.SIM_SYMBOLS ? [...new Set(e.SIM_SYMBOLS.toUpperCase().split(","))] : undefined,
+      tickMs: e.SIM_TICK_MS,
+      startingCash: e.PAPER_STARTING_CASH,
+      multiplier: e.PAPER_MULTIPLIER,
+      legacyPdt: e.PAPER_LEGACY_PDT,
+    },
+    reconcileEveryMs: e.RECONCILE_EVERY_MS,
     risk: {
       maxPositionSize: e.MAX_POSITION_SIZE,
       maxDailyTrades: e.MAX_DAILY_TRADES,

@@ -17,6 +17,13 @@ import { type Database, openDatabase } from "./db/database.ts";
 import { configureLogging, logger } from "./logging.ts";
 import { createAuthenticator, loadJwtSecret, parseTtl, signToken } from "./routes/auth.ts";
 import { Metrics } from "./routes/metrics.ts";
+import { MessageBus } from "./actors/bus.ts";
+import { ExecutionEngine } from "./actors/execution_engine.ts";
+import { CachedMarketData } from "./brokers/cache.ts";
+import { PaperVenue } from "./brokers/paper/venue.ts";
+import { SystemClock } from "./core/clock.ts";
+import { cryptoIdSource } from "./core/ids.ts";
+import { riskLimitsFromConfig } from "./core/risk.ts";
 import { createApp } from "./routes/mod.ts";
 
 /** The engine's version, shown by /health and the OpenAPI document. */
@@ -66,7 +73,53 @@ async function serve(config: Config): Promise<void> {
     jwksUrl: config.jwt.jwksUrl,
   });
   const metrics = new Metrics();
-  const app = createApp({ sql: db.sql, ready: db.ready, auth, metrics, version: VERSION });
+  if (config.broker !== "paper") {
+    await db.close();
+    throw new Error(
+      `BROKER=${config.broker} is not available in this version yet: use BROKER=paper (the default)`,
+    );
+  }
+  const clock = new SystemClock();
+  const venue = new PaperVenue({
+    clock,
+    ids: cryptoIdSource,
+    seed: config.sim.seed,
+    hours: config.sim.hours,
+    tickMs: config.sim.tickMs,
+    startingCash: config.sim.startingCash,
+    multiplier: config.sim.multiplier,
+    legacyPdt: config.sim.legacyPdt,
+    ...(config.sim.symbols ? { symbols: config.sim.symbols } : {}),
+  });
+  const bus = new MessageBus((e) =>
+    log.error("A bus subscriber failed: {error}", { error: String(e) })
+  );
+  const engineLog = logger("execution");
+  const engine = new ExecutionEngine({
+    sql: db.sql,
+    venue,
+    clock,
+    ids: cryptoIdSource,
+    bus,
+    defaultLimits: riskLimitsFromConfig(config.risk),
+    reconcileEveryMs: config.reconcileEveryMs,
+    log: (level, message, fields) => engineLog[level](message, fields ?? {}),
+  });
+  venue.start();
+  await engine.start();
+  const app = createApp({
+    sql: db.sql,
+    ready: db.ready,
+    auth,
+    metrics,
+    version: VERSION,
+    trading: { engine, venue, marketData: new CachedMarketData(venue, clock), clock },
+  });
+  log.info("Paper venue: {symbols} symbols, hours {hours}, seed {seed}", {
+    symbols: venue.symbols.length,
+    hours: config.sim.hours,
+    seed: config.sim.seed,
+  });
 
   let stopping = false;
   const server = Deno.serve({
@@ -96,6 +149,8 @@ async function serve(config: Config): Promise<void> {
     }, config.shutdownTimeoutMs);
     try {
       await server.shutdown();
+      venue.stop();
+      await engine.stop();
       await db.close();
       log.info("Stopped cleanly");
     } finally {

@@ -277,5 +277,22 @@ export interface MarketData {
   snapshot(symbol: string): Promise<Snapshot>;
   snapshots(symbols: string[]): Promise<Record<string, Snapshot>>;
   /** Events arrive in time order; a listener sees only what it subscribed to. */
-  subscribe(subscription: MarketSubscription, listener: (events: MarketEvent[]) => void): Unsubscribe;
+  subscribe(
+    subscription: MarketSubscription,
+    listener: (events: MarketEvent[]) => void,
+  ): Unsubscribe;
+}
+
+/**
+ * A venue as the engine sees it: a broker per Tradewind user (the paper venue keeps one
+ * account per user; Alpaca one per key), shared market data, and the venue's trading hours.
+ */
+export interface Venue {
+  /** `paper` or `alpaca`. */
+  readonly name: string;
+  /** The broker acting for one user. */
+  brokerFor(userId: string): Broker;
+  readonly marketData: MarketData;
+  /** The session at an instant, under the venue's hours policy. */
+  session(tsMs: number): "pre" | "core" | "post" | "closed";
 }

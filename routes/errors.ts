@@ -122,11 +122,17 @@ export function mapError(e: unknown): Mapped {
     /^[A-Z][A-Z0-9_]+$/.test(domain.code) &&
     typeof domain.status === "number" && domain.status >= 400 && domain.status < 600
   ) {
+    const details = domain.details as Record<string, unknown> | undefined;
+    const retry = details?.retry_after_seconds;
+    const headers: Record<string, string> = domain.status === 429 || domain.status === 503
+      ? { "Retry-After": String(retry ?? (domain.status === 503 ? 5 : 1)) }
+      : {};
     return {
       status: domain.status as ContentfulStatusCode,
       code: domain.code,
       message: e.message,
       details: domain.details,
+      headers,
     };
   }
   if (e instanceof HTTPException) {

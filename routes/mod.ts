@@ -10,12 +10,21 @@ import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { routePath } from "hono/route";
 import type { Sql } from "postgres";
+import type { ExecutionEngine } from "../actors/execution_engine.ts";
+import type { Venue } from "../brokers/broker.ts";
+import type { MarketData } from "../brokers/broker.ts";
+import type { Clock } from "../core/clock.ts";
 import { z } from "zod";
 import { logger } from "../logging.ts";
 import { type Authenticator, type AuthVariables, requireAuth } from "./auth.ts";
 import { DOCS_HTML } from "./docs.ts";
 import { ApiError, errorResponse, mapError } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
+import { accountRoutes } from "./account.ts";
+import { auditRoutes } from "./audit.ts";
+import { marketRoutes } from "./market.ts";
+import { orderRoutes } from "./orders.ts";
+import { riskRoutes } from "./risk.ts";
 import type { Metrics } from "./metrics.ts";
 import { ApiSpec, defineRoute } from "./openapi.ts";
 
@@ -26,6 +35,24 @@ export interface AppDeps {
   auth: Authenticator;
   metrics: Metrics;
   version: string;
+  /** The trading stack; absent only in tests of the HTTP plumbing itself. */
+  trading?: TradingDeps;
+}
+
+/** What the trading routes need. */
+export interface TradingDeps {
+  engine: ExecutionEngine;
+  venue: Venue;
+  /** Cached market data (quotes and trades 1 s, snapshots 2 s, bars 5 min). */
+  marketData: MarketData;
+  clock: Clock;
+}
+
+/** Where a resource module mounts its routes. */
+export interface RouteTarget {
+  app: Hono<AppEnv>;
+  spec: ApiSpec;
+  prefix: string;
 }
 
 /** The app's environment: variables set by middleware. */
@@ -36,6 +63,15 @@ const Me = z.object({
   username: z.string(),
   role: z.enum(["trader", "admin", "compliance"]),
 });
+
+/** The resource modules mounted under /api/v1 when trading is wired. */
+const TRADING_ROUTES: ((target: RouteTarget, deps: TradingDeps, sql: Sql) => void)[] = [
+  accountRoutes,
+  orderRoutes,
+  marketRoutes,
+  riskRoutes,
+  auditRoutes,
+];
 
 /** Builds the Hono app. Tests call `app.request()` on it; main.ts serves it. */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
@@ -96,6 +132,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     tags: ["account"],
     responses: { 200: { description: "The user behind the token", schema: Me } },
   }, (c) => c.json(c.var.user));
+  if (deps.trading) {
+    for (const mount of TRADING_ROUTES) mount(target, deps.trading, deps.sql);
+  }
   app.route("/api/v1", api);
 
   app.notFound((c) =>

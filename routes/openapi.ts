@@ -161,7 +161,7 @@ export class ApiSpec {
       if (spec.description) op.description = spec.description;
       if (spec.body) {
         op.requestBody = {
-          required: true,
+          required: !spec.body.safeParse(undefined).success,
           content: { "application/json": { schema: toSchema(spec.body, "input") } },
         };
       }
@@ -240,10 +240,10 @@ export function defineRoute<
     }
     if (route.body) {
       const raw = await readJson(c);
-      if (raw === undefined) {
+      const r = route.body.safeParse(raw);
+      if (raw === undefined && !r.success) {
         throw new ApiError(400, "VALIDATION_FAILED", "Request body is required (JSON)");
       }
-      const r = route.body.safeParse(raw);
       if (!r.success) throw validationFailed(r.error, "body");
       input.body = r.data as z.output<B>;
     }

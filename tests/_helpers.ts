@@ -16,6 +16,15 @@ import { createAuthenticator, signToken } from "../routes/auth.ts";
 import { Metrics } from "../routes/metrics.ts";
 import { type AppEnv, createApp } from "../routes/mod.ts";
 import type { Hono } from "hono";
+import { MessageBus } from "../actors/bus.ts";
+import { ExecutionEngine } from "../actors/execution_engine.ts";
+import { CachedMarketData } from "../brokers/cache.ts";
+import { PaperVenue, type PaperVenueOptions } from "../brokers/paper/venue.ts";
+import { TestClock } from "../core/clock.ts";
+import { seededIdSource } from "../core/ids.ts";
+import type { RiskLimits } from "../core/risk.ts";
+import type { Venue } from "../brokers/broker.ts";
+import type { ResilienceOptions } from "../brokers/resilient.ts";
 
 /** Where the test cluster lives. */
 export const TEST_DATA_DIR = resolve(
@@ -23,7 +32,15 @@ export const TEST_DATA_DIR = resolve(
     new URL("../.tradewind-test", import.meta.url).pathname,
 );
 const TEST_PORT = Number(Deno.env.get("TRADEWIND_TEST_PG_PORT") ?? "54339");
-const TEMPLATE = "tw_template";
+const TEMPLATE = `tw_template_${Deno.pid}`;
+
+function processAlive(pid: number): boolean {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).length > 0;
+  } catch {
+    return false;
+  }
+}
 
 interface Cluster {
   serverUrl: string;
@@ -52,14 +69,17 @@ async function startCluster(): Promise<Cluster> {
     serverUrl = await embedded.start();
     globalThis.addEventListener("unload", () => embedded?.stopNowait());
   }
-  // A fresh template each run, so schema changes are always picked up.
+  // Each test process has its own template (fresh, so schema changes are picked up) and
+  // databases named after its pid; leftovers of dead processes are dropped.
   const admin = postgres(dbUrl(serverUrl, "postgres"), { max: 1, onnotice: () => {} });
   try {
-    await admin.unsafe(`drop database if exists ${TEMPLATE} with (force)`);
     const stale = await admin<{ datname: string }[]>`
-      select datname from pg_database where datname like 'tw_t%' and datname <> ${TEMPLATE}`;
+      select datname from pg_database where datname ~ '^tw_(t|template_)[0-9]+'`;
     for (const { datname } of stale) {
-      await admin.unsafe(`drop database if exists ${datname} with (force)`);
+      const pid = Number(/^tw_(?:t|template_)(\d+)/.exec(datname)?.[1]);
+      if (pid === Deno.pid || !processAlive(pid)) {
+        await admin.unsafe(`drop database if exists ${datname} with (force)`);
+      }
     }
   } finally {
     await admin.end();
@@ -135,11 +155,39 @@ export function tokenFor(username: string, role: Role = "trader", ttlSeconds = 3
   });
 }
 
+/** A Monday afternoon in New York, in the core session: 2026-11-23 15:00 UTC. */
+export const TEST_START_MS = Date.parse("2026-11-23T15:00:00Z");
+
+/** The trading stack of a test app: paper venue on a test clock, engine, bus. */
+export interface TestTrading {
+  clock: TestClock;
+  venue: PaperVenue;
+  engine: ExecutionEngine;
+  bus: MessageBus;
+  /** Moves the test clock, pumps the venue and waits for the ledger to settle. */
+  advance(ms: number): Promise<void>;
+}
+
+/** Options of {@link createTestApp}. */
+export interface TestAppOptions {
+  /** Wire the trading stack (paper venue, execution engine). */
+  trading?: boolean | {
+    venue?: Partial<PaperVenueOptions>;
+    limits?: RiskLimits;
+    startMs?: number;
+    /** Wraps the venue the engine sees (fault injection). */
+    wrap?: (venue: PaperVenue) => Venue;
+    resilience?: ResilienceOptions;
+  };
+}
+
 /** An app wired to a fresh test database. */
 export interface TestApp {
   app: Hono<AppEnv>;
   db: TestDb;
   metrics: Metrics;
+  /** Present when built with `trading`. */
+  trading: TestTrading;
   /** Sends a request with a token for `username`. */
   as(
     username: string,
@@ -149,8 +197,39 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** Builds a paper venue and engine on a test clock over `db`. */
+export function createTestTrading(
+  db: TestDb,
+  options: Exclude<TestAppOptions["trading"], boolean | undefined> = {},
+): TestTrading {
+  const clock = new TestClock(options.startMs ?? TEST_START_MS);
+  const venue = new PaperVenue({ clock, ids: seededIdSource(11), seed: 7, ...options.venue });
+  const bus = new MessageBus();
+  const engine = new ExecutionEngine({
+    sql: db.sql,
+    venue: options.wrap ? options.wrap(venue) : venue,
+    clock,
+    ids: seededIdSource(99),
+    bus,
+    defaultLimits: options.limits ?? {},
+    reconcileEveryMs: 0,
+    resilience: options.resilience ?? { timeoutMs: 2_000, attempts: 2, initialDelayMs: 1 },
+  });
+  return {
+    clock,
+    venue,
+    engine,
+    bus,
+    async advance(ms: number) {
+      clock.advance(ms);
+      venue.pump();
+      await engine.settle();
+    },
+  };
+}
+
 /** Builds the app on a fresh database. */
-export async function createTestApp(): Promise<TestApp> {
+export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const db = await createTestDb();
   const metrics = new Metrics();
   const auth = createAuthenticator({
@@ -158,11 +237,36 @@ export async function createTestApp(): Promise<TestApp> {
     issuer: "tradewind",
     audience: "tradewind",
   });
-  const app = createApp({ sql: db.sql, ready: db.ready, auth, metrics, version: "test" });
+  const trading = options.trading
+    ? createTestTrading(db, options.trading === true ? {} : options.trading)
+    : null;
+  const app = createApp({
+    sql: db.sql,
+    ready: db.ready,
+    auth,
+    metrics,
+    version: "test",
+    ...(trading
+      ? {
+        trading: {
+          engine: trading.engine,
+          venue: trading.venue,
+          marketData: new CachedMarketData(trading.venue, trading.clock),
+          clock: trading.clock,
+        },
+      }
+      : {}),
+  });
   return {
     app,
     db,
     metrics,
+    get trading(): TestTrading {
+      if (!trading) {
+        throw new Error("This test app was built without trading: pass { trading: true }");
+      }
+      return trading;
+    },
     async as(username, path, init = {}) {
       const { role, json, ...rest } = init;
       const headers = new Headers(rest.headers);
@@ -174,7 +278,10 @@ export async function createTestApp(): Promise<TestApp> {
         body: json !== undefined ? JSON.stringify(json) : rest.body,
       });
     },
-    close: () => db.close(),
+    async close() {
+      await trading?.engine.stop();
+      await db.close();
+    },
   };
 }
 

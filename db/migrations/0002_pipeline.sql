@@ -76,3 +76,10 @@ revoke all on function tradewind_all_users() from public;
 grant execute on function tradewind_all_users() to tradewind_app;
 
 create index fills_user_symbol on fills (user_id, symbol, ts);
+
+-- alpaca-py's pending_review status, known to the order state machine.
+alter table orders drop constraint orders_status_check;
+alter table orders add constraint orders_status_check check (status in (
+  'new', 'partially_filled', 'filled', 'done_for_day', 'canceled', 'expired', 'replaced',
+  'pending_cancel', 'pending_replace', 'accepted', 'pending_new', 'accepted_for_bidding',
+  'stopped', 'rejected', 'suspended', 'calculated', 'held', 'pending_review'));

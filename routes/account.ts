@@ -1,0 +1,160 @@
+/**
+ * The account and positions, as the venue reports them (Alpaca's fields; money as decimal
+ * strings). Closing a position places a market order through the one execution path.
+ *
+ * @module
+ */
+import type { Sql } from "postgres";
+import { z } from "zod";
+import type { Account, Position } from "../brokers/broker.ts";
+import { Decimal } from "../core/decimal.ts";
+import { toAlpacaJson } from "../core/order.ts";
+import type { RouteTarget, TradingDeps } from "./mod.ts";
+import { defineRoute } from "./openapi.ts";
+import { OrderJson } from "./orders.ts";
+import { positiveDecimal } from "./params.ts";
+
+/** Alpaca's account JSON: decimals as strings, created_at as RFC-3339. */
+export function accountJson(a: Account): Record<string, unknown> {
+  return JSON.parse(JSON.stringify({ ...a, created_at: new Date(a.created_at).toISOString() }));
+}
+
+/** Alpaca's position JSON: decimals as strings. */
+export function positionJson(p: Position): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(p));
+}
+
+const AccountJson = z.looseObject({
+  id: z.string(),
+  status: z.string(),
+  currency: z.string(),
+  cash: z.string(),
+  equity: z.string(),
+  buying_power: z.string(),
+  multiplier: z.string(),
+}).meta({ id: "Account" });
+
+const PositionJson = z.looseObject({
+  symbol: z.string(),
+  qty: z.string(),
+  side: z.enum(["long", "short"]),
+  avg_entry_price: z.string(),
+  market_value: z.string(),
+  unrealized_pl: z.string(),
+}).meta({ id: "Position" });
+
+const SymbolParams = z.object({
+  symbol: z.string().regex(/^[A-Za-z][A-Za-z0-9.]{0,9}$/, "Must be a ticker such as AAPL")
+    .transform((s) => s.toUpperCase()),
+});
+
+const HUNDRED = Decimal.int(100);
+
+const CloseBody = z.object({
+  qty: positiveDecimal.optional(),
+  percentage: positiveDecimal.optional(),
+}).strict().refine((b) => !(b.qty && b.percentage), {
+  message: "Send qty or percentage, not both",
+  path: ["percentage"],
+}).refine((b) => !b.percentage || b.percentage.lte(HUNDRED), {
+  message: "percentage must be at most 100",
+  path: ["percentage"],
+});
+
+/** Mounts the account and position routes. */
+export function accountRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): void {
+  const { engine } = deps;
+  const tenant = (user: { id: string; role: "trader" | "admin" | "compliance" }) => ({
+    userId: user.id,
+    role: user.role,
+  });
+
+  defineRoute(target, {
+    method: "get",
+    path: "/account",
+    summary: "The trading account: cash, equity, buying power",
+    tags: ["account"],
+    responses: { 200: { description: "Alpaca's account fields", schema: AccountJson } },
+  }, async (c) => c.json(accountJson(await engine.brokerFor(c.var.user.id).getAccount())));
+
+  defineRoute(
+    target,
+    {
+      method: "get",
+      path: "/positions",
+      summary: "Open positions",
+      tags: ["positions"],
+      responses: { 200: { description: "Positions", schema: z.array(PositionJson) } },
+    },
+    async (c) => c.json((await engine.brokerFor(c.var.user.id).listPositions()).map(positionJson)),
+  );
+
+  defineRoute(
+    target,
+    {
+      method: "get",
+      path: "/positions/:symbol",
+      summary: "One open position",
+      tags: ["positions"],
+      params: SymbolParams,
+      responses: {
+        200: { description: "The position", schema: PositionJson },
+        404: { description: "POSITION_NOT_FOUND" },
+      },
+    },
+    async (c, { params }) =>
+      c.json(positionJson(await engine.brokerFor(c.var.user.id).getPosition(params.symbol))),
+  );
+
+  defineRoute(target, {
+    method: "post",
+    path: "/positions/:symbol/close",
+    summary: "Close all, qty, or a percentage of a position with a market order",
+    tags: ["positions"],
+    params: SymbolParams,
+    body: CloseBody.optional(),
+    responses: {
+      200: { description: "The closing order", schema: OrderJson },
+      404: { description: "POSITION_NOT_FOUND" },
+    },
+  }, async (c, { params, body }) => {
+    const result = await engine.closePosition(
+      tenant(c.var.user),
+      params.symbol,
+      {
+        ...(body?.qty ? { qty: body.qty } : {}),
+        ...(body?.percentage ? { percentage: body.percentage } : {}),
+      },
+      c.var.requestId,
+    );
+    return c.json(toAlpacaJson(result.order));
+  });
+
+  defineRoute(target, {
+    method: "delete",
+    path: "/positions",
+    summary: "Close every position (cancel_orders=true cancels open orders first)",
+    tags: ["positions"],
+    query: z.object({ cancel_orders: z.enum(["true", "false"]).optional() }),
+    responses: {
+      207: {
+        description: "One result per position",
+        schema: z.array(z.object({ symbol: z.string(), status: z.number(), body: z.unknown() })),
+      },
+    },
+  }, async (c, { query }) => {
+    const results = await engine.closeAll(
+      tenant(c.var.user),
+      query.cancel_orders === "true",
+      c.var.requestId,
+    );
+    return c.json(
+      results.map((r) => ({
+        symbol: r.symbol,
+        status: r.status,
+        body: r.order ? toAlpacaJson(r.order) : { error: r.error },
+      })),
+      207,
+    );
+  });
+}

@@ -1,0 +1,382 @@
+/**
+ * Orders: place (with idempotency), list, get (with fills and legs), replace, cancel, cancel
+ * all, validate without placing, and each order's audit trail. Every order goes through the
+ * execution engine's one `submit()` path.
+ *
+ * @module
+ */
+import type { Sql } from "postgres";
+import { z } from "zod";
+import {
+  type Order,
+  orderRequestSchema,
+  replaceRequestSchema,
+  toAlpacaJson,
+} from "../core/order.ts";
+import { OPEN_STATUSES, TERMINAL_STATUSES } from "../core/order_state.ts";
+import { withTenant } from "../db/database.ts";
+import { type OrderRow, rowToOrder } from "../db/ledger.ts";
+import { withLegs } from "../core/order.ts";
+import { tradeErrors } from "../core/errors.ts";
+import { ApiError } from "./errors.ts";
+import { type AppEnv, type RouteTarget, type TradingDeps } from "./mod.ts";
+import { defineRoute } from "./openapi.ts";
+import type { Context } from "hono";
+import { timestampParam } from "./params.ts";
+
+/** The order as Alpaca renders it (documentation schema; amounts are decimal strings). */
+export const OrderJson = z.looseObject({
+  id: z.uuid(),
+  client_order_id: z.string(),
+  created_at: z.string(),
+  updated_at: z.string().nullable(),
+  submitted_at: z.string().nullable(),
+  filled_at: z.string().nullable(),
+  symbol: z.string(),
+  qty: z.string().nullable(),
+  notional: z.string().nullable(),
+  filled_qty: z.string(),
+  filled_avg_price: z.string().nullable(),
+  order_class: z.string(),
+  type: z.string(),
+  side: z.enum(["buy", "sell"]),
+  time_in_force: z.string(),
+  limit_price: z.string().nullable(),
+  stop_price: z.string().nullable(),
+  status: z.string(),
+  legs: z.array(z.looseObject({})).nullable(),
+}).meta({ id: "Order" });
+
+const FillJson = z.object({
+  id: z.uuid(),
+  execution_id: z.string(),
+  qty: z.string(),
+  price: z.string(),
+  side: z.enum(["buy", "sell"]),
+  timestamp: z.string(),
+  venue: z.string(),
+});
+
+const AuditItem = z.looseObject({
+  seq: z.string(),
+  ts: z.string(),
+  action: z.string(),
+  status: z.string(),
+  reason: z.string().nullable(),
+  payload: z.unknown(),
+  correlation_id: z.string().nullable(),
+  hash: z.string(),
+});
+
+const IdParams = z.object({ id: z.uuid({ error: "Must be an order id (a UUID)" }) });
+
+const ListQuery = z.object({
+  status: z.enum(["open", "closed", "all"]).default("open"),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  after: timestampParam.optional(),
+  until: timestampParam.optional(),
+  direction: z.enum(["asc", "desc"]).default("desc"),
+  nested: z.enum(["true", "false"]).optional().transform((v) => v === "true"),
+  symbols: z.string().optional().transform((v) =>
+    v ? [...new Set(v.split(",").map((s) => s.trim().toUpperCase()).filter(Boolean))] : undefined
+  ),
+  side: z.enum(["buy", "sell"]).optional(),
+});
+
+function orderBody(order: Order): Record<string, unknown> {
+  return toAlpacaJson(order) as unknown as Record<string, unknown>;
+}
+
+function tenantOf(c: Context<AppEnv>) {
+  const user = c.var.user;
+  return { userId: user.id, role: user.role };
+}
+
+/** Mounts the order routes. */
+export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): void {
+  const { engine } = deps;
+  const sql = _sql;
+
+  defineRoute(target, {
+    method: "post",
+    path: "/orders",
+    summary: "Place an order",
+    description:
+      "Alpaca's order fields. A repeated client_order_id (or Idempotency-Key) answers the existing order with 200 instead of placing a second one. Validation and risk denials answer 422 (a rule), 403 (trading halted or reducing, buying power) or 429 (rate, with Retry-After), each with a stable code.",
+    tags: ["orders"],
+    headers: [{
+      name: "Idempotency-Key",
+      description: "Stands in for client_order_id when the body has none",
+    }],
+    body: orderRequestSchema,
+    responses: {
+      201: { description: "Placed", schema: OrderJson },
+      200: { description: "An order with this client_order_id already exists", schema: OrderJson },
+      202: { description: "Sent; the venue's answer is still being resolved", schema: OrderJson },
+      403: { description: "TRADING_HALTED, TRADING_REDUCING, INSUFFICIENT_BUYING_POWER …" },
+      422: { description: "A validation or risk rule (code names it)" },
+      429: { description: "RATE_LIMITED, with Retry-After" },
+      503: { description: "BROKER_UNAVAILABLE or DATABASE_UNAVAILABLE: nothing was placed" },
+    },
+  }, async (c, { body }) => {
+    const key = c.req.header("idempotency-key")?.trim();
+    if (key !== undefined && (key.length === 0 || key.length > 128)) {
+      throw new ApiError(400, "VALIDATION_FAILED", "Idempotency-Key must be 1 to 128 characters");
+    }
+    if (key && body.client_order_id && key !== body.client_order_id) {
+      throw new ApiError(
+        400,
+        "VALIDATION_FAILED",
+        `Idempotency-Key "${key}" differs from client_order_id "${body.client_order_id}": send one, or the same value in both`,
+      );
+    }
+    const request = { ...body, symbol: body.symbol.toUpperCase() };
+    if (key && !request.client_order_id) request.client_order_id = key;
+    const result = await engine.submit({
+      tenant: tenantOf(c),
+      request,
+      correlationId: c.var.requestId,
+    });
+    const status = result.pending ? 202 : result.created ? 201 : 200;
+    return c.json(orderBody(result.order), status);
+  });
+
+  defineRoute(target, {
+    method: "post",
+    path: "/orders/validate",
+    summary: "Check an order against validation and risk without placing it",
+    tags: ["orders"],
+    body: orderRequestSchema,
+    responses: {
+      200: {
+        description: "The verdict, with warnings and recommendations",
+        schema: z.object({
+          valid: z.boolean(),
+          errors: z.array(
+            z.object({ code: z.string(), message: z.string(), details: z.unknown() }),
+          ),
+          warnings: z.array(z.object({ code: z.string(), message: z.string() })),
+          recommendations: z.array(z.object({ code: z.string(), message: z.string() })),
+        }),
+      },
+    },
+  }, async (c, { body }) => {
+    const report = await engine.validate({
+      tenant: tenantOf(c),
+      request: { ...body, symbol: body.symbol.toUpperCase() },
+      correlationId: c.var.requestId,
+    });
+    return c.json(report);
+  });
+
+  defineRoute(target, {
+    method: "get",
+    path: "/orders",
+    summary: "List orders",
+    description:
+      "Alpaca's filters. after/until are exclusive bounds on submission time. With nested=true bracket, oco and oto legs are rolled into their parent's legs.",
+    tags: ["orders"],
+    query: ListQuery,
+    responses: { 200: { description: "Orders", schema: z.array(OrderJson) } },
+  }, async (c, { query }) => {
+    const statuses = query.status === "open"
+      ? [...OPEN_STATUSES]
+      : query.status === "closed"
+      ? [...TERMINAL_STATUSES]
+      : null;
+    const rows = await withTenant(sql, tenantOf(c), async (tx) => {
+      const list = await tx<OrderRow[]>`
+        select * from orders
+        where true
+          ${statuses ? tx`and status = any(${statuses as string[]})` : tx``}
+          ${query.symbols ? tx`and symbol = any(${query.symbols})` : tx``}
+          ${query.side ? tx`and side = ${query.side}` : tx``}
+          ${query.after !== undefined ? tx`and created_at > ${new Date(query.after)}` : tx``}
+          ${query.until !== undefined ? tx`and created_at < ${new Date(query.until)}` : tx``}
+          ${query.nested ? tx`and parent_id is null` : tx``}
+        order by created_at ${query.direction === "asc" ? tx`asc` : tx`desc`}, id
+        limit ${query.limit}`;
+      const legs = query.nested && list.length
+        ? await tx<OrderRow[]>`select * from orders where parent_id = any(${list.map((r) => r.id)})
+                                order by created_at, id`
+        : [];
+      return { list, legs };
+    });
+    const byParent = new Map<string, Order[]>();
+    for (const leg of rows.legs) {
+      const arr = byParent.get(leg.parent_id!) ?? [];
+      arr.push(rowToOrder(leg));
+      byParent.set(leg.parent_id!, arr);
+    }
+    return c.json(rows.list.map((r) => {
+      const o = rowToOrder(r);
+      const legs = byParent.get(r.id);
+      return orderBody(legs ? withLegs(o, legs) : o);
+    }));
+  });
+
+  defineRoute(target, {
+    method: "get",
+    path: "/orders/by-client-id/:client_order_id",
+    summary: "Get an order by its client order id",
+    tags: ["orders"],
+    params: z.object({ client_order_id: z.string().min(1).max(128) }),
+    responses: {
+      200: { description: "The order", schema: OrderJson },
+      404: { description: "ORDER_NOT_FOUND" },
+    },
+  }, async (c, { params }) => {
+    const row = await withTenant(sql, tenantOf(c), async (tx) => {
+      const [r] = await tx<{ id: string }[]>`
+        select id from orders where client_order_id = ${params.client_order_id}`;
+      return r;
+    });
+    if (!row) throw tradeErrors.orderNotFound(params.client_order_id);
+    return c.json(orderBody(await engine.orderView(tenantOf(c), row.id)));
+  });
+
+  defineRoute(target, {
+    method: "get",
+    path: "/orders/:id",
+    summary: "Get an order with its fills and legs",
+    tags: ["orders"],
+    params: IdParams,
+    responses: {
+      200: {
+        description: "The order, with `fills`",
+        schema: OrderJson.extend({ fills: z.array(FillJson) }),
+      },
+      404: { description: "ORDER_NOT_FOUND (also for another user's order)" },
+    },
+  }, async (c, { params }) => {
+    const order = await engine.orderView(tenantOf(c), params.id);
+    const fills = await withTenant(
+      sql,
+      tenantOf(c),
+      (tx) =>
+        tx<
+          {
+            id: string;
+            execution_id: string;
+            qty: string;
+            price: string;
+            side: string;
+            ts: Date;
+            venue: string;
+          }[]
+        >`
+        select id, execution_id, qty, price, side, ts, venue from fills
+        where order_id = ${params.id} order by ts, execution_id`,
+    );
+    return c.json({
+      ...orderBody(order),
+      fills: fills.map((f) => ({
+        id: f.id,
+        execution_id: f.execution_id,
+        qty: f.qty,
+        price: f.price,
+        side: f.side,
+        timestamp: f.ts.toISOString(),
+        venue: f.venue,
+      })),
+    });
+  });
+
+  defineRoute(target, {
+    method: "get",
+    path: "/orders/:id/audit",
+    summary: "The audit trail of an order, in order",
+    tags: ["orders", "audit"],
+    params: IdParams,
+    responses: {
+      200: { description: "Audit rows", schema: z.array(AuditItem) },
+      404: { description: "ORDER_NOT_FOUND" },
+    },
+  }, async (c, { params }) => {
+    const rows = await withTenant(sql, tenantOf(c), async (tx) => {
+      const [o] = await tx`select 1 from orders where id = ${params.id}`;
+      if (!o) throw tradeErrors.orderNotFound(params.id);
+      return await tx<
+        {
+          seq: string;
+          ts: Date;
+          action: string;
+          status: string;
+          reason: string | null;
+          payload: unknown;
+          correlation_id: string | null;
+          causation_id: string | null;
+          hash: string;
+          prev_hash: string;
+        }[]
+      >`
+        select seq, ts, action, status, reason, payload, correlation_id, causation_id, hash, prev_hash
+        from execution_logs
+        where order_id = ${params.id}
+           or order_id in (select id from orders where parent_id = ${params.id})
+           or (order_id is null and client_order_id = (select client_order_id from orders where id = ${params.id}))
+        order by seq`;
+    });
+    return c.json(rows.map((r) => ({ ...r, ts: r.ts.toISOString() })));
+  });
+
+  defineRoute(target, {
+    method: "patch",
+    path: "/orders/:id",
+    summary: "Replace an open order (qty, limit_price, stop_price, trail, time_in_force)",
+    description:
+      "Answers the new order: a new id, with replaces = the old id. The old order becomes replaced.",
+    tags: ["orders"],
+    params: IdParams,
+    body: replaceRequestSchema,
+    responses: {
+      200: { description: "The replacing order", schema: OrderJson },
+      404: { description: "ORDER_NOT_FOUND" },
+      422: { description: "ORDER_NOT_REPLACEABLE or a rule" },
+    },
+  }, async (c, { params, body }) => {
+    if (Object.keys(body).length === 0) {
+      throw new ApiError(
+        400,
+        "VALIDATION_FAILED",
+        "Nothing to replace: send qty, limit_price, stop_price, trail or time_in_force",
+      );
+    }
+    const order = await engine.replace(tenantOf(c), params.id, body, c.var.requestId);
+    return c.json(orderBody(order));
+  });
+
+  defineRoute(target, {
+    method: "delete",
+    path: "/orders/:id",
+    summary: "Cancel an order",
+    description:
+      "Answers 204 at once; the outcome (canceled, or filled first) arrives as order events.",
+    tags: ["orders"],
+    params: IdParams,
+    responses: {
+      204: { description: "Cancel requested" },
+      404: { description: "ORDER_NOT_FOUND" },
+      422: { description: "ORDER_NOT_CANCELABLE: already filled, canceled or expired" },
+    },
+  }, async (c, { params }) => {
+    await engine.cancel(tenantOf(c), params.id, c.var.requestId);
+    return c.body(null, 204);
+  });
+
+  defineRoute(target, {
+    method: "delete",
+    path: "/orders",
+    summary: "Cancel every open order",
+    tags: ["orders"],
+    responses: {
+      207: {
+        description: "One result per order",
+        schema: z.array(z.object({ id: z.uuid(), status: z.number() })),
+      },
+    },
+  }, async (c) => {
+    const results = await engine.cancelAll(tenantOf(c), c.var.requestId);
+    return c.json(results, 207);
+  });
+}
