@@ -25,9 +25,7 @@ export function report(figure: Figure): void {
   const value = figure.value >= 100
     ? Math.round(figure.value).toLocaleString("en-US")
     : figure.value.toFixed(figure.value >= 10 ? 1 : 3);
-  const target = figure.target
-    ? `  target ${figure.target}: ${figure.ok ? "met" : "NOT MET"}`
-    : "";
+  const target = figure.target ? `  target ${figure.target}: ${figure.ok ? "met" : "NOT MET"}` : "";
   const note = figure.note ? `  (${figure.note})` : "";
   console.log(`  ${figure.name.padEnd(56)} ${value.padStart(12)} ${figure.unit}${target}${note}`);
 }

@@ -87,9 +87,9 @@ export class TestClock implements Clock {
       throw new RangeError(`Cannot move a test clock back from ${this.#now} to ${tsMs}`);
     }
     while (true) {
-      const due = this.#timers.filter((t) => t.at <= tsMs).sort((a, b) =>
-        a.at - b.at || a.id - b.id
-      )[0];
+      const due = this.#timers.filter((t) =>
+        t.at <= tsMs
+      ).sort((a, b) => a.at - b.at || a.id - b.id)[0];
       if (!due) break;
       this.#now = due.at;
       if (due.every !== null) due.at += due.every;

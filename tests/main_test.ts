@@ -163,7 +163,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "external database: with DATABASE_URL on an empty database the engine migrates and is ready",
+  name:
+    "external database: with DATABASE_URL on an empty database the engine migrates and is ready",
   sanitizeOps: false,
   sanitizeResources: false,
 }, async () => {
