@@ -63,6 +63,7 @@ const schema = z.object({
   PAPER_MULTIPLIER: z.enum(["1", "2", "4"]).default("2"),
   PAPER_LEGACY_PDT: bool.default(false),
   RECONCILE_EVERY_MS: intIn(0, 86_400_000).default(60_000),
+  POSITION_SNAPSHOT_EVERY_MS: intIn(0, 86_400_000).default(300_000),
   MAX_POSITION_SIZE: decimalText.default("25000"),
   MAX_DAILY_TRADES: intIn(0, 1_000_000).default(100),
   MAX_OPEN_POSITIONS: intIn(0, 100_000).default(20),
@@ -100,6 +101,7 @@ export type Config = {
     legacyPdt: boolean;
   };
   reconcileEveryMs: number;
+  snapshotEveryMs: number;
   risk: {
     maxPositionSize: string;
     maxDailyTrades: number;
@@ -186,6 +188,7 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
       legacyPdt: e.PAPER_LEGACY_PDT,
     },
     reconcileEveryMs: e.RECONCILE_EVERY_MS,
+    snapshotEveryMs: e.POSITION_SNAPSHOT_EVERY_MS,
     risk: {
       maxPositionSize: e.MAX_POSITION_SIZE,
       maxDailyTrades: e.MAX_DAILY_TRADES,

@@ -103,6 +103,7 @@ async function serve(config: Config): Promise<void> {
     bus,
     defaultLimits: riskLimitsFromConfig(config.risk),
     reconcileEveryMs: config.reconcileEveryMs,
+    snapshotEveryMs: config.snapshotEveryMs,
     log: (level, message, fields) => engineLog[level](message, fields ?? {}),
   });
   venue.start();

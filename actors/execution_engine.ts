@@ -47,10 +47,11 @@ import type {
   Asset,
   Broker,
   CancelResult,
+  Position,
   TradeUpdate,
   Venue,
 } from "../brokers/broker.ts";
-import { TtlCache } from "../brokers/cache.ts";
+import { type CacheStats, TtlCache } from "../brokers/cache.ts";
 import {
   AmbiguousSubmitError,
   BrokerUnavailableError,
@@ -110,6 +111,8 @@ export interface ExecutionDeps {
   resilience?: ResilienceOptions;
   /** Reconciliation interval; 0 turns the timer off. Default 60000 ms. */
   reconcileEveryMs?: number;
+  /** Position snapshot interval; 0 turns it off. Default 300000 ms. */
+  snapshotEveryMs?: number;
   log?: (
     level: "info" | "warning" | "error",
     message: string,
@@ -193,6 +196,7 @@ export class ExecutionEngine {
   readonly #limiter = new SlidingWindowLimiter({ windowMs: 60_000 });
   readonly #cache: TtlCache;
   #stopReconcile: (() => void) | null = null;
+  #stopSnapshots: (() => void) | null = null;
 
   constructor(deps: ExecutionDeps) {
     this.#deps = deps;
@@ -221,6 +225,8 @@ export class ExecutionEngine {
   async stop(): Promise<void> {
     this.#stopReconcile?.();
     this.#stopReconcile = null;
+    this.#stopSnapshots?.();
+    this.#stopSnapshots = null;
     await this.settle();
   }
 
@@ -988,7 +994,7 @@ export class ExecutionEngine {
         result.fill,
         result.correlationId,
       );
-      if (result.fill) this.#cache.invalidate(`acct:${userId}`);
+      if (result.fill) this.#cache.invalidate(`acct:${userId}:`);
     }
   }
 
@@ -1290,7 +1296,63 @@ export class ExecutionEngine {
   }
 
   async #account(userId: string, broker: Broker): Promise<Account> {
-    return await this.#cache.get(`acct:${userId}`, 5_000, () => broker.getAccount());
+    return await this.#cache.get(`acct:${userId}:account`, 5_000, () => broker.getAccount());
+  }
+
+  /** The user's account from the venue, cached 5 s (dropped when a fill lands). */
+  account(userId: string): Promise<Account> {
+    return this.#account(userId, this.brokerFor(userId));
+  }
+
+  /** The user's positions from the venue, cached 3 s (dropped when a fill lands). */
+  positions(userId: string): Promise<Position[]> {
+    const broker = this.brokerFor(userId);
+    return this.#cache.get(`acct:${userId}:positions`, 3_000, () => broker.listPositions());
+  }
+
+  /** Hits and misses of the engine's venue cache (account, positions, assets). */
+  get cacheStats(): Readonly<CacheStats> {
+    return this.#cache.stats;
+  }
+
+  /**
+   * Writes a snapshot row per open position of every user (price, market value, unrealized
+   * P&L), for analytics. Answers the number of rows written.
+   */
+  async snapshotPositions(): Promise<number> {
+    const users = await this.#deps.sql<{ id: string; role: string }[]>`
+      select id, role from tradewind_all_users()`;
+    const now = this.#deps.clock.now();
+    let rows = 0;
+    for (const u of users) {
+      const tenant: Tenant = { userId: u.id, role: "trader" };
+      const held = await withTenant(
+        this.#deps.sql,
+        tenant,
+        (tx) =>
+          tx<{ symbol: string; qty: string; avg_entry_price: string; cost_basis: string }[]>`
+          select symbol, qty, avg_entry_price, cost_basis from positions where qty <> 0`,
+      );
+      if (held.length === 0) continue;
+      const marks = await this.#deps.venue.marketData.latestTrades(held.map((h) => h.symbol))
+        .catch(() => ({} as Record<string, { p: number }>));
+      await withTenant(this.#deps.sql, tenant, async (tx) => {
+        for (const h of held) {
+          const qty = Decimal.parse(h.qty);
+          const mark = marks[h.symbol] ? Decimal.parse(String(marks[h.symbol]!.p)) : null;
+          const value = mark ? qty.mul(mark) : null;
+          const cost = Decimal.parse(h.cost_basis);
+          await tx`
+            insert into position_snapshots (user_id, ts, symbol, qty, avg_entry_price,
+              current_price, market_value, cost_basis, unrealized_pl)
+            values (${u.id}, ${new Date(now)}, ${h.symbol}, ${h.qty}, ${h.avg_entry_price},
+              ${mark?.toString() ?? null}, ${value?.toString() ?? null}, ${h.cost_basis},
+              ${value ? value.sub(cost).toString() : null})`;
+          rows++;
+        }
+      });
+    }
+    return rows;
   }
 
   // ---------------------------------------------------------------------------------------

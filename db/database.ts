@@ -56,6 +56,8 @@ export interface Database {
 const POSTGRES_OPTIONS = {
   onnotice: () => {},
   connection: { application_name: "tradewind" },
+  // Fail fast when the server is unreachable: order routes answer 503 promptly.
+  connect_timeout: 3,
 } as const;
 
 async function readOrCreateSecret(path: string): Promise<string> {

@@ -8,6 +8,7 @@ import type { Sql } from "postgres";
 import { z } from "zod";
 import type { Account, Position } from "../brokers/broker.ts";
 import { Decimal } from "../core/decimal.ts";
+import { tradeErrors } from "../core/errors.ts";
 import { toAlpacaJson } from "../core/order.ts";
 import type { RouteTarget, TradingDeps } from "./mod.ts";
 import { defineRoute } from "./openapi.ts";
@@ -75,7 +76,7 @@ export function accountRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql)
     summary: "The trading account: cash, equity, buying power",
     tags: ["account"],
     responses: { 200: { description: "Alpaca's account fields", schema: AccountJson } },
-  }, async (c) => c.json(accountJson(await engine.brokerFor(c.var.user.id).getAccount())));
+  }, async (c) => c.json(accountJson(await engine.account(c.var.user.id))));
 
   defineRoute(
     target,

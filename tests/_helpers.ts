@@ -213,6 +213,7 @@ export function createTestTrading(
     bus,
     defaultLimits: options.limits ?? {},
     reconcileEveryMs: 0,
+    snapshotEveryMs: 0,
     resilience: options.resilience ?? { timeoutMs: 2_000, attempts: 2, initialDelayMs: 1 },
   });
   return {
