@@ -103,8 +103,11 @@ export function accountRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql)
         404: { description: "POSITION_NOT_FOUND" },
       },
     },
-    async (c, { params }) =>
-      c.json(positionJson(await engine.brokerFor(c.var.user.id).getPosition(params.symbol))),
+    async (c, { params }) => {
+      const found = (await engine.positions(c.var.user.id)).find((p) => p.symbol === params.symbol);
+      if (!found) throw tradeErrors.positionNotFound(params.symbol);
+      return c.json(positionJson(found));
+    },
   );
 
   defineRoute(target, {
