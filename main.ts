@@ -210,7 +210,9 @@ async function auditCommand(config: Config, args: string[]): Promise<void> {
     const result = await verifyAudit(owner);
     if (result.ok) {
       console.log(
-        `Audit chain intact: ${result.rows} rows${result.head ? `, head ${result.head}` : ""}`,
+        `Audit chain intact: ${result.rows} rows in ${result.chains} chains${
+          result.head ? `, newest hash ${result.head}` : ""
+        }`,
       );
     } else {
       console.log(

@@ -58,7 +58,7 @@ import {
   type ResilienceOptions,
   ResilientBroker,
 } from "../brokers/resilient.ts";
-import { appendAudit, type AuditEntry } from "../db/audit.ts";
+import { appendAudit, appendAudits, type AuditEntry } from "../db/audit.ts";
 import { type Tenant, withTenant } from "../db/database.ts";
 import {
   findOrder,
@@ -192,6 +192,14 @@ export class ExecutionEngine {
   readonly #deps: ExecutionDeps;
   readonly #brokers = new Map<string, ResilientBroker>();
   readonly #queues = new Map<string, Promise<void>>();
+  readonly #pendingUpdates = new Map<string, TradeUpdate[]>();
+  /** Submits in progress, by ledger order id. */
+  readonly #watching = new Set<string>();
+  /**
+   * The latest state of watched orders as their venue events were applied: the submit answers
+   * from here instead of reading the row back, and removes the entry.
+   */
+  readonly #known = new Map<string, Order>();
   readonly #inflight = new Map<string, Promise<SubmitResult>>();
   readonly #limiter = new SlidingWindowLimiter({ windowMs: 60_000 });
   readonly #cache: TtlCache;
@@ -250,9 +258,7 @@ export class ExecutionEngine {
     let broker = this.#brokers.get(userId);
     if (!broker) {
       broker = new ResilientBroker(this.#deps.venue.brokerFor(userId), this.#deps.resilience);
-      broker.onTradeUpdate((update) => {
-        this.#enqueue(userId, () => this.#applyUpdate(userId, update));
-      });
+      broker.onTradeUpdate((update) => this.#onUpdate(userId, update));
       this.#brokers.set(userId, broker);
     }
     return broker;
@@ -334,17 +340,15 @@ export class ExecutionEngine {
           broker: this.#deps.venue.name,
           correlationId: cmd.correlationId,
         });
-        await appendAudit(
-          tx,
+        // Write-ahead: SENT commits before the order leaves. If the process dies before it
+        // reaches the venue, reconciliation finds no such order there and rejects it.
+        await appendAudits(tx, [
           audit({
             orderId: order.id,
             action: "SUBMITTED",
             status: "ok",
             payload: { request: requestJson(request), source: cmd.botId ? "bot" : "api" },
           }),
-        );
-        await appendAudit(
-          tx,
           audit({
             orderId: order.id,
             action: "VALIDATED",
@@ -356,18 +360,13 @@ export class ExecutionEngine {
               warnings: evaluation.warnings,
             },
           }),
-        );
-        // Write-ahead: SENT commits before the order leaves. If the process dies before it
-        // reaches the venue, reconciliation finds no such order there and rejects it.
-        await appendAudit(
-          tx,
           audit({
             orderId: order.id,
             action: "SENT",
             status: "ok",
             payload: { broker: this.#deps.venue.name },
           }),
-        );
+        ]);
       });
     } catch (e) {
       if ((e as { code?: string }).code === "23505") {
@@ -385,9 +384,12 @@ export class ExecutionEngine {
     }
 
     let sent: Order;
+    this.#watching.add(order.id);
     try {
       sent = await broker.submitOrder(request);
     } catch (e) {
+      this.#watching.delete(order.id);
+      this.#known.delete(order.id);
       if (e instanceof AmbiguousSubmitError) {
         return await this.#recover(tenant, order, cmd, e);
       }
@@ -402,7 +404,17 @@ export class ExecutionEngine {
       );
       throw e;
     }
-    await this.#enqueueAndWait(userId, () => this.#acknowledge(tenant, order.id, sent, cmd, null));
+    const simple = sent.order_class === "" || sent.order_class === "simple";
+    await this.#enqueueAndWait(userId, async () => {
+      // The venue's events may already have recorded everything its answer says.
+      if (!(simple && this.#known.has(order.id))) {
+        await this.#acknowledge(tenant, order.id, sent, cmd, null);
+      }
+    });
+    this.#watching.delete(order.id);
+    const seen = this.#known.get(order.id);
+    this.#known.delete(order.id);
+    if (simple && seen) return { order: seen, created: true, pending: false };
     return { order: await this.orderView(tenant, order.id), created: true, pending: false };
   }
 
@@ -948,54 +960,76 @@ export class ExecutionEngine {
   // ---------------------------------------------------------------------------------------
   // Broker events
 
-  async #applyUpdate(userId: string, update: TradeUpdate): Promise<void> {
-    const tenant: Tenant = { userId, role: "trader" };
-    const venueOrder = update.order;
-    const result = await withTenant(this.#deps.sql, tenant, async (tx) => {
-      let row = await findOrderByBrokerId(tx, venueOrder.id) ??
-        await findOrderByClientId(tx, venueOrder.client_order_id);
-      let adopted = false;
-      if (!row && venueOrder.parent_id) {
-        const parent = await findOrderByBrokerId(tx, venueOrder.parent_id);
-        if (parent) row = await this.#ensureLeg(tx, userId, parent, venueOrder);
-      }
-      if (!row && venueOrder.replaces) {
-        const old = await findOrderByBrokerId(tx, venueOrder.replaces);
-        if (old) {
-          const order: Order = {
-            ...venueOrder,
-            id: this.#deps.ids(),
-            replaces: old.id,
-            legs: null,
-            parent_id: old.parent_id,
-          };
-          await insertOrder(tx, order, {
-            userId,
-            botId: old.bot_id,
-            broker: this.#deps.venue.name,
-            brokerOrderId: venueOrder.id,
-            correlationId: old.correlation_id,
-          });
-          row = await findOrder(tx, order.id);
-        }
-      }
-      if (!row) {
-        row = await this.#adopt(tx, userId, venueOrder);
-        adopted = true;
-      }
-      return await this.#applyToRow(tx, userId, row, update, adopted ? "adopted" : null);
-    });
-    if (result) {
-      this.#publish(
-        userId,
-        result.seq,
-        update.event,
-        result.order,
-        result.fill,
-        result.correlationId,
-      );
-      if (result.fill) this.#cache.invalidate(`acct:${userId}:`);
+  /**
+   * Buffers a broker event; one queued task applies every event buffered for the user in a
+   * single transaction, in arrival order, then publishes them.
+   */
+  #onUpdate(userId: string, update: TradeUpdate): void {
+    let pending = this.#pendingUpdates.get(userId);
+    if (pending) {
+      pending.push(update);
+      return;
     }
+    pending = [update];
+    this.#pendingUpdates.set(userId, pending);
+    this.#enqueue(userId, () => {
+      const batch = this.#pendingUpdates.get(userId) ?? [];
+      this.#pendingUpdates.delete(userId);
+      return this.#applyUpdates(userId, batch);
+    });
+  }
+
+  async #applyUpdates(userId: string, updates: TradeUpdate[]): Promise<void> {
+    const tenant: Tenant = { userId, role: "trader" };
+    const results = await withTenant(this.#deps.sql, tenant, async (tx) => {
+      const out = [];
+      for (const update of updates) {
+        const r = await this.#applyOne(tx, userId, update);
+        if (r) out.push({ ...r, event: update.event });
+      }
+      return out;
+    });
+    for (const r of results) {
+      this.#publish(userId, r.seq, r.event, r.order, r.fill, r.correlationId);
+      if (this.#watching.has(r.order.id)) this.#known.set(r.order.id, r.order);
+      if (r.fill) this.#cache.invalidate(`acct:${userId}:`);
+    }
+  }
+
+  async #applyOne(tx: TransactionSql, userId: string, update: TradeUpdate) {
+    const venueOrder = update.order;
+    let row = await findOrderByBrokerId(tx, venueOrder.id) ??
+      await findOrderByClientId(tx, venueOrder.client_order_id);
+    let adopted = false;
+    if (!row && venueOrder.parent_id) {
+      const parent = await findOrderByBrokerId(tx, venueOrder.parent_id);
+      if (parent) row = await this.#ensureLeg(tx, userId, parent, venueOrder);
+    }
+    if (!row && venueOrder.replaces) {
+      const old = await findOrderByBrokerId(tx, venueOrder.replaces);
+      if (old) {
+        const order: Order = {
+          ...venueOrder,
+          id: this.#deps.ids(),
+          replaces: old.id,
+          legs: null,
+          parent_id: old.parent_id,
+        };
+        await insertOrder(tx, order, {
+          userId,
+          botId: old.bot_id,
+          broker: this.#deps.venue.name,
+          brokerOrderId: venueOrder.id,
+          correlationId: old.correlation_id,
+        });
+        row = await findOrder(tx, order.id);
+      }
+    }
+    if (!row) {
+      row = await this.#adopt(tx, userId, venueOrder);
+      adopted = true;
+    }
+    return await this.#applyToRow(tx, userId, row, update, adopted ? "adopted" : null);
   }
 
   async #adopt(tx: TransactionSql, userId: string, venueOrder: Order): Promise<OrderRow> {

@@ -67,38 +67,70 @@ export async function appendAudit(
   return row!;
 }
 
-/** The result of walking the chain. */
+const GENESIS = "0".repeat(64);
+
+/**
+ * Appends several audit rows in one statement (one round trip), in the given order, within
+ * the caller's transaction.
+ */
+export async function appendAudits(
+  tx: TransactionSql | Sql,
+  entries: AuditEntry[],
+): Promise<AuditReceipt[]> {
+  if (entries.length === 0) return [];
+  const rows = entries.map((e) => ({
+    seq: 0,
+    ts: new Date(0),
+    user_id: e.userId,
+    order_id: e.orderId ?? null,
+    bot_id: e.botId ?? null,
+    client_order_id: e.clientOrderId ?? null,
+    action: e.action,
+    status: e.status,
+    reason: e.reason ?? null,
+    payload: tx.json(JSON.parse(JSON.stringify(e.payload ?? {}))),
+    correlation_id: e.correlationId ?? null,
+    causation_id: e.causationId ?? null,
+    prev_hash: "",
+    hash: "",
+  }));
+  return await tx<AuditReceipt[]>`insert into execution_logs ${tx(rows)} returning seq, hash, ts`;
+}
+
+/** The result of walking the chains. */
 export type VerifyResult =
-  | { ok: true; rows: number; head: string | null }
+  | { ok: true; rows: number; head: string | null; chains: number }
   | { ok: false; rows: number; seq: string; problem: string };
 
 /**
- * Walks the whole chain in sequence order, recomputing each row's hash and checking that it
- * links to the previous row. Needs a connection that sees every row (the owner, or the
- * compliance role). Names the first broken row.
+ * Walks every chain (one per user, plus the system chain) in sequence order, recomputing each
+ * row's hash and checking that it links to the previous row of its chain. Needs a connection
+ * that sees every row (the owner, or the compliance role); a trader's own connection verifies
+ * their own chain. Names the first broken row (lowest sequence number).
  */
 export async function verifyAudit(sql: Sql, batchSize = 5_000): Promise<VerifyResult> {
-  let prevHash = "0".repeat(64);
+  const last = new Map<string, string>();
   let after = "-1";
   let rows = 0;
   let head: string | null = null;
   while (true) {
     const batch = await sql<
-      { seq: string; prev_hash: string; hash: string; expected: string }[]
+      { seq: string; user_id: string | null; prev_hash: string; hash: string; expected: string }[]
     >`
-      select seq, prev_hash, hash,
+      select seq, user_id, prev_hash, hash,
         execution_log_hash(seq, ts, user_id, order_id, bot_id, client_order_id, action,
           status, reason, payload, correlation_id, causation_id, prev_hash) as expected
       from execution_logs where seq > ${after} order by seq limit ${batchSize}`;
     for (const row of batch) {
       rows++;
-      if (row.prev_hash !== prevHash) {
+      const chain = row.user_id ?? "system";
+      if (row.prev_hash !== (last.get(chain) ?? GENESIS)) {
         return {
           ok: false,
           rows,
           seq: row.seq,
           problem:
-            `its prev_hash does not match the hash of the row before it (a row was removed or altered)`,
+            `its prev_hash does not match the hash of the row before it in its chain (a row was removed or altered)`,
         };
       }
       if (row.expected !== row.hash) {
@@ -109,10 +141,10 @@ export async function verifyAudit(sql: Sql, batchSize = 5_000): Promise<VerifyRe
           problem: `its content does not match its hash (the row was altered)`,
         };
       }
-      prevHash = row.hash;
+      last.set(chain, row.hash);
       head = row.hash;
       after = row.seq;
     }
-    if (batch.length < batchSize) return { ok: true, rows, head };
+    if (batch.length < batchSize) return { ok: true, rows, head, chains: last.size };
   }
 }

@@ -156,7 +156,7 @@ Deno.test({
 
     const verify = await run(["audit", "verify"], env(dir));
     assertEquals(verify.code, 0, verify.stderr);
-    assertStringIncludes(verify.stdout, "Audit chain intact: 0 rows");
+    assertStringIncludes(verify.stdout, "Audit chain intact: 0 rows in 0 chains");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

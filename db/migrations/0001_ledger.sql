@@ -228,6 +228,7 @@ create table execution_logs (
 );
 create sequence execution_logs_seq owned by execution_logs.seq;
 create index execution_logs_user_seq on execution_logs (user_id, seq);
+create index execution_logs_system_seq on execution_logs (seq) where user_id is null;
 create index execution_logs_order on execution_logs (order_id, seq) where order_id is not null;
 
 -- The hash of one row: SHA-256 over a JSON array of its content and the previous hash.
@@ -245,16 +246,20 @@ create function execution_log_hash(
       p_causation_id, p_prev_hash)::text, 'UTF8')), 'hex')
   $$;
 
--- Before each insert: take the chain lock (held to commit), number the row, link and hash
--- it. SECURITY DEFINER so the previous hash is read across every tenant's rows.
+-- Each user's rows form one chain (rows with no user form the system chain), so traders'
+-- transactions never wait on each other and a trader can verify their own chain.
+-- Before each insert: take that chain's lock (held to commit), number the row, link it to
+-- the chain's previous row and hash it. SECURITY DEFINER so the link is found whatever the
+-- caller may read.
 create function execution_logs_chain() returns trigger
   language plpgsql security definer set search_path = public
   as $$
 declare
   v_prev text;
 begin
-  perform pg_advisory_xact_lock(727001002);
-  select hash into v_prev from execution_logs order by seq desc limit 1;
+  perform pg_advisory_xact_lock(727001002, hashtext(coalesce(new.user_id::text, 'system')));
+  select hash into v_prev from execution_logs
+    where user_id is not distinct from new.user_id order by seq desc limit 1;
   new.seq := nextval('execution_logs_seq');
   new.ts := clock_timestamp();
   new.payload := coalesce(new.payload, '{}'::jsonb);

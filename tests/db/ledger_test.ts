@@ -306,7 +306,7 @@ Deno.test({ name: "concurrent audit appends keep one unbroken chain", ...DB_TEST
       ),
     );
     const r = await verifyAudit(db.owner);
-    assertEquals(r, { ok: true, rows: 40, head: r.ok ? r.head : null });
+    assertEquals(r, { ok: true, rows: 40, head: r.ok ? r.head : null, chains: 4 });
   } finally {
     await db.close();
   }
