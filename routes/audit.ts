@@ -1,10 +1,280 @@
 /**
- * The audit routes (being written).
+ * The audit trail over HTTP: `GET /audit` lists `execution_logs` rows in sequence order, as JSON
+ * pages or, with `Accept: text/csv`, as a CSV export.
+ *
+ * Row-level security decides what a caller sees: a trader their own rows, admin and compliance
+ * everyone's. The query runs in a transaction acting for the caller ({@link withTenant}), so no
+ * filter here can widen it.
  *
  * @module
  */
-import type { Sql } from "postgres";
+import type { Sql, TransactionSql } from "postgres";
+import { z } from "zod";
+import { type Tenant, withTenant } from "../db/database.ts";
 import type { RouteTarget, TradingDeps } from "./mod.ts";
+import { defineRoute } from "./openapi.ts";
+import { parseInstant } from "./market.ts";
 
-/** Mounts the routes of this resource. */
-export function auditRoutes(_target: RouteTarget, _deps: TradingDeps, _sql: Sql): void {}
+const MAX_LIMIT = 1000;
+const DEFAULT_LIMIT = 100;
+const EXPORT_BATCH = 1000;
+
+/** Columns of an audit item, in CSV order. */
+export const AUDIT_COLUMNS = [
+  "seq",
+  "ts",
+  "user_id",
+  "username",
+  "order_id",
+  "bot_id",
+  "client_order_id",
+  "action",
+  "status",
+  "reason",
+  "payload",
+  "correlation_id",
+  "causation_id",
+  "hash",
+  "prev_hash",
+] as const;
+
+/** One audit row as the API answers it. */
+export interface AuditItem {
+  seq: string;
+  ts: string;
+  user_id: string | null;
+  username: string | null;
+  order_id: string | null;
+  bot_id: string | null;
+  client_order_id: string | null;
+  action: string;
+  status: string;
+  reason: string | null;
+  payload: unknown;
+  correlation_id: string | null;
+  causation_id: string | null;
+  hash: string;
+  prev_hash: string;
+}
+
+const AuditItemJson = z.object({
+  seq: z.string().describe("Position in the hash chain (a bigint as a string)"),
+  ts: z.string().describe("RFC-3339, UTC, microseconds"),
+  user_id: z.string().nullable(),
+  username: z.string().nullable().describe("Null when the user is not visible to the caller"),
+  order_id: z.string().nullable(),
+  bot_id: z.string().nullable(),
+  client_order_id: z.string().nullable(),
+  action: z.string(),
+  status: z.string(),
+  reason: z.string().nullable(),
+  payload: z.record(z.string(), z.unknown()),
+  correlation_id: z.string().nullable(),
+  causation_id: z.string().nullable(),
+  hash: z.string(),
+  prev_hash: z.string(),
+}).meta({ id: "AuditEntry" });
+
+const AuditPage = z.object({
+  items: z.array(AuditItemJson),
+  next_cursor: z.string().nullable().describe(
+    "Pass as `cursor` for the next page; null at the end",
+  ),
+});
+
+/**
+ * An RFC-3339 time or a date (midnight in New York), kept to the microsecond (the audit log's
+ * precision) as UTC text, so an item's own `ts` works as a bound.
+ */
+const AuditTime = z.string().trim().transform((text, ctx) => {
+  const ms = parseInstant(text);
+  if (ms === null || ms < 0 || ms >= Date.UTC(10000, 0, 1)) {
+    ctx.addIssue({
+      code: "custom",
+      message:
+        `Expected an RFC-3339 time such as 2026-11-23T14:30:00.123456Z or a date such as 2026-11-23, got "${text}"`,
+    });
+    return z.NEVER;
+  }
+  const fraction = /[Tt]\d{2}:\d{2}:\d{2}\.(\d+)/.exec(text)?.[1] ?? "";
+  const micros = fraction.padEnd(6, "0").slice(3, 6);
+  return new Date(ms).toISOString().replace("Z", `${micros}Z`);
+});
+
+const AuditQuery = z.object({
+  user: z.string().trim().regex(/^[A-Za-z0-9._@-]{1,64}$/, "Must be a username").optional()
+    .describe("Only this user's rows (traders only ever see their own)"),
+  order_id: z.guid({ error: "Must be an order id (a UUID)" }).optional(),
+  action: z.string().trim().toUpperCase().regex(
+    /^[A-Z_]{1,64}$/,
+    "Must be an action such as FILLED",
+  )
+    .optional(),
+  after: AuditTime.optional().describe("Only rows stamped after this time (exclusive)"),
+  until: AuditTime.optional().describe("Only rows stamped before this time (exclusive)"),
+  limit: z.coerce.number().int().min(1).max(MAX_LIMIT).optional()
+    .describe(
+      `1 to ${MAX_LIMIT}; default ${DEFAULT_LIMIT} (a CSV export without it has every row)`,
+    ),
+  cursor: z.string().regex(/^\d{1,18}$/, "Must be a next_cursor from a previous page").optional(),
+  format: z.enum(["json", "csv"]).optional().describe("Overrides the Accept header"),
+}).superRefine((q, ctx) => {
+  if (q.after !== undefined && q.until !== undefined && q.until <= q.after) {
+    ctx.addIssue({ code: "custom", path: ["until"], message: "Must be after after" });
+  }
+});
+
+interface Filter {
+  userId?: string;
+  orderId?: string;
+  action?: string;
+  after?: string;
+  until?: string;
+}
+
+async function readPage(
+  tx: TransactionSql,
+  filter: Filter,
+  afterSeq: string,
+  limit: number,
+): Promise<AuditItem[]> {
+  const none = tx``;
+  const rows = await tx<AuditItem[]>`
+    select l.seq, to_char(l.ts at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as ts,
+      l.user_id, u.username, l.order_id, l.bot_id, l.client_order_id, l.action, l.status,
+      l.reason, l.payload, l.correlation_id, l.causation_id, l.hash, l.prev_hash
+    from execution_logs l
+    left join users u on u.id = l.user_id
+    where l.seq > ${afterSeq}::bigint
+      ${filter.userId === undefined ? none : tx`and l.user_id = ${filter.userId}::uuid`}
+      ${filter.orderId === undefined ? none : tx`and l.order_id = ${filter.orderId}::uuid`}
+      ${filter.action === undefined ? none : tx`and l.action = ${filter.action}`}
+      ${filter.after === undefined ? none : tx`and l.ts > ${filter.after}::text::timestamptz`}
+      ${filter.until === undefined ? none : tx`and l.ts < ${filter.until}::text::timestamptz`}
+    order by l.seq
+    limit ${limit}`;
+  return rows.map((r) => ({ ...r }));
+}
+
+/** Reads up to `limit` rows after `afterSeq`; `next` is the cursor when more rows follow. */
+async function fetchPage(
+  sql: Sql,
+  tenant: Tenant,
+  filter: Filter | null,
+  afterSeq: string,
+  limit: number,
+): Promise<{ items: AuditItem[]; next: string | null }> {
+  if (filter === null) return { items: [], next: null };
+  const rows = await withTenant(sql, tenant, (tx) => readPage(tx, filter, afterSeq, limit + 1));
+  const more = rows.length > limit;
+  const items = more ? rows.slice(0, limit) : rows;
+  return { items, next: more ? items[items.length - 1]!.seq : null };
+}
+
+/** One CSV field, quoted as RFC 4180 requires. */
+function csvField(value: unknown): string {
+  if (value === null || value === undefined) return "";
+  const text = typeof value === "string" ? value : JSON.stringify(value);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/** One CSV record (CRLF-terminated) of an audit item; `payload` is compact JSON. */
+export function auditCsvLine(item: AuditItem): string {
+  return AUDIT_COLUMNS.map((k) => csvField(item[k])).join(",") + "\r\n";
+}
+
+/** Whether the Accept header asks for CSV rather than JSON. */
+function wantsCsv(accept: string | undefined): boolean {
+  if (!accept) return false;
+  let csv = 0, json = 0;
+  for (const part of accept.split(",")) {
+    const [type, ...params] = part.trim().toLowerCase().split(";");
+    const qParam = params.map((p) => p.trim()).find((p) => p.startsWith("q="));
+    const q = qParam === undefined ? 1 : Number(qParam.slice(2));
+    if (!Number.isFinite(q)) continue;
+    if (type === "text/csv") csv = Math.max(csv, q);
+    if (type === "application/json") json = Math.max(json, q);
+  }
+  return csv > 0 && csv >= json;
+}
+
+function stamp(tsMs: number): string {
+  return new Date(tsMs).toISOString().replace(/[-:]/g, "").replace(/\.\d+/, "");
+}
+
+/**
+ * Mounts `GET /audit`. Throws 400 `VALIDATION_FAILED` for bad filters; a filter on a user the
+ * caller may not see answers an empty list.
+ */
+export function auditRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): void {
+  defineRoute(target, {
+    method: "get",
+    path: "/audit",
+    summary: "The audit trail, in sequence order",
+    description: "Rows of the hash-chained audit log: a trader sees their own, admin and " +
+      "compliance everyone's. Pages follow `next_cursor`. With `Accept: text/csv` (or " +
+      "`format=csv`) the answer is a CSV export (RFC 4180, payload as compact JSON): every " +
+      "matching row, or one page with the next cursor in `X-Next-Cursor` when `limit` is given.",
+    tags: ["audit"],
+    query: AuditQuery,
+    headers: [{ name: "Accept", description: "application/json (default) or text/csv" }],
+    responses: {
+      200: { description: "A page of audit rows (or text/csv)", schema: AuditPage },
+    },
+  }, async (c, { query }) => {
+    const user = c.var.user;
+    const tenant: Tenant = { userId: user.id, role: user.role };
+    let filter: Filter | null = {
+      orderId: query.order_id,
+      action: query.action,
+      after: query.after,
+      until: query.until,
+    };
+    if (query.user !== undefined) {
+      const [found] = await sql<{ id: string | null }[]>`
+        select tradewind_user_by_name(${query.user}) as id`;
+      filter = found?.id ? { ...filter, userId: found.id } : null;
+    }
+    const cursor = query.cursor ?? "0";
+    const csv = query.format === undefined
+      ? wantsCsv(c.req.header("accept"))
+      : query.format === "csv";
+    c.header("Vary", "Accept");
+    if (!csv) {
+      const page = await fetchPage(sql, tenant, filter, cursor, query.limit ?? DEFAULT_LIMIT);
+      return c.json({ items: page.items, next_cursor: page.next });
+    }
+
+    const headers: Record<string, string> = {
+      "Content-Type": "text/csv; charset=utf-8",
+      "Content-Disposition": `attachment; filename="tradewind-audit-${
+        stamp(deps.clock.now())
+      }.csv"`,
+    };
+    const header = AUDIT_COLUMNS.join(",") + "\r\n";
+    if (query.limit !== undefined) {
+      const page = await fetchPage(sql, tenant, filter, cursor, query.limit);
+      if (page.next !== null) headers["X-Next-Cursor"] = page.next;
+      return c.body(header + page.items.map(auditCsvLine).join(""), 200, headers);
+    }
+    // The whole export, streamed in batches, each read in its own tenant transaction. The first
+    // batch is read before answering so a failure still gets an error status.
+    const encoder = new TextEncoder();
+    let page = await fetchPage(sql, tenant, filter, cursor, EXPORT_BATCH);
+    let first = true;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (first) {
+          first = false;
+          controller.enqueue(encoder.encode(header + page.items.map(auditCsvLine).join("")));
+          if (page.next === null) controller.close();
+          return;
+        }
+        page = await fetchPage(sql, tenant, filter, page.next!, EXPORT_BATCH);
+        controller.enqueue(encoder.encode(page.items.map(auditCsvLine).join("")));
+        if (page.next === null) controller.close();
+      },
+    });
+    return c.body(body, 200, headers);
+  });
+}
