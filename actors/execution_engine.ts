@@ -187,6 +187,40 @@ interface RiskSnapshot {
   state: TradingState | null;
 }
 
+/** A fill as published on the bus. */
+interface FillView {
+  qty: string;
+  price: string;
+  execution_id: string;
+  position_qty: string;
+}
+
+/** One venue event to apply, optionally to a known row, with an audit note or action. */
+interface BatchItem {
+  update: TradeUpdate;
+  row?: OrderRow;
+  note?: string;
+  action?: string;
+}
+
+/** An order's state while a batch is applied. */
+interface BatchOrder {
+  order: Order;
+  brokerId: string;
+  botId: string | null;
+  clientOrderId: string;
+  correlationId: string | null;
+}
+
+/** An applied event, ready to publish. */
+interface Applied {
+  order: Order;
+  seq: string;
+  fill: FillView | null;
+  correlationId: string | null;
+  event: string;
+}
+
 /** The execution engine. One per process; the only writer of order state. */
 export class ExecutionEngine {
   readonly #deps: ExecutionDeps;
@@ -334,15 +368,17 @@ export class ExecutionEngine {
     });
     try {
       await withTenant(this.#deps.sql, tenant, async (tx) => {
-        await insertOrder(tx, order, {
+        // One socket write: the order row and its audit rows are pipelined.
+        const inserting = insertOrder(tx, order, {
           userId,
           botId: cmd.botId ?? null,
           broker: this.#deps.venue.name,
           correlationId: cmd.correlationId,
         });
+        inserting.catch(() => {});
         // Write-ahead: SENT commits before the order leaves. If the process dies before it
         // reaches the venue, reconciliation finds no such order there and rejects it.
-        await appendAudits(tx, [
+        const auditing = appendAudits(tx, [
           audit({
             orderId: order.id,
             action: "SUBMITTED",
@@ -367,6 +403,9 @@ export class ExecutionEngine {
             payload: { broker: this.#deps.venue.name },
           }),
         ]);
+        auditing.catch(() => {});
+        await inserting;
+        await auditing;
       });
     } catch (e) {
       if ((e as { code?: string }).code === "23505") {
@@ -981,14 +1020,16 @@ export class ExecutionEngine {
 
   async #applyUpdates(userId: string, updates: TradeUpdate[]): Promise<void> {
     const tenant: Tenant = { userId, role: "trader" };
-    const results = await withTenant(this.#deps.sql, tenant, async (tx) => {
-      const out = [];
-      for (const update of updates) {
-        const r = await this.#applyOne(tx, userId, update);
-        if (r) out.push({ ...r, event: update.event });
-      }
-      return out;
-    });
+    const results = await withTenant(
+      this.#deps.sql,
+      tenant,
+      (tx) => this.#applyBatch(tx, userId, updates.map((update) => ({ update }))),
+    );
+    this.#announce(userId, results);
+  }
+
+  /** Publishes applied events (after their commit) and refreshes what they made stale. */
+  #announce(userId: string, results: Applied[]): void {
     for (const r of results) {
       this.#publish(userId, r.seq, r.event, r.order, r.fill, r.correlationId);
       if (this.#watching.has(r.order.id)) this.#known.set(r.order.id, r.order);
@@ -996,16 +1037,136 @@ export class ExecutionEngine {
     }
   }
 
-  async #applyOne(tx: TransactionSql, userId: string, update: TradeUpdate) {
-    const venueOrder = update.order;
-    let row = await findOrderByBrokerId(tx, venueOrder.id) ??
-      await findOrderByClientId(tx, venueOrder.client_order_id);
-    let adopted = false;
-    if (!row && venueOrder.parent_id) {
-      const parent = await findOrderByBrokerId(tx, venueOrder.parent_id);
-      if (parent) row = await this.#ensureLeg(tx, userId, parent, venueOrder);
+  /**
+   * Applies venue events within one tenant transaction, in order: each order is looked up
+   * once, fills move positions as they come, and then each touched order is written once and
+   * every audit row is appended in one statement.
+   */
+  async #applyBatch(tx: TransactionSql, userId: string, items: BatchItem[]): Promise<Applied[]> {
+    const state = new Map<string, BatchOrder>();
+    const byVenueId = new Map<string, string>();
+    const audits: AuditEntry[] = [];
+    const outs: Omit<Applied, "seq">[] = [];
+    for (const item of items) {
+      const { update } = item;
+      const venueOrder = update.order;
+      let ledgerId = byVenueId.get(venueOrder.id);
+      let note = item.note ?? null;
+      if (!ledgerId) {
+        let row = item.row ?? await this.#locate(tx, userId, venueOrder);
+        if (!row) {
+          row = await this.#adopt(tx, userId, venueOrder);
+          note ??= "adopted";
+        }
+        ledgerId = row.id;
+        byVenueId.set(venueOrder.id, row.id);
+        if (!state.has(row.id)) {
+          state.set(row.id, {
+            order: rowToOrder(row),
+            brokerId: venueOrder.id,
+            botId: row.bot_id,
+            clientOrderId: row.client_order_id,
+            correlationId: row.correlation_id,
+          });
+        }
+      }
+      const st = state.get(ledgerId)!;
+      const current = st.order;
+      const target = venueOrder.status;
+      const statusMoves = current.status !== target && canTransition(current.status, target);
+      const stale = current.status !== target && !statusMoves;
+      let fill: FillView | null = null;
+      if (
+        (update.event === "fill" || update.event === "partial_fill") && update.qty && update.price
+      ) {
+        const executionId = update.execution_id ?? `${venueOrder.id}:${venueOrder.filled_qty}`;
+        const r = await recordFill(tx, {
+          userId,
+          orderId: ledgerId,
+          botId: st.botId,
+          executionId,
+          symbol: venueOrder.symbol,
+          assetId: venueOrder.asset_id || null,
+          side: venueOrder.side,
+          qty: update.qty,
+          price: update.price,
+          tsMs: update.timestamp,
+          venue: this.#deps.venue.name,
+        });
+        if (r.inserted) {
+          fill = {
+            qty: update.qty.toString(),
+            price: update.price.toString(),
+            execution_id: executionId,
+            position_qty: r.positionQty.toString(),
+          };
+        }
+      }
+      let replacedBy = current.replaced_by;
+      if (venueOrder.replaced_by) {
+        replacedBy = byVenueId.get(venueOrder.replaced_by) ??
+          (await findOrderByBrokerId(tx, venueOrder.replaced_by))?.id ?? replacedBy;
+      }
+      const next: Order = {
+        ...current,
+        status: stale ? current.status : target,
+        qty: venueOrder.qty ?? current.qty,
+        filled_qty: Decimal.max(current.filled_qty, venueOrder.filled_qty),
+        filled_avg_price: venueOrder.filled_avg_price ?? current.filled_avg_price,
+        limit_price: venueOrder.limit_price,
+        stop_price: venueOrder.stop_price,
+        hwm: venueOrder.hwm,
+        trail_price: venueOrder.trail_price,
+        trail_percent: venueOrder.trail_percent,
+        updated_at: update.timestamp,
+        filled_at: venueOrder.filled_at ?? current.filled_at,
+        canceled_at: venueOrder.canceled_at ?? current.canceled_at,
+        expired_at: venueOrder.expired_at ?? current.expired_at,
+        failed_at: venueOrder.failed_at ?? current.failed_at,
+        replaced_at: venueOrder.replaced_at ?? current.replaced_at,
+        replaced_by: replacedBy,
+        expires_at: venueOrder.expires_at ?? current.expires_at,
+      };
+      st.order = next;
+      st.brokerId = venueOrder.id;
+      audits.push({
+        userId,
+        orderId: ledgerId,
+        botId: st.botId,
+        clientOrderId: st.clientOrderId,
+        action: item.action ?? AUDIT_ACTIONS[update.event] ?? update.event.toUpperCase(),
+        status: next.status,
+        payload: {
+          event: update.event,
+          broker_order_id: venueOrder.id,
+          ...(fill ? { fill } : {}),
+          ...(stale ? { stale_status: target } : {}),
+          ...(note ? { note } : {}),
+        },
+        correlationId: st.correlationId,
+      });
+      outs.push({ order: next, fill, correlationId: st.correlationId, event: update.event });
     }
-    if (!row && venueOrder.replaces) {
+    await Promise.all(
+      [...state.values()].map((st) => updateOrder(tx, st.order, { brokerOrderId: st.brokerId })),
+    );
+    const receipts = await appendAudits(tx, audits);
+    return outs.map((o, i) => ({ ...o, seq: receipts[i]!.seq }));
+  }
+
+  /** The ledger row of a venue order: by venue id or client order id, a leg, a replacement. */
+  async #locate(tx: TransactionSql, userId: string, venueOrder: Order): Promise<OrderRow | null> {
+    const [row] = await tx<OrderRow[]>`
+      select * from orders
+      where broker_order_id = ${venueOrder.id} or client_order_id = ${venueOrder.client_order_id}
+      order by (broker_order_id = ${venueOrder.id}) desc nulls last
+      limit 1`;
+    if (row) return row;
+    if (venueOrder.parent_id) {
+      const parent = await findOrderByBrokerId(tx, venueOrder.parent_id);
+      if (parent) return await this.#ensureLeg(tx, userId, parent, venueOrder);
+    }
+    if (venueOrder.replaces) {
       const old = await findOrderByBrokerId(tx, venueOrder.replaces);
       if (old) {
         const order: Order = {
@@ -1022,14 +1183,10 @@ export class ExecutionEngine {
           brokerOrderId: venueOrder.id,
           correlationId: old.correlation_id,
         });
-        row = await findOrder(tx, order.id);
+        return await findOrder(tx, order.id);
       }
     }
-    if (!row) {
-      row = await this.#adopt(tx, userId, venueOrder);
-      adopted = true;
-    }
-    return await this.#applyToRow(tx, userId, row, update, adopted ? "adopted" : null);
+    return null;
   }
 
   async #adopt(tx: TransactionSql, userId: string, venueOrder: Order): Promise<OrderRow> {
@@ -1051,93 +1208,6 @@ export class ExecutionEngine {
       broker_order_id: venueOrder.id,
     });
     return (await findOrder(tx, order.id))!;
-  }
-
-  async #applyToRow(
-    tx: TransactionSql,
-    userId: string,
-    row: OrderRow,
-    update: TradeUpdate,
-    note: string | null,
-    action?: string,
-  ) {
-    const venueOrder = update.order;
-    const current = rowToOrder(row);
-    const target = venueOrder.status;
-    const statusMoves = row.status !== target && canTransition(row.status as OrderStatus, target);
-    const stale = row.status !== target && !statusMoves;
-    let fill: { qty: string; price: string; execution_id: string; position_qty: string } | null =
-      null;
-    if (
-      (update.event === "fill" || update.event === "partial_fill") && update.qty && update.price
-    ) {
-      const executionId = update.execution_id ?? `${venueOrder.id}:${venueOrder.filled_qty}`;
-      const r = await recordFill(tx, {
-        userId,
-        orderId: row.id,
-        botId: row.bot_id,
-        executionId,
-        symbol: venueOrder.symbol,
-        assetId: venueOrder.asset_id || null,
-        side: venueOrder.side,
-        qty: update.qty,
-        price: update.price,
-        tsMs: update.timestamp,
-        venue: this.#deps.venue.name,
-      });
-      if (r.inserted) {
-        fill = {
-          qty: update.qty.toString(),
-          price: update.price.toString(),
-          execution_id: executionId,
-          position_qty: r.positionQty.toString(),
-        };
-      }
-    }
-    let replacedBy = current.replaced_by;
-    if (venueOrder.replaced_by) {
-      const mine = await findOrderByBrokerId(tx, venueOrder.replaced_by);
-      replacedBy = mine?.id ?? replacedBy;
-    }
-    const next: Order = {
-      ...current,
-      status: stale ? current.status : target,
-      qty: venueOrder.qty ?? current.qty,
-      filled_qty: Decimal.max(current.filled_qty, venueOrder.filled_qty),
-      filled_avg_price: venueOrder.filled_avg_price ?? current.filled_avg_price,
-      limit_price: venueOrder.limit_price,
-      stop_price: venueOrder.stop_price,
-      hwm: venueOrder.hwm,
-      trail_price: venueOrder.trail_price,
-      trail_percent: venueOrder.trail_percent,
-      updated_at: update.timestamp,
-      filled_at: venueOrder.filled_at ?? current.filled_at,
-      canceled_at: venueOrder.canceled_at ?? current.canceled_at,
-      expired_at: venueOrder.expired_at ?? current.expired_at,
-      failed_at: venueOrder.failed_at ?? current.failed_at,
-      replaced_at: venueOrder.replaced_at ?? current.replaced_at,
-      replaced_by: replacedBy,
-      expires_at: venueOrder.expires_at ?? current.expires_at,
-    };
-    if (stale && !fill && row.status === target) return null;
-    await updateOrder(tx, next, { brokerOrderId: venueOrder.id });
-    const receipt = await appendAudit(tx, {
-      userId,
-      orderId: row.id,
-      botId: row.bot_id,
-      clientOrderId: row.client_order_id,
-      action: action ?? AUDIT_ACTIONS[update.event] ?? update.event.toUpperCase(),
-      status: next.status,
-      payload: {
-        event: update.event,
-        broker_order_id: venueOrder.id,
-        ...(fill ? { fill } : {}),
-        ...(stale ? { stale_status: target } : {}),
-        ...(note ? { note } : {}),
-      },
-      correlationId: row.correlation_id,
-    });
-    return { order: next, seq: receipt.seq, fill, correlationId: row.correlation_id };
   }
 
   // ---------------------------------------------------------------------------------------
@@ -1272,31 +1342,19 @@ export class ExecutionEngine {
         }
         : {}),
     };
-    const result = await withTenant(
+    const results = await withTenant(
       this.#deps.sql,
       tenant,
       (tx) =>
-        this.#applyToRow(
-          tx,
-          tenant.userId,
-          row,
+        this.#applyBatch(tx, tenant.userId, [{
           update,
-          adopted ? "adopted by reconciliation" : "reconciliation",
-          "RECONCILED",
-        ),
+          row,
+          note: adopted ? "adopted by reconciliation" : "reconciliation",
+          action: "RECONCILED",
+        }]),
     );
-    if (result) {
-      this.#publish(
-        tenant.userId,
-        result.seq,
-        update.event,
-        result.order,
-        result.fill,
-        result.correlationId,
-      );
-      return 1;
-    }
-    return 0;
+    this.#announce(tenant.userId, results);
+    return results.length;
   }
 
   // ---------------------------------------------------------------------------------------

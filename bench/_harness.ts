@@ -19,12 +19,18 @@ export interface Figure {
 
 const figures: Figure[] = [];
 
+/** A figure's value as printed: grouped integers from 100 up, else 1 or 3 decimals. */
+export function formatValue(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  return Math.abs(value) >= 100
+    ? Math.round(value).toLocaleString("en-US")
+    : value.toFixed(Math.abs(value) >= 10 ? 1 : 3);
+}
+
 /** Prints a figure and records it for the summary. */
 export function report(figure: Figure): void {
   figures.push(figure);
-  const value = figure.value >= 100
-    ? Math.round(figure.value).toLocaleString("en-US")
-    : figure.value.toFixed(figure.value >= 10 ? 1 : 3);
+  const value = formatValue(figure.value);
   const target = figure.target ? `  target ${figure.target}: ${figure.ok ? "met" : "NOT MET"}` : "";
   const note = figure.note ? `  (${figure.note})` : "";
   console.log(`  ${figure.name.padEnd(56)} ${value.padStart(12)} ${figure.unit}${target}${note}`);
@@ -60,4 +66,18 @@ export function rate(fn: () => number, ms = 1000): { perSecond: number; ops: num
 /** Resident set size in MB, now. */
 export function rssMb(): number {
   return Deno.memoryUsage().rss / (1024 * 1024);
+}
+
+/** Runs `fn` once; answers its result and the wall time it took in milliseconds. */
+export function timed<T>(fn: () => T): { result: T; ms: number } {
+  const start = performance.now();
+  const result = fn();
+  return { result, ms: performance.now() - start };
+}
+
+/** Like {@link timed}, for an async `fn`. */
+export async function timedAsync<T>(fn: () => Promise<T>): Promise<{ result: T; ms: number }> {
+  const start = performance.now();
+  const result = await fn();
+  return { result, ms: performance.now() - start };
 }

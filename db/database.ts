@@ -189,14 +189,32 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
  * const orders = await withTenant(db.sql, tenant, (tx) => tx`select * from orders`);
  * ```
  */
-export function withTenant<T>(
+export async function withTenant<T>(
   sql: Sql,
   tenant: Tenant,
   fn: (tx: TransactionSql) => Promise<T>,
 ): Promise<T> {
-  return sql.begin(async (tx) => {
-    await tx`select set_config('tradewind.user_id', ${tenant.userId}, true),
-                    set_config('tradewind.user_role', ${tenant.role}, true)`;
-    return await fn(tx);
-  }) as Promise<T>;
+  // A reserved connection and a hand-run transaction, so that BEGIN and the tenant settings
+  // travel in the same socket write as the first statement of `fn` (postgres.js pipelines
+  // queries issued in the same tick): one round trip less per transaction than sql.begin().
+  const conn = await sql.reserve();
+  let open = true;
+  try {
+    const opening = Promise.all([
+      conn.unsafe("begin"),
+      conn`select set_config('tradewind.user_id', ${tenant.userId}, true),
+                  set_config('tradewind.user_role', ${tenant.role}, true)`,
+    ]);
+    opening.catch(() => {});
+    const result = await fn(conn as unknown as TransactionSql);
+    await opening;
+    await conn.unsafe("commit");
+    open = false;
+    return result;
+  } catch (e) {
+    if (open) await conn.unsafe("rollback").catch(() => {});
+    throw e;
+  } finally {
+    conn.release();
+  }
 }

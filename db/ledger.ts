@@ -267,14 +267,16 @@ export interface FillResult {
  * closes the position. Call it inside the tenant transaction that also updates the order.
  */
 export async function recordFill(tx: Tx, fill: FillInput): Promise<FillResult> {
-  const [inserted] = await tx<{ id: string }[]>`
-    insert into fills (user_id, order_id, execution_id, symbol, side, qty, price, ts, venue)
-    values (${fill.userId}, ${fill.orderId}, ${fill.executionId}, ${fill.symbol}, ${fill.side},
-      ${fill.qty.toString()}, ${fill.price.toString()}, ${new Date(fill.tsMs)}, ${fill.venue})
-    on conflict (execution_id) do nothing
-    returning id`;
-  const [pos] = await tx<PositionRow[]>`
-    select * from positions where symbol = ${fill.symbol} for update`;
+  // Both statements leave in one socket write (postgres.js pipelines same-tick queries).
+  const [[inserted], [pos]] = await Promise.all([
+    tx<{ id: string }[]>`
+      insert into fills (user_id, order_id, execution_id, symbol, side, qty, price, ts, venue)
+      values (${fill.userId}, ${fill.orderId}, ${fill.executionId}, ${fill.symbol}, ${fill.side},
+        ${fill.qty.toString()}, ${fill.price.toString()}, ${new Date(fill.tsMs)}, ${fill.venue})
+      on conflict (execution_id) do nothing
+      returning id`,
+    tx<PositionRow[]>`select * from positions where symbol = ${fill.symbol} for update`,
+  ]);
   const before = pos ? Decimal.parse(pos.qty) : Decimal.ZERO;
   const avg = pos ? Decimal.parse(pos.avg_entry_price) : Decimal.ZERO;
   if (!inserted) {

@@ -258,8 +258,14 @@ declare
   v_prev text;
 begin
   perform pg_advisory_xact_lock(727001002, hashtext(coalesce(new.user_id::text, 'system')));
-  select hash into v_prev from execution_logs
-    where user_id is not distinct from new.user_id order by seq desc limit 1;
+  -- Two indexable forms (IS NOT DISTINCT FROM would scan the whole table).
+  if new.user_id is null then
+    select hash into v_prev from execution_logs
+      where user_id is null order by seq desc limit 1;
+  else
+    select hash into v_prev from execution_logs
+      where user_id = new.user_id order by seq desc limit 1;
+  end if;
   new.seq := nextval('execution_logs_seq');
   new.ts := clock_timestamp();
   new.payload := coalesce(new.payload, '{}'::jsonb);

@@ -1,0 +1,234 @@
+/**
+ * The order path over HTTP (issue 4): `POST /api/v1/orders` market orders filled by the paper
+ * venue, with the ledger and audit committed, at 1, 16 and 64 concurrent clients, and paced at
+ * 500 orders/s; beside two ceilings measured in the same run on the same machine: Hono's
+ * plain-text response rate and a one-row durable INSERT rate against the same PostgreSQL.
+ *
+ * It starts its own embedded PostgreSQL under `.tradewind-bench/` (port 54349).
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import postgres from "postgres";
+import { MessageBus } from "../actors/bus.ts";
+import { ExecutionEngine } from "../actors/execution_engine.ts";
+import { CachedMarketData } from "../brokers/cache.ts";
+import { PaperVenue } from "../brokers/paper/venue.ts";
+import { SystemClock } from "../core/clock.ts";
+import { cryptoIdSource } from "../core/ids.ts";
+import { openDatabase } from "../db/database.ts";
+import { EmbeddedPostgres } from "../db/embedded.ts";
+import { configureLogging } from "../logging.ts";
+import { createAuthenticator, signToken } from "../routes/auth.ts";
+import { Metrics } from "../routes/metrics.ts";
+import { createApp } from "../routes/mod.ts";
+import { percentile, report, section } from "./_harness.ts";
+import type { LoadJob, LoadResult } from "./_load_worker.ts";
+
+const DATA_DIR = new URL("../.tradewind-bench", import.meta.url).pathname;
+const PORT = 54349;
+const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? "5");
+
+function load(job: LoadJob): Promise<LoadResult> {
+  const worker = new Worker(new URL("./_load_worker.ts", import.meta.url), { type: "module" });
+  return new Promise((resolve, reject) => {
+    worker.onmessage = (e) => {
+      worker.terminate();
+      resolve(e.data);
+    };
+    worker.onerror = (e) => {
+      worker.terminate();
+      reject(e);
+    };
+    worker.postMessage(job);
+  });
+}
+
+async function insertCeiling(url: string, clients: number, ms: number): Promise<number> {
+  const sql = postgres(url, { max: clients, onnotice: () => {} });
+  await sql`create table if not exists bench_inserts (id bigserial primary key, v integer not null, at timestamptz not null default now())`;
+  let done = 0;
+  const deadline = performance.now() + ms;
+  const start = performance.now();
+  await Promise.all(Array.from({ length: clients }, async (_, i) => {
+    while (performance.now() < deadline) {
+      await sql`insert into bench_inserts (v) values (${i})`;
+      done++;
+    }
+  }));
+  const rate = done / ((performance.now() - start) / 1000);
+  await sql`drop table bench_inserts`;
+  await sql.end();
+  return rate;
+}
+
+/** Runs the order-path benchmark. */
+export async function run(): Promise<void> {
+  await configureLogging({ level: "error", format: "json", write: () => {} });
+  section(`Order path over HTTP (${SECONDS}s per run; ceilings measured in the same run)`);
+
+  // Ceiling 1: Hono's plain-text response rate on this machine, same load generator.
+  const hello = new Hono().get("/", (c) => c.text("ok"));
+  const helloServer = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen: () => {} },
+    hello.fetch,
+  );
+  const h = await load({
+    url: `http://127.0.0.1:${helloServer.addr.port}/`,
+    tokens: [],
+    kind: "hello",
+    clients: 64,
+    durationMs: SECONDS * 1000,
+    warmupMs: 1000,
+  });
+  await helloServer.shutdown();
+  const helloRate = h.completed / (h.elapsedMs / 1000);
+  report({
+    name: "ceiling: Hono plain-text responses (64 clients)",
+    value: helloRate,
+    unit: "req/s",
+  });
+
+  // The database: a fresh embedded cluster database for the run.
+  const pg = new EmbeddedPostgres({ dataDir: DATA_DIR, port: PORT });
+  const serverUrl = await pg.start();
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe("drop database if exists tradewind_bench with (force)");
+  await admin.unsafe("create database tradewind_bench");
+  await admin.end();
+  const ownerUrl = serverUrl.replace(/\/postgres$/, "/tradewind_bench");
+  try {
+    // Ceiling 2: one-row durable INSERTs, 8 and 64 clients.
+    for (const clients of [8, 64]) {
+      const r = await insertCeiling(ownerUrl, clients, SECONDS * 1000);
+      report({
+        name: `ceiling: one-row INSERT transactions (${clients} clients)`,
+        value: r,
+        unit: "tx/s",
+      });
+    }
+
+    const db = await openDatabase({
+      dataDir: DATA_DIR,
+      databaseUrl: ownerUrl,
+      embeddedPort: PORT,
+      poolMax: 32,
+    });
+    const clock = new SystemClock();
+    const venue = new PaperVenue({ clock, ids: cryptoIdSource, seed: 42 });
+    const bus = new MessageBus();
+    const engine = new ExecutionEngine({
+      sql: db.sql,
+      venue,
+      clock,
+      ids: cryptoIdSource,
+      bus,
+      defaultLimits: {},
+      reconcileEveryMs: 0,
+      snapshotEveryMs: 0,
+    });
+    venue.start();
+    const secret = "bench-secret-bench-secret-bench-secret-0000";
+    const auth = createAuthenticator({ secret, issuer: "tradewind", audience: "tradewind" });
+    const app = createApp({
+      sql: db.sql,
+      ready: db.ready,
+      auth,
+      metrics: new Metrics(),
+      version: "bench",
+      trading: { engine, venue, marketData: new CachedMarketData(venue, clock), clock },
+    });
+    const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
+    const url = `http://127.0.0.1:${server.addr.port}/api/v1/orders`;
+    const tokens = await Promise.all(
+      Array.from({ length: 64 }, (_, i) =>
+        signToken({ username: `bench${i}`, role: "trader" }, {
+          secret,
+          issuer: "tradewind",
+          audience: "tradewind",
+          ttlSeconds: 3600,
+        })),
+    );
+    try {
+      for (const clients of [1, 16, 64]) {
+        const r = await load({
+          url,
+          tokens,
+          kind: "orders",
+          symbol: "BAC",
+          clients,
+          durationMs: SECONDS * 1000,
+          warmupMs: 1000,
+        });
+        const ok = r.statuses["201"] ?? 0;
+        const rate = ok / (r.elapsedMs / 1000);
+        const p50 = percentile(r.latencies, 50);
+        const p99 = percentile(r.latencies, 99);
+        const errors = r.latencies.length - ok;
+        report({
+          name: `POST /orders at ${clients} client${clients > 1 ? "s" : ""}: throughput`,
+          value: rate,
+          unit: "orders/s",
+          ...(clients === 64 ? { target: ">= 2000", ok: rate >= 2000 } : {}),
+          note: `${(rate / helloRate * 100).toFixed(1)}% of Hono ceiling${
+            errors
+              ? `; ${errors} non-201${r.firstError ? `: ${r.firstError.slice(0, 120)}` : ""}`
+              : ""
+          }`,
+        });
+        report({
+          name: `POST /orders at ${clients} client${clients > 1 ? "s" : ""}: p50`,
+          value: p50,
+          unit: "ms",
+        });
+        report({
+          name: `POST /orders at ${clients} client${clients > 1 ? "s" : ""}: p99`,
+          value: p99,
+          unit: "ms",
+        });
+      }
+      const paced = await load({
+        url,
+        tokens,
+        kind: "orders",
+        symbol: "BAC",
+        clients: 64,
+        durationMs: SECONDS * 1000,
+        ratePerSecond: 500,
+        warmupMs: 500,
+      });
+      const okPaced = paced.statuses["201"] ?? 0;
+      const p99 = percentile(paced.latencies, 99);
+      report({
+        name: "POST /orders paced at 500 orders/s: achieved",
+        value: okPaced / (paced.elapsedMs / 1000),
+        unit: "orders/s",
+      });
+      report({
+        name: "POST /orders paced at 500 orders/s: p50",
+        value: percentile(paced.latencies, 50),
+        unit: "ms",
+      });
+      report({
+        name: "POST /orders paced at 500 orders/s: p99",
+        value: p99,
+        unit: "ms",
+        target: "< 25",
+        ok: p99 < 25,
+      });
+      const [counts] = await db.sql<
+        { orders: number }[]
+      >`select count(*)::int as orders from orders`.catch(() => [{ orders: -1 }]);
+      void counts;
+    } finally {
+      await server.shutdown();
+      venue.stop();
+      await engine.stop();
+      await db.close();
+    }
+  } finally {
+    await pg.stop();
+  }
+}
+
+if (import.meta.main) await run();
