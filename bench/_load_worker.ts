@@ -98,7 +98,7 @@ async function runJob(job: LoadJob, record: boolean, durationMs: number): Promis
   return { latencies, statuses, elapsedMs: performance.now() - start, completed, firstError };
 }
 
-self.onmessage = async (e: MessageEvent<LoadJob>) => {
+(self as unknown as Worker).onmessage = async (e: MessageEvent<LoadJob>) => {
   const job = e.data;
   if (job.warmupMs) await runJob(job, false, job.warmupMs);
   const result = await runJob(job, true, job.durationMs);
