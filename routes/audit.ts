@@ -13,7 +13,7 @@ import { z } from "zod";
 import { type Tenant, withTenant } from "../db/database.ts";
 import type { RouteTarget, TradingDeps } from "./mod.ts";
 import { defineRoute } from "./openapi.ts";
-import { parseInstant } from "./market.ts";
+import { parseInstant } from "./params.ts";
 
 const MAX_LIMIT = 1000;
 const DEFAULT_LIMIT = 100;

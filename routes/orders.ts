@@ -22,7 +22,7 @@ import { ApiError } from "./errors.ts";
 import { type AppEnv, type RouteTarget, type TradingDeps } from "./mod.ts";
 import { defineRoute } from "./openapi.ts";
 import type { Context } from "hono";
-import { timestampParam } from "./params.ts";
+import { InstantParam } from "./params.ts";
 
 /** The order as Alpaca renders it (documentation schema; amounts are decimal strings). */
 export const OrderJson = z.looseObject({
@@ -73,8 +73,8 @@ const IdParams = z.object({ id: z.uuid({ error: "Must be an order id (a UUID)" }
 const ListQuery = z.object({
   status: z.enum(["open", "closed", "all"]).default("open"),
   limit: z.coerce.number().int().min(1).max(500).default(50),
-  after: timestampParam.optional(),
-  until: timestampParam.optional(),
+  after: InstantParam.optional(),
+  until: InstantParam.optional(),
   direction: z.enum(["asc", "desc"]).default("desc"),
   nested: z.enum(["true", "false"]).optional().transform((v) => v === "true"),
   symbols: z.string().optional().transform((v) =>

@@ -48,7 +48,7 @@ import type {
   Unsubscribe,
   Venue,
 } from "../broker.ts";
-import { PaperExchange } from "./exchange.ts";
+import { type PaperAccountState, PaperExchange, type RestoreResult } from "./exchange.ts";
 import { MarketModel, MarketModelError } from "./market_model.ts";
 import { buildUniverse, DEFAULT_UNIVERSE, type SymbolSpec, toAlpacaAsset } from "./universe.ts";
 
@@ -79,6 +79,13 @@ export interface PaperVenueOptions {
 }
 
 const DAY_MS = 86_400_000;
+const TIMEFRAME_MS: Record<BarsQuery["timeframe"], number> = {
+  "1Min": 60_000,
+  "5Min": 300_000,
+  "15Min": 900_000,
+  "1Hour": 3_600_000,
+  "1Day": DAY_MS,
+};
 
 function assetOf(spec: SymbolSpec): Asset {
   const a = toAlpacaAsset(spec);
@@ -172,6 +179,21 @@ export class PaperVenue implements Venue, MarketData {
       if (t) this.exchange.onTrade(spec.symbol, t, now);
     }
     this.exchange.advance(now);
+  }
+
+  /**
+   * Recreates users' paper accounts after a restart from what the ledger knows (cash, positions,
+   * open orders with their venue ids), at the time the venue has reached: right after
+   * construction, the initial quote seeding. Emits no events and pumps nothing; the next pump
+   * moves the restored orders as the market moves. Accepts a `Map` or an array of
+   * `[userId, state]` pairs. Throws `PaperRestoreError` (nothing restored) when a user's
+   * account already has activity or a state is inconsistent; see
+   * {@link PaperExchange.restoreAccounts} for what is and is not restored exactly.
+   */
+  restore(
+    accounts: Iterable<readonly [userId: string, state: PaperAccountState]>,
+  ): RestoreResult[] {
+    return this.exchange.restoreAccounts(accounts, this.#pumpedTo);
   }
 
   /** Symbols of the simulated universe. */
@@ -339,21 +361,40 @@ export class PaperVenue implements Venue, MarketData {
     const now = this.#clock.now();
     const limit = query.limit ?? 1000;
     let start = query.start ?? etToEpochMs(toEt(now).dateStr, "00:00");
+    let end = Math.min(query.end ?? now, now);
     if (query.pageToken) {
-      const decoded = Number(atob(query.pageToken));
+      let decoded = NaN;
+      try {
+        decoded = Number(atob(query.pageToken));
+      } catch { /* not base64: reported below */ }
       if (!Number.isFinite(decoded)) {
         return Promise.reject(
           new TradeError("INVALID_REQUEST", `Invalid page_token "${query.pageToken}"`),
         );
       }
-      start = decoded;
+      // Ascending pages continue after the token; descending pages continue before it.
+      if (query.sort === "desc") end = decoded;
+      else start = decoded;
     }
-    const end = Math.min(query.end ?? now, now);
     if (end < start) return Promise.resolve({ bars: [], next_page_token: null });
     try {
       if (query.sort === "desc") {
-        const all = this.model.bars(s, query.timeframe, start, end, { limit: 10_000, asOfMs: now });
-        return Promise.resolve({ bars: all.slice(-limit).reverse(), next_page_token: null });
+        // Newest first: widen a window back from `end` until it holds limit + 1 bars.
+        const tfMs = TIMEFRAME_MS[query.timeframe];
+        let span = tfMs * (limit + 1) * 2;
+        let window: Bar[] = [];
+        while (true) {
+          const from = Math.max(start, end - span);
+          window = this.model.bars(s, query.timeframe, from, end, { limit: 100_000, asOfMs: now });
+          if (window.length > limit || from === start) break;
+          span *= 4;
+        }
+        const newest = window.slice(-(limit + 1)).reverse();
+        const more = newest.length > limit;
+        return Promise.resolve({
+          bars: newest.slice(0, limit),
+          next_page_token: more ? btoa(String(Date.parse(newest[limit]!.t))) : null,
+        });
       }
       const bars = this.model.bars(s, query.timeframe, start, end, {
         limit: limit + 1,

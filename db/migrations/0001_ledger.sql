@@ -321,7 +321,8 @@ create policy trades_tenant on trades for all to tradewind_app
   using (user_id = tradewind_user_id()) with check (user_id = tradewind_user_id());
 
 create policy execution_logs_read on execution_logs for select to tradewind_app
-  using (user_id = tradewind_user_id() or tradewind_user_role() in ('admin', 'compliance'));
+  using (user_id = tradewind_user_id() or tradewind_user_role() in ('admin', 'compliance')
+         or (user_id is null and tradewind_user_role() = 'system'));
 create policy execution_logs_write on execution_logs for insert to tradewind_app
   with check (user_id = tradewind_user_id()
               or (user_id is null and tradewind_user_role() = 'system'));

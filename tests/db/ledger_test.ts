@@ -328,3 +328,35 @@ Deno.test({ name: "the owner URL is never needed by the engine's pool", ...DB_TE
     await db.close();
   }
 });
+
+Deno.test({ name: "system audit rows (no user) chain on their own", ...DB_TEST }, async () => {
+  const db = await createTestDb();
+  try {
+    const system = { userId: "00000000-0000-4000-8000-000000000000", role: "system" as never };
+    for (let i = 0; i < 3; i++) {
+      await withTenant(
+        db.sql,
+        system,
+        (tx) =>
+          appendAudit(tx, { userId: null, action: "RECONCILED", status: "ok", payload: { i } }),
+      );
+    }
+    const alice = await user(db, "alice");
+    await withTenant(
+      db.sql,
+      { userId: alice, role: "trader" },
+      (tx) => appendAudit(tx, { userId: alice, action: "SUBMITTED", status: "ok" }),
+    );
+    const r = await verifyAudit(db.owner);
+    assertEquals(r.ok ? r.chains : -1, 2);
+    // A trader does not see the system chain.
+    const seen = await withTenant(
+      db.sql,
+      { userId: alice, role: "trader" },
+      (tx) => tx`select 1 from execution_logs`,
+    );
+    assertEquals(seen.length, 1);
+  } finally {
+    await db.close();
+  }
+});
