@@ -53,64 +53,16 @@
  */
 
 import { hashString, mixKey, Rng } from "../../core/random.ts";
+import type { Bar, Quote, Snapshot, Timeframe, Trade } from "../broker.ts";
 import type { SymbolSpec } from "./universe.ts";
 
 /** Version of the generating algorithm; a change regenerates different history. */
 export const MODEL_VERSION = 1;
 
-/** Bar timeframes the model serves. */
-export type Timeframe = "1Min" | "5Min" | "15Min" | "1Hour" | "1Day";
+export type { Bar, Quote, Snapshot, Timeframe, Trade };
 
 /** Every {@link Timeframe}, shortest first. */
 export const TIMEFRAMES: readonly Timeframe[] = ["1Min", "5Min", "15Min", "1Hour", "1Day"];
-
-/** A bar in Alpaca's shape: left-labelled `t` (RFC 3339), prices in USD, VWAP `vw`. */
-export interface Bar {
-  t: string;
-  o: number;
-  h: number;
-  l: number;
-  c: number;
-  v: number;
-  n: number;
-  vw: number;
-}
-
-/** A trade print in Alpaca's shape: exchange `x`, price `p`, size `s`, conditions, id, tape. */
-export interface Trade {
-  t: string;
-  x: string;
-  p: number;
-  s: number;
-  c: string[];
-  i: number;
-  z: string;
-}
-
-/** A quote in Alpaca's shape (sizes in shares): bid exchange/price/size, ask ditto, tape. */
-export interface Quote {
-  t: string;
-  bx: string;
-  bp: number;
-  bs: number;
-  ax: string;
-  ap: number;
-  as: number;
-  c: string[];
-  z: string;
-}
-
-/** Alpaca's snapshot of one symbol (the camelCase keys are Alpaca's). */
-export interface Snapshot {
-  latestTrade: Trade | null;
-  latestQuote: Quote | null;
-  /** The last completed minute bar. */
-  minuteBar: Bar | null;
-  /** Today's bar as of the instant, or the last trading day's if today has no trade yet. */
-  dailyBar: Bar | null;
-  /** The full bar of the trading day before `dailyBar`'s. */
-  prevDailyBar: Bar | null;
-}
 
 /**
  * One item of the live stream. `tsMs` orders the stream: a quote at its tick's start, a trade at
