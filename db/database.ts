@@ -6,6 +6,7 @@
  */
 import postgres, { type Sql, type TransactionSql } from "postgres";
 import { join, resolve } from "node:path";
+import { denoSocketOption } from "./deno_socket.ts";
 import { EmbeddedPostgres } from "./embedded.ts";
 import { migrate, type Migration, migrationsCurrent, readMigrations } from "./migrate.ts";
 
@@ -152,7 +153,12 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     } finally {
       await owner.end({ timeout: 2 });
     }
-    const sql = postgres(appUrl, { ...POSTGRES_OPTIONS, max: options.poolMax });
+    const socket = denoSocketOption(appUrl);
+    const sql = postgres(appUrl, {
+      ...POSTGRES_OPTIONS,
+      max: options.poolMax,
+      ...(socket ? { socket: socket as never } : {}),
+    });
     const [role] = await sql<{ rolsuper: boolean; rolbypassrls: boolean; name: string }[]>`
       select rolsuper, rolbypassrls, rolname as name from pg_roles where rolname = current_user`;
     if (!role || role.rolsuper || role.rolbypassrls) {

@@ -118,6 +118,15 @@ export interface BuyingPower {
   shortingEnabled: boolean;
 }
 
+/** What {@link PaperAccount.restore} puts into an account. */
+export interface RestoredBalances {
+  cash: Decimal;
+  /** Alpaca's `last_equity`; null for the equity at restore. */
+  lastEquity: Decimal | null;
+  /** Signed qty and signed cost (negative for shorts); `carried`: held over the last close. */
+  positions: readonly { asset: PositionAsset; qty: Decimal; cost: Decimal; carried: boolean }[];
+}
+
 /** Minimum equity for margin and shorting. */
 export const MARGIN_MIN_EQUITY: Decimal = Decimal.int(2000);
 /** Legacy PDT: accounts under this equity are limited to three day trades in five days. */
@@ -162,6 +171,8 @@ export class PaperAccount {
   readonly dayTrades: number[] = [];
   /** Per-symbol state, in first-use order. */
   readonly slots: Map<string, SymbolSlot> = new Map();
+  readonly #openingCash: Decimal;
+  #restored = false;
 
   /** Opens an account with its starting cash. Throws `DecimalError` on unreadable cash. */
   constructor(id: string, options: PaperAccountOptions, tsMs: number) {
@@ -173,6 +184,48 @@ export class PaperAccount {
     this.cash = Decimal.parse(options.cash ?? "100000");
     this.lastEquity = this.cash;
     this.balanceAsof = isoDate(tsMs);
+    this.#openingCash = this.cash;
+  }
+
+  /**
+   * True while nothing has happened to the account: no fill moved its cash, it holds no
+   * position, and it was never restored. Never throws.
+   */
+  get pristine(): boolean {
+    if (this.#restored || !this.cash.eq(this.#openingCash) || !this.realizedPl.isZero()) {
+      return false;
+    }
+    for (const slot of this.slots.values()) if (slot.position !== null) return false;
+    return true;
+  }
+
+  /**
+   * Puts a saved state into a {@link PaperAccount.pristine} account (the exchange's restore
+   * after a restart): cash, positions with their signed cost, and `last_equity` (by default the
+   * equity at `marks` with the restored positions). A position without `carried` counts as
+   * opened on day `today` (legacy PDT) and its intraday figures start from its average entry
+   * price. Reservations of open orders are the exchange's. The running realized P&L restarts at
+   * zero. Throws `RangeError` when the account is not pristine or a position is flat.
+   */
+  restore(state: RestoredBalances, marks: MarkSource, today: number): void {
+    if (!this.pristine) {
+      throw new RangeError(`Cannot restore paper account "${this.id}": it already has activity`);
+    }
+    for (const p of state.positions) {
+      if (p.qty.isZero()) {
+        throw new RangeError(
+          `Cannot restore paper account "${this.id}": position "${p.asset.symbol}" has qty "0"`,
+        );
+      }
+    }
+    this.#restored = true;
+    this.cash = state.cash;
+    for (const p of state.positions) {
+      const slot = this.slot(p.asset.symbol);
+      slot.position = { asset: p.asset, qty: p.qty, cost: p.cost, carried: p.carried };
+      slot.openedDay = p.carried ? -1 : today;
+    }
+    this.lastEquity = state.lastEquity ?? this.valuation(marks).equity;
   }
 
   /** The per-symbol state, created on first use. */

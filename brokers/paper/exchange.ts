@@ -45,6 +45,40 @@
  * - Every status change goes through {@link transition}; every change emits a `TradeUpdate`
  *   to the outbox read with {@link PaperExchange.drainEvents}.
  *
+ * Restore after a restart ({@link PaperExchange.restoreAccounts}): the ledger outlives the
+ * process, the exchange's memory does not. Restore puts accounts back as the ledger knows them,
+ * emitting nothing, so reconciliation finds every open order under its venue id:
+ * - Exact: cash; positions (signed qty and cost basis, given or `qty × avgEntryPrice`); open
+ *   orders with their ids, client order ids, fills, statuses, `hwm` and `stop_price`, DAY
+ *   expiry and place in the book (price, then `created_at`, then the order given); groups by
+ *   `parent_id` (legs of an open entry stay `held` and unbooked; legs whose entry is absent or
+ *   filled work as after the fill; an oco stop-loss that elected works alone); held qty and
+ *   wash-trade sets; reservations of limit and stop-limit orders; an order marketable at the
+ *   current quote (whose displayed size must have run out) fills from the next quote. Skipped,
+ *   with a reason: closed orders, `pending_cancel`/`pending_replace` (they complete at once
+ *   here, so the order was closed), ioc/fok (they never rest), legs of a canceled entry.
+ * - Approximate, because the ledger's rows do not say: reservations of market, stop and
+ *   trailing-stop buys, of short sales below 103% of the quote, and the qty estimate of
+ *   notional orders use the quote at restore, not at submission; whether an order opens
+ *   exposure comes from its `position_intent`, else from the position now; whether a simple
+ *   stop had elected is inferred (it has fills, or the last core print is at or through its
+ *   stop), so an elected stop-limit whose price came back re-arms as a stop; the filled
+ *   notional behind the next `filled_avg_price` is `filled_qty × filled_avg_price`, off in the
+ *   9th place when that average was rounded; a stale saved `hwm` gives a lower stop until a
+ *   print passes it.
+ * - Not restored: intraday figures (`last_equity` defaults to the equity at restore;
+ *   `lastday_price` only from `lastdayPrice`, else from the next day roll; a position without
+ *   it counts as opened today); the running realized P&L; the legacy PDT day-trade history;
+ *   the displayed size already taken at the current quote (assumed untouched unless a restored
+ *   order is marketable); `created_at`, multiplier and shorting flag of the account (open it
+ *   with its options first); closed orders (`getOrder` answers `ORDER_NOT_FOUND`, and their
+ *   client order ids are no longer refused: the ledger's unique index still is).
+ * - Ids: new order, client order and execution ids skip ids in use, restored ones included.
+ *   A seeded {@link IdSource} restarted from its seed still regenerates the ids of the earlier
+ *   run's closed orders and fills, which are not restored; production ids are random
+ *   (`cryptoIdSource`), and restarted tests or backtests should continue the sequence or take
+ *   a new seed.
+ *
  * @example
  * ```ts
  * const ex = new PaperExchange({ ids: seededIdSource(1), assets: (s) => universe.get(s) });
@@ -169,6 +203,73 @@ export interface ClosePositionOptions {
   percentage?: Decimal;
 }
 
+/** A position as the ledger knows it, for {@link PaperExchange.restoreAccounts}. */
+export interface RestoredPosition {
+  symbol: string;
+  /** Signed: negative for a short. */
+  qty: Decimal;
+  avgEntryPrice: Decimal;
+  /**
+   * The exact cost basis (the ledger's `cost_basis`; its sign follows `qty`). Defaults to
+   * `qty × avgEntryPrice`, which is off by rounding when the average was rounded to 9 places.
+   */
+  costBasis?: Decimal;
+  /**
+   * The symbol's previous close, for a position held over it: intraday figures then count from
+   * it (and it becomes the symbol's `lastday_price` if the exchange has none). Without it the
+   * position counts as opened today.
+   */
+  lastdayPrice?: Decimal;
+}
+
+/** What the ledger knows of one paper account, for {@link PaperExchange.restoreAccounts}. */
+export interface PaperAccountState {
+  cash: Decimal;
+  positions: readonly RestoredPosition[];
+  /**
+   * The account's open orders with their venue ids, client order ids, fills, statuses and
+   * `hwm`, bracket/oco/oto legs as their own orders linked by `parent_id` (nested `legs` are
+   * read too). Closed orders may be included: they are skipped, but a filled or replaced entry
+   * helps place its legs.
+   */
+  orders: readonly Order[];
+  /** Alpaca's `last_equity`; defaults to the equity at restore. */
+  lastEquity?: Decimal;
+}
+
+/** What {@link PaperExchange.restoreAccounts} did for one account. */
+export interface RestoreResult {
+  accountId: string;
+  /** Ids of the restored orders, in book (time) order. */
+  restored: string[];
+  /** Orders left out, and why. */
+  skipped: { id: string; status: OrderStatus; reason: string }[];
+}
+
+/** Thrown by {@link PaperExchange.restoreAccounts} for a state it cannot recreate. */
+export class PaperRestoreError extends Error {
+  override name = "PaperRestoreError";
+}
+
+/** Statuses a restored order may have (the others are closed, or never rest at this venue). */
+const RESTORABLE = new Set<OrderStatus>([
+  "accepted",
+  "pending_new",
+  "new",
+  "partially_filled",
+  "held",
+]);
+
+interface RestorePlan {
+  accountId: string;
+  cash: Decimal;
+  lastEquity: Decimal | null;
+  positions: { asset: Asset; qty: Decimal; cost: Decimal; lastday: Decimal | null }[];
+  /** Restorable orders in time order, with their asset and group key. */
+  orders: { order: Order; asset: Asset; group: string | null }[];
+  skipped: RestoreResult["skipped"];
+}
+
 type Where = "none" | "queued" | "market" | "limit" | "stop" | "trail" | "opg" | "cls";
 
 interface AccountState {
@@ -181,8 +282,11 @@ interface AccountState {
 
 interface Group {
   readonly cls: "bracket" | "oco" | "oto";
-  /** The order `nested=true` rolls the others into: the entry, or an oco's take-profit. */
-  parent: Rec;
+  /**
+   * The order `nested=true` rolls the others into: the entry, or an oco's take-profit; null for
+   * legs restored without it (their entry had filled, or the oco's stop-loss had elected).
+   */
+  parent: Rec | null;
   entry: Rec | null;
   tp: Rec | null;
   sl: Rec | null;
@@ -278,6 +382,29 @@ function assetInfo(a: Asset): AssetInfo {
   };
 }
 
+function positionAsset(a: Asset): PositionAsset {
+  return { id: a.id, symbol: a.symbol, exchange: a.exchange, marginable: a.marginable };
+}
+
+/** What makes a restored order unworkable (said after its id), or null. */
+function restoreShapeError(o: Order): string | null {
+  if (o.qty === null && o.notional === null) return "has neither qty nor notional";
+  if (o.qty !== null && !o.qty.isPositive()) return `has qty "${o.qty}"`;
+  if (o.filled_qty.isNegative() || (o.qty !== null && o.filled_qty.gt(o.qty))) {
+    return `has filled_qty "${o.filled_qty}" outside 0..qty`;
+  }
+  if ((o.type === "limit" || o.type === "stop_limit") && o.limit_price === null) {
+    return `is a ${o.type} order without limit_price`;
+  }
+  if ((o.type === "stop" || o.type === "stop_limit") && o.stop_price === null) {
+    return `is a ${o.type} order without stop_price`;
+  }
+  if (o.type === "trailing_stop" && o.trail_price === null && o.trail_percent === null) {
+    return "is a trailing_stop order without trail_price or trail_percent";
+  }
+  return null;
+}
+
 /** A stand-in market price when the exchange has seen no data for the symbol. */
 function requestPrice(req: OrderRequest): Decimal {
   if (req.limit_price) return req.limit_price;
@@ -329,6 +456,18 @@ export class PaperExchange {
   #rollAt: number | null = null;
   #day = 0;
   #dirty = false;
+  /** Client order ids of restored orders: fresh ids never reuse them. */
+  readonly #taken = new Set<string>();
+  /** Restored queued orders the session already allows: released at the next tick. */
+  #releaseQueued = false;
+  /** Ids for new orders and fills, skipping any id already in use (see the restore notes). */
+  readonly #newId: IdSource = () => {
+    for (let i = 0; i < 1000; i++) {
+      const id = this.#ids();
+      if (!this.#orders.has(id) && !this.#taken.has(id)) return id;
+    }
+    throw new RangeError("Cannot draw a fresh id: the id source gave 1000 ids already in use");
+  };
   readonly #marks: MarkSource = {
     currentPrice: (symbol) => {
       const b = this.#books.get(symbol);
@@ -397,6 +536,50 @@ export class PaperExchange {
     const p = slot === undefined ? null : acct.positionSnapshot(slot, this.#marks);
     if (p === null) throw tradeErrors.positionNotFound(symbol);
     return p;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Restore after a restart
+
+  /**
+   * Recreates accounts from what the ledger knows after a restart (see "Restore" in the module
+   * notes): cash, positions with their cost, the open orders with their ids, fills, statuses,
+   * `hwm`, groups and reservations. Emits no events. Every state is checked before any account
+   * is touched, so a refusal changes nothing. Time moves to `tsMs` first if it is later than
+   * {@link PaperExchange.now} (call it at the exchange's time to let no time pass).
+   * Throws {@link PaperRestoreError} when an account already has activity (orders, fills,
+   * positions, an earlier restore) or a state is inconsistent (unknown symbol, an order id in
+   * use, a duplicate client order id, a status this venue never leaves an order in), and
+   * `RangeError` on a non-finite `tsMs`.
+   *
+   * @example
+   * ```ts
+   * const [r] = ex.restoreAccounts([["acct-1", { cash, positions, orders }]], ex.now);
+   * r.skipped; // closed orders given, with the reason
+   * ```
+   */
+  restoreAccounts(
+    accounts: Iterable<readonly [accountId: string, state: PaperAccountState]>,
+    tsMs: number,
+  ): RestoreResult[] {
+    if (!Number.isFinite(tsMs)) {
+      throw new RangeError(`Cannot restore paper accounts at "${tsMs}": not a finite epoch ms`);
+    }
+    const plans: RestorePlan[] = [];
+    const seen = new Set<string>();
+    for (const [accountId, state] of accounts) {
+      if (plans.some((p) => p.accountId === accountId)) {
+        throw new PaperRestoreError(`Cannot restore paper account "${accountId}": given twice`);
+      }
+      plans.push(this.#planRestore(accountId, state, seen));
+    }
+    if (tsMs > this.#now) this.#tick(tsMs);
+    return plans.map((p) => this.#applyRestore(p));
+  }
+
+  /** One account: {@link PaperExchange.restoreAccounts} with one entry; throws the same. */
+  restoreAccount(accountId: string, state: PaperAccountState, tsMs: number): RestoreResult {
+    return this.restoreAccounts([[accountId, state]], tsMs)[0]!;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -529,16 +712,11 @@ export class PaperExchange {
     }
 
     const created = createOrder(convertBuyStop(req), {
-      ids: this.#ids,
+      ids: this.#newId,
       tsMs: now,
       assetId: asset.id,
     });
-    const posAsset: PositionAsset = {
-      id: asset.id,
-      symbol,
-      exchange: asset.exchange,
-      marginable: asset.marginable,
-    };
+    const posAsset = positionAsset(asset);
     const mk = (order: Order): Rec => {
       const rec: Rec = {
         order,
@@ -612,7 +790,7 @@ export class PaperExchange {
       if (dup) throw tradeErrors.duplicateClientOrderId(request.client_order_id, dup.order.id);
     }
     const wasHeld = old.order.status === "held";
-    let next = replacementOrder(old.order, request, { ids: this.#ids, tsMs: now, status: "new" });
+    let next = replacementOrder(old.order, request, { ids: this.#newId, tsMs: now, status: "new" });
     if (wasHeld) next = { ...next, status: "held" };
     let cost = ZERO;
     if (old.opening) {
@@ -897,8 +1075,9 @@ export class PaperExchange {
       this.#rollAt = this.#expiry(now, { extendedHours: false });
     }
     const s = this.#sessionOf(now);
-    if (s !== this.#session) {
+    if (s !== this.#session || this.#releaseQueued) {
       this.#session = s;
+      this.#releaseQueued = false;
       for (const rec of this.#queued) {
         if (this.#routable(rec, s)) {
           this.#queued.delete(rec);
@@ -1019,6 +1198,300 @@ export class PaperExchange {
     const g = rec.group;
     if (g === null || g.parent !== rec) return rec.order;
     return withLegs(rec.order, this.#legs(g).map((l) => l.order));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Internals: restore
+
+  /** Checks one account's state and puts its orders in time order; changes nothing. */
+  #planRestore(accountId: string, state: PaperAccountState, seen: Set<string>): RestorePlan {
+    const err = (why: string) =>
+      new PaperRestoreError(`Cannot restore paper account "${accountId}": ${why}`);
+    const st = this.#accounts.get(accountId);
+    if (st !== undefined && (st.all.length > 0 || !st.acct.pristine)) {
+      throw err("it already has activity (orders, fills, positions or an earlier restore)");
+    }
+    const positions: RestorePlan["positions"] = [];
+    for (const p of state.positions) {
+      const asset = this.#assets(p.symbol);
+      if (asset === undefined || asset.symbol !== p.symbol) {
+        throw err(`position symbol "${p.symbol}" is unknown`);
+      }
+      if (positions.some((q) => q.asset.symbol === p.symbol)) {
+        throw err(`position "${p.symbol}" is given twice`);
+      }
+      if (p.qty.isZero()) throw err(`position "${p.symbol}" has qty "0"`);
+      if (!p.avgEntryPrice.isPositive()) {
+        throw err(`position "${p.symbol}" has avg entry price "${p.avgEntryPrice}"`);
+      }
+      const cost = (p.costBasis ?? p.qty.mul(p.avgEntryPrice)).abs();
+      positions.push({
+        asset,
+        qty: p.qty,
+        cost: p.qty.isNegative() ? cost.neg() : cost,
+        lastday: p.lastdayPrice ?? null,
+      });
+    }
+
+    // Orders, with nested legs read as orders of their own.
+    const given: Order[] = [];
+    const byId = new Map<string, Order>();
+    const add = (o: Order) => {
+      if (byId.has(o.id)) throw err(`order "${o.id}" is given twice`);
+      byId.set(o.id, o);
+      given.push(o);
+    };
+    for (const o of state.orders) add(o.legs === null ? o : { ...o, legs: null });
+    for (const o of state.orders) {
+      for (const leg of o.legs ?? []) {
+        if (!byId.has(leg.id)) add({ ...leg, legs: null, parent_id: leg.parent_id ?? o.id });
+      }
+    }
+    const skipped: RestoreResult["skipped"] = [];
+    const skip = (o: Order, reason: string) => skipped.push({ id: o.id, status: o.status, reason });
+    const open = new Set<string>();
+    for (const o of given) {
+      if (isTerminal(o.status)) skip(o, "closed");
+      else if (o.status === "pending_cancel" || o.status === "pending_replace") {
+        skip(o, `"${o.status}" completes at once at this venue: the order was already closed`);
+      } else if (o.time_in_force === "ioc" || o.time_in_force === "fok") {
+        skip(o, `"${o.time_in_force}" orders never rest at this venue`);
+      } else if (!RESTORABLE.has(o.status)) {
+        throw err(`order "${o.id}" has status "${o.status}", which this venue never uses`);
+      } else open.add(o.id);
+    }
+
+    // Legs: grouped with their open parent (through replacements), or with a closed one.
+    const kept: { order: Order; asset: Asset; group: string | null }[] = [];
+    const cids = new Set<string>();
+    for (const o of given) {
+      if (!open.has(o.id)) continue;
+      let group: string | null = null;
+      if (o.parent_id !== null) {
+        const cls = o.order_class;
+        if (cls !== "bracket" && cls !== "oco" && cls !== "oto") {
+          throw err(`leg "${o.id}" has order class "${cls}", not bracket, oco or oto`);
+        }
+        let p = byId.get(o.parent_id);
+        for (let n = 0; p?.status === "replaced" && n <= byId.size; n++) {
+          p = p.replaced_by === null ? undefined : byId.get(p.replaced_by);
+        }
+        const elected = o.status !== "held" || o.filled_qty.isPositive();
+        if (p !== undefined && open.has(p.id)) {
+          if (p.parent_id !== null) throw err(`leg "${o.id}" has a leg "${p.id}" as parent`);
+          group = p.id;
+        } else if (cls === "oco" ? elected : p === undefined || p.status === "filled") {
+          // a bracket/oto entry that filled; an oco stop-loss that elected (and closed the tp)
+          group = `closed:${o.parent_id}`;
+        } else {
+          skip(o, "its parent order is closed, which closed it at this venue");
+          continue;
+        }
+      }
+      if (o.status === "held" && o.parent_id === null) {
+        throw err(`order "${o.id}" is "held" but is not a leg (no parent_id)`);
+      }
+      if (o.status === "accepted" && o.parent_id !== null) {
+        throw err(`leg "${o.id}" is "accepted": legs are "held" until their entry fills`);
+      }
+      if (this.#orders.has(o.id) || seen.has(o.id)) {
+        throw err(`order id "${o.id}" is already in use`);
+      }
+      seen.add(o.id);
+      if (cids.has(o.client_order_id)) {
+        throw err(`client_order_id "${o.client_order_id}" is given twice`);
+      }
+      cids.add(o.client_order_id);
+      const asset = this.#assets(o.symbol);
+      if (asset === undefined || asset.symbol !== o.symbol) {
+        throw err(`order "${o.id}" has unknown symbol "${o.symbol}"`);
+      }
+      const why = restoreShapeError(o);
+      if (why !== null) throw err(`order "${o.id}" ${why}`);
+      kept.push({ order: o, asset, group });
+    }
+    kept.sort((a, b) => a.order.created_at - b.order.created_at); // stable: ties keep given order
+    return {
+      accountId,
+      cash: state.cash,
+      lastEquity: state.lastEquity ?? null,
+      positions,
+      orders: kept,
+      skipped,
+    };
+  }
+
+  /** Puts a checked plan into the exchange at its current time, without events. */
+  #applyRestore(plan: RestorePlan): RestoreResult {
+    const now = this.#now;
+    const session = this.#session!;
+    const st = this.#state(plan.accountId);
+    const acct = st.acct;
+    for (const p of plan.positions) {
+      const b = this.#book(p.asset.symbol);
+      if (p.lastday !== null) b.prevClose ??= p.lastday;
+    }
+    acct.restore(
+      {
+        cash: plan.cash,
+        lastEquity: plan.lastEquity,
+        positions: plan.positions.map((p) => ({
+          asset: positionAsset(p.asset),
+          qty: p.qty,
+          cost: p.cost,
+          carried: p.lastday !== null,
+        })),
+      },
+      this.#marks,
+      this.#day,
+    );
+
+    const recs: Rec[] = [];
+    for (const { order, asset } of plan.orders) {
+      const book = this.#book(asset.symbol);
+      const rec: Rec = {
+        order,
+        seq: ++this.#seq,
+        bookKey: 0n,
+        st,
+        slot: acct.slot(asset.symbol),
+        book,
+        posAsset: positionAsset(asset),
+        list: null,
+        where: "none",
+        triggered: false,
+        estQty: order.qty ?? order.notional!.div(this.#restoreRef(book, order), "up"),
+        filledNotional: order.filled_avg_price === null
+          ? ZERO
+          : order.filled_qty.mul(order.filled_avg_price),
+        opening: false,
+        reserved: ZERO,
+        perUnit: ZERO,
+        hold: ZERO,
+        wash: false,
+        expiresAt: null,
+        auctionAt: null,
+        group: null,
+        dayTradeCounted: false,
+      };
+      // DAY expiry and the cls auction count from the order's submission, as they did
+      this.#register(rec, order.submitted_at ?? order.created_at);
+      this.#taken.add(order.client_order_id);
+      recs.push(rec);
+    }
+
+    // Groups: keyed by the open parent's id, or by the closed parent's.
+    const byId = new Map(recs.map((r) => [r.order.id, r]));
+    const groups = new Map<string, Group>();
+    plan.orders.forEach(({ order, group }, i) => {
+      if (group === null) return;
+      const rec = recs[i]!;
+      let g = groups.get(group);
+      if (g === undefined) {
+        const parent = byId.get(group) ?? null;
+        const cls = order.order_class as Group["cls"];
+        g = cls === "oco"
+          ? { cls, parent, entry: null, tp: parent, sl: null }
+          : { cls, parent, entry: parent, tp: null, sl: null };
+        if (parent !== null) parent.group = g;
+        groups.set(group, g);
+      }
+      if (g.cls !== "oco" && order.type === "limit") g.tp = rec;
+      else g.sl = rec;
+      rec.group = g;
+    });
+
+    // Reservations of opening orders, as submit and fills left them.
+    for (const rec of recs) {
+      const o = rec.order;
+      if (o.parent_id === null && this.#restoredOpening(o, rec.slot)) {
+        rec.opening = true;
+        if (o.qty === null) rec.reserved = o.side === "buy" ? o.notional! : ZERO;
+        else {
+          const full = this.#costOf({ ...o, filled_qty: ZERO }, this.#restoreRef(rec.book, o));
+          rec.perUnit = full.div(o.qty);
+          rec.reserved = Decimal.max(full.sub(o.filled_qty.mul(rec.perUnit)), ZERO);
+        }
+        acct.reserved = acct.reserved.add(rec.reserved);
+      }
+      this.#sync(rec);
+    }
+
+    // Routing: queued, waiting (legs of an unfilled entry), or working in the book.
+    for (const rec of recs) {
+      const o = rec.order;
+      const g = rec.group;
+      if (o.status === "accepted") {
+        rec.where = "queued";
+        this.#queued.add(rec);
+        if (this.#routable(rec, session)) this.#releaseQueued = true;
+        continue;
+      }
+      if (g !== null && rec !== g.parent) {
+        const live = g.cls === "oco"
+          ? g.parent === null || g.parent.order.status !== "accepted"
+          : g.entry === null;
+        if (!live) continue;
+      }
+      rec.triggered = this.#restoredTrigger(rec);
+      if (o.time_in_force === "opg") {
+        const at = this.#expiry(now, { extendedHours: false });
+        rec.expiresAt = at;
+        this.#timers.push({ at, rank: RANK_EXPIRY, seq: rec.seq, item: rec });
+      }
+      this.#route(rec, now);
+    }
+
+    // A working order marketable at the current quote means the quote's size was used up
+    // (matching would have filled it otherwise): it fills from the next quote, as it would have.
+    for (const rec of recs) {
+      if (rec.where !== "market" && rec.where !== "limit") continue;
+      const b = rec.book;
+      const buy = rec.order.side === "buy";
+      const price = buy ? b.ask : b.bid;
+      if (price === null || !this.#eligible(rec, session) || !this.#marketable(rec, price)) {
+        continue;
+      }
+      if (buy) b.askAvail = ZERO;
+      else b.bidAvail = ZERO;
+    }
+    return {
+      accountId: plan.accountId,
+      restored: recs.map((r) => r.order.id),
+      skipped: plan.skipped,
+    };
+  }
+
+  /** The reference price restore prices market-like reservations and notional qty at. */
+  #restoreRef(b: SymbolBook, o: Order): Decimal {
+    return this.#refPrice(b, o.side, this.#session!) ?? b.lastTrade ?? b.mid() ??
+      o.limit_price ?? o.stop_price ?? Decimal.ONE;
+  }
+
+  /**
+   * Whether a restored order opens or grows exposure: its `position_intent` if it has one, else
+   * a buy unless short, a sell unless long (closing sells never exceed the long position).
+   */
+  #restoredOpening(o: Order, slot: SymbolSlot): boolean {
+    if (o.position_intent !== null) return o.position_intent.endsWith("_to_open");
+    const pos = slot.position?.qty ?? ZERO;
+    return o.side === "buy" ? !pos.isNegative() : !pos.isPositive();
+  }
+
+  /**
+   * Whether a restored stop had elected: it has fills; a leg is no longer `held`; or, for a
+   * simple stop, the last core-session print is at or through its stop (an unelected stop
+   * would have elected on it).
+   */
+  #restoredTrigger(rec: Rec): boolean {
+    const o = rec.order;
+    if (o.type !== "stop" && o.type !== "stop_limit" && o.type !== "trailing_stop") return false;
+    if (o.filled_qty.isPositive()) return true;
+    if (rec.group !== null && rec !== rec.group.parent) return o.status !== "held";
+    const p = rec.book.lastTrade;
+    const stop = o.stop_price;
+    if (this.#session !== "core" || p === null || stop === null) return false;
+    return o.side === "buy" ? p.gte(stop) : p.lte(stop);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1344,7 +1817,7 @@ export class PaperExchange {
       now,
     );
     rec.order = next;
-    const executionId = this.#ids();
+    const executionId = this.#newId();
     this.#emit(rec, {
       event: transitionEvent(from, to) ?? "fill",
       order: next,
