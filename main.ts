@@ -24,6 +24,8 @@ import { PaperVenue } from "./brokers/paper/venue.ts";
 import { SystemClock } from "./core/clock.ts";
 import { cryptoIdSource } from "./core/ids.ts";
 import { riskLimitsFromConfig } from "./core/risk.ts";
+import { Decimal } from "./core/decimal.ts";
+import { loadPaperState } from "./db/paper_state.ts";
 import { createApp } from "./routes/mod.ts";
 
 /** The engine's version, shown by /health and the OpenAPI document. */
@@ -106,6 +108,16 @@ async function serve(config: Config): Promise<void> {
     snapshotEveryMs: config.snapshotEveryMs,
     log: (level, message, fields) => engineLog[level](message, fields ?? {}),
   });
+  // Crash-only start: rebuild the paper venue from the ledger, then reconcile.
+  const restored = venue.restore(
+    await loadPaperState(db.sql, Decimal.parse(config.sim.startingCash)),
+  );
+  if (restored.length > 0) {
+    log.info("Restored {accounts} paper accounts ({orders} open orders) from the ledger", {
+      accounts: restored.length,
+      orders: restored.reduce((n, r) => n + r.restored.length, 0),
+    });
+  }
   venue.start();
   await engine.start();
   const app = createApp({

@@ -660,24 +660,22 @@ export class ExecutionEngine {
     cmd: Pick<SubmitOrder, "correlationId" | "botId">,
     code: string,
     payload: Record<string, unknown>,
+    status: "rejected" | "canceled" = "rejected",
   ): Promise<void> {
     const published = await withTenant(this.#deps.sql, tenant, async (tx) => {
       const row = await findOrder(tx, orderId);
       if (!row || isTerminal(row.status as OrderStatus)) return null;
       const now = this.#deps.clock.now();
-      const order = {
-        ...rowToOrder(row),
-        status: "rejected" as const,
-        failed_at: now,
-        updated_at: now,
-      };
+      const order: Order = status === "canceled"
+        ? { ...rowToOrder(row), status, canceled_at: now, updated_at: now }
+        : { ...rowToOrder(row), status, failed_at: now, updated_at: now };
       await updateOrder(tx, order, { rejectReason: code });
       const receipt = await appendAudit(tx, {
         userId: tenant.userId,
         orderId,
         botId: cmd.botId ?? null,
         clientOrderId: row.client_order_id,
-        action: "REJECTED",
+        action: status === "canceled" ? "RECONCILED" : "REJECTED",
         status: code,
         reason: String(payload.message ?? code),
         payload,
@@ -689,7 +687,7 @@ export class ExecutionEngine {
       this.#publish(
         tenant.userId,
         published.seq,
-        "rejected",
+        status,
         published.order,
         null,
         cmd.correlationId,
@@ -1261,6 +1259,20 @@ export class ExecutionEngine {
         });
       }
       if (!venueOrder) {
+        if (row.broker_order_id) {
+          // The venue acknowledged it once and no longer has it (for example a paper venue
+          // rebuilt after a restart, where a pending cancel completes): it is gone.
+          await this.#reject(
+            tenant,
+            row.id,
+            { correlationId: row.correlation_id ?? "", botId: row.bot_id },
+            "VENUE_LOST",
+            { message: "Reconciliation: the venue no longer has this order" },
+            "canceled",
+          );
+          changes++;
+          continue;
+        }
         if (!row.broker_order_id && row.parent_id === null) {
           await this.#reject(
             tenant,

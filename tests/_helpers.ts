@@ -178,6 +178,8 @@ export interface TestAppOptions {
     /** Wraps the venue the engine sees (fault injection). */
     wrap?: (venue: PaperVenue) => Venue;
     resilience?: ResilienceOptions;
+    /** Seeds of the venue's and the engine's ids (a restarted stack needs fresh ones). */
+    idSeeds?: { venue: number; engine: number };
   };
 }
 
@@ -203,13 +205,18 @@ export function createTestTrading(
   options: Exclude<TestAppOptions["trading"], boolean | undefined> = {},
 ): TestTrading {
   const clock = new TestClock(options.startMs ?? TEST_START_MS);
-  const venue = new PaperVenue({ clock, ids: seededIdSource(11), seed: 7, ...options.venue });
+  const venue = new PaperVenue({
+    clock,
+    ids: seededIdSource(options.idSeeds?.venue ?? 11),
+    seed: 7,
+    ...options.venue,
+  });
   const bus = new MessageBus();
   const engine = new ExecutionEngine({
     sql: db.sql,
     venue: options.wrap ? options.wrap(venue) : venue,
     clock,
-    ids: seededIdSource(99),
+    ids: seededIdSource(options.idSeeds?.engine ?? 99),
     bus,
     defaultLimits: options.limits ?? {},
     reconcileEveryMs: 0,
