@@ -367,7 +367,7 @@ export class ExecutionEngine {
       status: "accepted",
     });
     try {
-      await withTenant(this.#deps.sql, tenant, async (tx) => {
+      await withTenant(this.#deps.sql, tenant, async (tx, finish) => {
         // One socket write: the order row and its audit rows are pipelined.
         const inserting = insertOrder(tx, order, {
           userId,
@@ -404,8 +404,7 @@ export class ExecutionEngine {
           }),
         ]);
         auditing.catch(() => {});
-        await inserting;
-        await auditing;
+        await finish(Promise.all([inserting, auditing]));
       });
     } catch (e) {
       if ((e as { code?: string }).code === "23505") {
@@ -503,8 +502,8 @@ export class ExecutionEngine {
   async #snapshot(tenant: Tenant, clientOrderId: string, botId: string | null, now: number) {
     const dayStart = etToEpochMs(toEt(now).dateStr, "00:00");
     const open = OPEN as string[];
-    return await withTenant(this.#deps.sql, tenant, async (tx) => {
-      const [row] = await tx<RiskSnapshot[]>`
+    const snap = await withTenant(this.#deps.sql, tenant, async (tx, finish) => {
+      const [row] = await finish(tx<RiskSnapshot[]>`
         select
           (select row_to_json(o) from orders o where client_order_id = ${clientOrderId}) as existing,
           (select coalesce(json_agg(json_build_object('symbol', symbol, 'qty', qty)), '[]')
@@ -520,15 +519,15 @@ export class ExecutionEngine {
              where closed_at >= ${new Date(dayStart)}) as realized_today,
           (select row_to_json(r) from risk_limits r where bot_id is null) as user_limits,
           (select row_to_json(r) from risk_limits r where bot_id = ${botId}) as bot_limits,
-          (select state from trading_states) as state`;
-      const snap = row!;
-      if (snap.existing) {
-        // json columns arrive as text from row_to_json; timestamps need Dates.
-        const e = snap.existing as unknown as Record<string, unknown>;
-        snap.existing = await findOrder(tx, String(e.id));
-      }
-      return snap;
+          (select state from trading_states) as state`.execute());
+      return row!;
     });
+    if (snap.existing) {
+      // A replayed client order id (rare): read the row properly (exact numerics, Dates).
+      const e = snap.existing as unknown as Record<string, unknown>;
+      snap.existing = await withTenant(this.#deps.sql, tenant, (tx) => findOrder(tx, String(e.id)));
+    }
+    return snap;
   }
 
   async #evaluate(
@@ -1021,7 +1020,7 @@ export class ExecutionEngine {
     const results = await withTenant(
       this.#deps.sql,
       tenant,
-      (tx) => this.#applyBatch(tx, userId, updates.map((update) => ({ update }))),
+      (tx, finish) => this.#applyBatch(tx, userId, updates.map((update) => ({ update })), finish),
     );
     this.#announce(userId, results);
   }
@@ -1040,7 +1039,12 @@ export class ExecutionEngine {
    * once, fills move positions as they come, and then each touched order is written once and
    * every audit row is appended in one statement.
    */
-  async #applyBatch(tx: TransactionSql, userId: string, items: BatchItem[]): Promise<Applied[]> {
+  async #applyBatch(
+    tx: TransactionSql,
+    userId: string,
+    items: BatchItem[],
+    finish?: <R>(last: Promise<R>) => Promise<R>,
+  ): Promise<Applied[]> {
     const state = new Map<string, BatchOrder>();
     const byVenueId = new Map<string, string>();
     const audits: AuditEntry[] = [];
@@ -1145,11 +1149,16 @@ export class ExecutionEngine {
       });
       outs.push({ order: next, fill, correlationId: st.correlationId, event: update.event });
     }
-    await Promise.all(
-      [...state.values()].map((st) => updateOrder(tx, st.order, { brokerOrderId: st.brokerId })),
-    );
-    const receipts = await appendAudits(tx, audits);
-    return outs.map((o, i) => ({ ...o, seq: receipts[i]!.seq }));
+    // The last statements leave with COMMIT when the caller passes `finish`.
+    const last = Promise.all([
+      ...[...state.values()].map((st) => updateOrder(tx, st.order, { brokerOrderId: st.brokerId })),
+    ]).then(() => undefined);
+    const receipts = appendAudits(tx, audits);
+    last.catch(() => {});
+    receipts.catch(() => {});
+    const done = Promise.all([last, receipts]).then(([, r]) => r);
+    const written = await (finish ? finish(done) : done);
+    return outs.map((o, i) => ({ ...o, seq: written[i]!.seq }));
   }
 
   /** The ledger row of a venue order: by venue id or client order id, a leg, a replacement. */

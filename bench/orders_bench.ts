@@ -28,6 +28,9 @@ import type { LoadJob, LoadResult } from "./_load_worker.ts";
 const DATA_DIR = new URL("../.tradewind-bench", import.meta.url).pathname;
 const PORT = 54349;
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? "5");
+/** Client counts to run (BENCH_CLIENTS=16 for one); ceilings are skipped with BENCH_CEILINGS=0. */
+const CLIENTS = (Deno.env.get("BENCH_CLIENTS") ?? "1,16,64").split(",").map(Number);
+const CEILINGS = Deno.env.get("BENCH_CEILINGS") !== "0";
 
 function load(job: LoadJob): Promise<LoadResult> {
   const worker = new Worker(new URL("./_load_worker.ts", import.meta.url), { type: "module" });
@@ -68,26 +71,29 @@ export async function run(): Promise<void> {
   section(`Order path over HTTP (${SECONDS}s per run; ceilings measured in the same run)`);
 
   // Ceiling 1: Hono's plain-text response rate on this machine, same load generator.
-  const hello = new Hono().get("/", (c) => c.text("ok"));
-  const helloServer = Deno.serve(
-    { port: 0, hostname: "127.0.0.1", onListen: () => {} },
-    hello.fetch,
-  );
-  const h = await load({
-    url: `http://127.0.0.1:${helloServer.addr.port}/`,
-    tokens: [],
-    kind: "hello",
-    clients: 64,
-    durationMs: SECONDS * 1000,
-    warmupMs: 1000,
-  });
-  await helloServer.shutdown();
-  const helloRate = h.completed / (h.elapsedMs / 1000);
-  report({
-    name: "ceiling: Hono plain-text responses (64 clients)",
-    value: helloRate,
-    unit: "req/s",
-  });
+  let helloRate = NaN;
+  if (CEILINGS) {
+    const hello = new Hono().get("/", (c) => c.text("ok"));
+    const helloServer = Deno.serve(
+      { port: 0, hostname: "127.0.0.1", onListen: () => {} },
+      hello.fetch,
+    );
+    const h = await load({
+      url: `http://127.0.0.1:${helloServer.addr.port}/`,
+      tokens: [],
+      kind: "hello",
+      clients: 64,
+      durationMs: SECONDS * 1000,
+      warmupMs: 1000,
+    });
+    await helloServer.shutdown();
+    helloRate = h.completed / (h.elapsedMs / 1000);
+    report({
+      name: "ceiling: Hono plain-text responses (64 clients)",
+      value: helloRate,
+      unit: "req/s",
+    });
+  }
 
   // The database: a fresh embedded cluster database for the run.
   const pg = new EmbeddedPostgres({ dataDir: DATA_DIR, port: PORT });
@@ -99,7 +105,7 @@ export async function run(): Promise<void> {
   const ownerUrl = serverUrl.replace(/\/postgres$/, "/tradewind_bench");
   try {
     // Ceiling 2: one-row durable INSERTs, 8 and 64 clients.
-    for (const clients of [8, 64]) {
+    for (const clients of CEILINGS ? [8, 64] : []) {
       const r = await insertCeiling(ownerUrl, clients, SECONDS * 1000);
       report({
         name: `ceiling: one-row INSERT transactions (${clients} clients)`,
@@ -150,7 +156,7 @@ export async function run(): Promise<void> {
         })),
     );
     try {
-      for (const clients of [1, 16, 64]) {
+      for (const clients of CLIENTS) {
         const r = await load({
           url,
           tokens,
@@ -187,6 +193,7 @@ export async function run(): Promise<void> {
           unit: "ms",
         });
       }
+      if (!CLIENTS.includes(64)) return;
       const paced = await load({
         url,
         tokens,

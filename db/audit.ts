@@ -63,7 +63,7 @@ export async function appendAudit(
     values (0, now(), ${entry.userId}, ${entry.orderId ?? null}, ${entry.botId ?? null},
       ${entry.clientOrderId ?? null}, ${entry.action}, ${entry.status}, ${entry.reason ?? null},
       ${tx.json(payload)}, ${entry.correlationId ?? null}, ${entry.causationId ?? null}, '', '')
-    returning seq, hash, ts`;
+    returning seq, hash, ts`.execute();
   return row!;
 }
 
@@ -94,7 +94,9 @@ export async function appendAudits(
     prev_hash: "",
     hash: "",
   }));
-  return await tx<AuditReceipt[]>`insert into execution_logs ${tx(rows)} returning seq, hash, ts`;
+  // execute(): queued at once, so a COMMIT pipelined after it stays after it.
+  return await tx<AuditReceipt[]>`insert into execution_logs ${tx(rows)} returning seq, hash, ts`
+    .execute();
 }
 
 /** The result of walking the chains. */

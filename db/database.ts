@@ -198,27 +198,36 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
 export async function withTenant<T>(
   sql: Sql,
   tenant: Tenant,
-  fn: (tx: TransactionSql) => Promise<T>,
+  fn: (tx: TransactionSql, finish: <R>(last: Promise<R>) => Promise<R>) => Promise<T>,
 ): Promise<T> {
   // A reserved connection and a hand-run transaction, so that BEGIN and the tenant settings
   // travel in the same socket write as the first statement of `fn` (postgres.js pipelines
-  // queries issued in the same tick): one round trip less per transaction than sql.begin().
+  // queries issued in the same tick), and — when `fn` hands its last statements to `finish`
+  // — COMMIT travels with them. Should any statement fail, PostgreSQL turns that COMMIT into
+  // a rollback, so nothing is half-written either way.
   const conn = await sql.reserve();
-  let open = true;
+  let commit: Promise<unknown> | null = null;
+  const finish = <R>(last: Promise<R>): Promise<R> => {
+    commit = conn.unsafe("commit").execute();
+    commit.catch(() => {});
+    return last;
+  };
   try {
+    // postgres.js sends a query when it is first executed or awaited (one microtask later
+    // for an await), so statements that must keep their order are executed eagerly.
     const opening = Promise.all([
-      conn.unsafe("begin"),
+      conn.unsafe("begin").execute(),
       conn`select set_config('tradewind.user_id', ${tenant.userId}, true),
-                  set_config('tradewind.user_role', ${tenant.role}, true)`,
+                  set_config('tradewind.user_role', ${tenant.role}, true)`.execute(),
     ]);
     opening.catch(() => {});
-    const result = await fn(conn as unknown as TransactionSql);
+    const result = await fn(conn as unknown as TransactionSql, finish);
     await opening;
-    await conn.unsafe("commit");
-    open = false;
+    await (commit ?? (commit = conn.unsafe("commit")));
     return result;
   } catch (e) {
-    if (open) await conn.unsafe("rollback").catch(() => {});
+    // After a failed statement the pipelined COMMIT already rolled back; this is then a no-op.
+    await conn.unsafe("rollback").catch(() => {});
     throw e;
   } finally {
     conn.release();

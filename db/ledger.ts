@@ -128,6 +128,9 @@ export function rowToOrder(row: OrderRow): Order {
   };
 }
 
+// Statements that may be pipelined with COMMIT (withTenant's `finish`) call `.execute()`, so
+// that postgres.js queues them at once, in program order, ahead of the COMMIT.
+
 /**
  * Inserts an order row. The order's `id` is Tradewind's own; the broker's id goes in
  * `meta.brokerOrderId` once known. Throws the database's unique violation (code 23505) on a
@@ -153,7 +156,7 @@ export async function insertOrder(tx: Tx, order: Order, meta: OrderMeta): Promis
       ${str(order.limit_price)}, ${str(order.stop_price)}, ${str(order.trail_percent)},
       ${str(order.trail_price)}, ${str(order.hwm)}, ${order.status}, ${order.extended_hours},
       ${order.position_intent}, ${order.subtag}, ${order.source}, ${meta.rejectReason ?? null},
-      ${meta.external ?? false}, ${meta.correlationId ?? null})`;
+      ${meta.external ?? false}, ${meta.correlationId ?? null})`.execute();
 }
 
 /**
@@ -190,7 +193,7 @@ export async function updateOrder(
       status = ${order.status},
       broker_order_id = coalesce(${extra.brokerOrderId ?? null}, broker_order_id),
       reject_reason = coalesce(${extra.rejectReason ?? null}, reject_reason)
-    where id = ${order.id}`;
+    where id = ${order.id}`.execute();
 }
 
 /** The order with this id (of the current tenant), or null. */
