@@ -25,6 +25,7 @@ import { auditRoutes } from "./audit.ts";
 import { marketRoutes } from "./market.ts";
 import { orderRoutes } from "./orders.ts";
 import { riskRoutes } from "./risk.ts";
+import { tradeRoutes } from "./trades.ts";
 import type { Metrics } from "./metrics.ts";
 import { ApiSpec, defineRoute } from "./openapi.ts";
 
@@ -71,6 +72,7 @@ const TRADING_ROUTES: ((target: RouteTarget, deps: TradingDeps, sql: Sql) => voi
   marketRoutes,
   riskRoutes,
   auditRoutes,
+  tradeRoutes,
 ];
 
 /** Builds the Hono app. Tests call `app.request()` on it; main.ts serves it. */
