@@ -68,6 +68,11 @@ const schema = z.object({
   MAX_DAILY_TRADES: intIn(0, 1_000_000).default(100),
   MAX_OPEN_POSITIONS: intIn(0, 100_000).default(20),
   MAX_ORDERS_PER_MINUTE: intIn(1, 1_000_000).default(100),
+  STREAM_MAX_SYMBOLS: intIn(1, 10_000).default(100),
+  STREAM_MAX_CONNECTIONS_PER_USER: intIn(1, 10_000).default(10),
+  STREAM_BUFFER: intIn(10, 1_000_000).default(1000),
+  STREAM_IDLE_TIMEOUT_MS: intIn(0, 3_600_000).default(60_000),
+  STREAM_PING_MS: intIn(0, 3_600_000).default(20_000),
 });
 
 /** The parsed, typed configuration. */
@@ -107,6 +112,14 @@ export type Config = {
     maxDailyTrades: number;
     maxOpenPositions: number;
     maxOrdersPerMinute: number;
+  };
+  /** WebSocket stream limits (`GET /api/v1/stream`). */
+  stream: {
+    maxSymbols: number;
+    maxConnectionsPerUser: number;
+    bufferSize: number;
+    idleTimeoutMs: number;
+    pingMs: number;
   };
 };
 
@@ -194,6 +207,13 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
       maxDailyTrades: e.MAX_DAILY_TRADES,
       maxOpenPositions: e.MAX_OPEN_POSITIONS,
       maxOrdersPerMinute: e.MAX_ORDERS_PER_MINUTE,
+    },
+    stream: {
+      maxSymbols: e.STREAM_MAX_SYMBOLS,
+      maxConnectionsPerUser: e.STREAM_MAX_CONNECTIONS_PER_USER,
+      bufferSize: e.STREAM_BUFFER,
+      idleTimeoutMs: e.STREAM_IDLE_TIMEOUT_MS,
+      pingMs: e.STREAM_PING_MS,
     },
   };
 }

@@ -19,6 +19,8 @@ import { createAuthenticator, loadJwtSecret, parseTtl, signToken } from "./route
 import { Metrics } from "./routes/metrics.ts";
 import { MessageBus } from "./actors/bus.ts";
 import { ExecutionEngine } from "./actors/execution_engine.ts";
+import { StreamHub } from "./actors/stream_hub.ts";
+import { PostgresStreamStore } from "./db/stream.ts";
 import { CachedMarketData } from "./brokers/cache.ts";
 import { PaperVenue } from "./brokers/paper/venue.ts";
 import { SystemClock } from "./core/clock.ts";
@@ -120,6 +122,15 @@ async function serve(config: Config): Promise<void> {
   }
   venue.start();
   await engine.start();
+  const streamLog = logger("stream");
+  const stream = new StreamHub({
+    bus,
+    marketData: venue.marketData,
+    store: new PostgresStreamStore(db.sql),
+    limits: config.stream,
+    log: (level, message, fields) => streamLog[level](message, fields ?? {}),
+  });
+  await stream.start();
   const app = createApp({
     sql: db.sql,
     ready: db.ready,
@@ -127,6 +138,7 @@ async function serve(config: Config): Promise<void> {
     metrics,
     version: VERSION,
     trading: { engine, venue, marketData: new CachedMarketData(venue, clock), clock },
+    stream,
   });
   log.info("Paper venue: {symbols} symbols, hours {hours}, seed {seed}", {
     symbols: venue.symbols.length,
@@ -161,6 +173,7 @@ async function serve(config: Config): Promise<void> {
       Deno.exit(1);
     }, config.shutdownTimeoutMs);
     try {
+      await stream.stop();
       await server.shutdown();
       venue.stop();
       await engine.stop();

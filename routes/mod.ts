@@ -11,6 +11,7 @@ import { requestId } from "hono/request-id";
 import { routePath } from "hono/route";
 import type { Sql } from "postgres";
 import type { ExecutionEngine } from "../actors/execution_engine.ts";
+import type { StreamHub } from "../actors/stream_hub.ts";
 import type { Venue } from "../brokers/broker.ts";
 import type { MarketData } from "../brokers/broker.ts";
 import type { Clock } from "../core/clock.ts";
@@ -26,6 +27,7 @@ import { marketRoutes } from "./market.ts";
 import { orderRoutes } from "./orders.ts";
 import { riskRoutes } from "./risk.ts";
 import { tradeRoutes } from "./trades.ts";
+import { streamRoutes } from "./stream.ts";
 import type { Metrics } from "./metrics.ts";
 import { ApiSpec, defineRoute } from "./openapi.ts";
 
@@ -38,6 +40,8 @@ export interface AppDeps {
   version: string;
   /** The trading stack; absent only in tests of the HTTP plumbing itself. */
   trading?: TradingDeps;
+  /** The live WebSocket stream (`GET /api/v1/stream`); absent: not mounted. */
+  stream?: StreamHub;
 }
 
 /** What the trading routes need. */
@@ -136,6 +140,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   }, (c) => c.json(c.var.user));
   if (deps.trading) {
     for (const mount of TRADING_ROUTES) mount(target, deps.trading, deps.sql);
+  }
+  // Before the bearer-header middleware: the stream takes its token from the query or the
+  // subprotocol and refuses with a WebSocket close, not a 401.
+  if (deps.stream) {
+    app.route("/api/v1", streamRoutes({ hub: deps.stream, auth: deps.auth, sql: deps.sql }, spec));
   }
   app.route("/api/v1", api);
 
