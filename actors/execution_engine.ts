@@ -216,6 +216,7 @@ interface BatchOrder {
 interface Applied {
   order: Order;
   seq: string;
+  ts: Date;
   fill: FillView | null;
   correlationId: string | null;
   event: string;
@@ -677,10 +678,10 @@ export class ExecutionEngine {
         action: status === "canceled" ? "RECONCILED" : "REJECTED",
         status: code,
         reason: String(payload.message ?? code),
-        payload,
+        payload: { event: status, ...payload },
         correlationId: cmd.correlationId,
       });
-      return { order, seq: receipt.seq };
+      return { order, seq: receipt.seq, ts: receipt.ts };
     });
     if (published) {
       this.#publish(
@@ -690,6 +691,7 @@ export class ExecutionEngine {
         published.order,
         null,
         cmd.correlationId,
+        published.ts,
       );
     }
   }
@@ -722,7 +724,7 @@ export class ExecutionEngine {
       if (changed) await updateOrder(tx, order, { brokerOrderId: sent.id });
       for (const leg of nested.legs ?? []) await this.#ensureLeg(tx, tenant.userId, row, leg);
       // The venue's own events are audited as they arrive; only a recovery needs a row here.
-      if (!action) return order.status !== row.status ? { order, seq: null } : null;
+      if (!action) return order.status !== row.status ? { order, seq: null, ts: null } : null;
       const receipt = await appendAudit(tx, {
         userId: tenant.userId,
         orderId,
@@ -730,10 +732,15 @@ export class ExecutionEngine {
         clientOrderId: row.client_order_id,
         action,
         status: status,
-        payload: { broker: this.#deps.venue.name, broker_order_id: sent.id, broker_status: status },
+        payload: {
+          event: "accepted",
+          broker: this.#deps.venue.name,
+          broker_order_id: sent.id,
+          broker_status: status,
+        },
         correlationId: cmd.correlationId,
       });
-      return { order, seq: receipt.seq };
+      return { order, seq: receipt.seq, ts: receipt.ts };
     });
     if (published?.seq) {
       this.#publish(
@@ -743,6 +750,7 @@ export class ExecutionEngine {
         published.order,
         null,
         cmd.correlationId,
+        published.ts ?? undefined,
       );
     }
   }
@@ -1028,7 +1036,7 @@ export class ExecutionEngine {
   /** Publishes applied events (after their commit) and refreshes what they made stale. */
   #announce(userId: string, results: Applied[]): void {
     for (const r of results) {
-      this.#publish(userId, r.seq, r.event, r.order, r.fill, r.correlationId);
+      this.#publish(userId, r.seq, r.event, r.order, r.fill, r.correlationId, r.ts);
       if (this.#watching.has(r.order.id)) this.#known.set(r.order.id, r.order);
       if (r.fill) this.#cache.invalidate(`acct:${userId}:`);
     }
@@ -1048,7 +1056,7 @@ export class ExecutionEngine {
     const state = new Map<string, BatchOrder>();
     const byVenueId = new Map<string, string>();
     const audits: AuditEntry[] = [];
-    const outs: Omit<Applied, "seq">[] = [];
+    const outs: Omit<Applied, "seq" | "ts">[] = [];
     for (const item of items) {
       const { update } = item;
       const venueOrder = update.order;
@@ -1158,7 +1166,7 @@ export class ExecutionEngine {
     receipts.catch(() => {});
     const done = Promise.all([last, receipts]).then(([, r]) => r);
     const written = await (finish ? finish(done) : done);
-    return outs.map((o, i) => ({ ...o, seq: written[i]!.seq }));
+    return outs.map((o, i) => ({ ...o, seq: written[i]!.seq, ts: written[i]!.ts }));
   }
 
   /** The ledger row of a venue order: by venue id or client order id, a leg, a replacement. */
@@ -1504,7 +1512,10 @@ export class ExecutionEngine {
     order: Order,
     fill: { qty: string; price: string; execution_id: string; position_qty: string } | null,
     correlationId: string | null,
+    ts?: Date,
   ): void {
+    // The audit row's own time, so live and replayed events carry the same timestamp.
+    const tsMs = ts ? ts.getTime() : this.#deps.clock.now();
     this.#deps.bus.publish({
       topic: "order",
       userId,
@@ -1513,8 +1524,25 @@ export class ExecutionEngine {
       order: orderJson(order),
       fill,
       correlationId,
-      tsMs: this.#deps.clock.now(),
+      tsMs,
     });
+    if (fill) {
+      // The account moved: cash, buying power and the position changed with this fill.
+      this.#deps.bus.publish({
+        topic: "account",
+        userId,
+        event: "account.fill",
+        data: {
+          order_id: order.id,
+          symbol: order.symbol,
+          side: order.side,
+          qty: fill.qty,
+          price: fill.price,
+          position_qty: fill.position_qty,
+        },
+        tsMs,
+      });
+    }
   }
 
   #log(level: "info" | "warning" | "error", message: string, fields?: Record<string, unknown>) {

@@ -414,7 +414,7 @@ Deno.test(
         data: { cash: "99000" },
         tsMs: env.trading.clock.now(),
       });
-      assertEquals((await bob.stream("account")).data.event, "account.updated");
+      assertEquals((await bob.stream("account", "account.updated")).data.event, "account.updated");
 
       // Everything bob caused has been published; alice's pong comes after anything sent her.
       await alice.roundTrip();
@@ -670,8 +670,8 @@ Deno.test({
       data: { buying_power: "1" },
       tsMs: a.trading.clock.now(),
     });
-    assertEquals((await onB.stream("account")).data.buying_power, "1");
-    await onA.stream("account");
+    assertEquals((await onB.stream("account", "account.updated")).data.buying_power, "1");
+    await onA.stream("account", "account.updated");
 
     await otherOnB.roundTrip();
     assertEquals(
@@ -683,7 +683,11 @@ Deno.test({
     for (const c of [onA, onB]) {
       const seqs = c.orders().map((m) => m.seq);
       assertEquals(new Set(seqs).size, seqs.length, "each sequence once");
-      assertEquals(c.messages.filter((m) => m.stream === "account").length, 1);
+      // Each account event arrives once: the fill's and the one published above.
+      assertEquals(
+        c.messages.filter((m) => m.stream === "account").map((m) => m.data.event),
+        ["account.fill", "account.updated"],
+      );
     }
   } finally {
     await b.close();
