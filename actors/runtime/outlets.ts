@@ -1,0 +1,82 @@
+/**
+ * Market data links between actors. A publishing actor's host keeps, per topic, the sinks of
+ * its subscribers and numbers each link's batches (`seq` 1, 2, …); a subscribing actor's host
+ * feeds batches arriving on an attached MessagePort into the actor's data mailbox.
+ *
+ * @module
+ */
+import type { Publication } from "./behaviour.ts";
+import type { Envelope } from "./cell.ts";
+import { type BatchDelivery, type DataMessage, transferablesOf } from "./protocol.ts";
+
+/** One subscriber of a topic. */
+export interface BatchSink {
+  deliver(delivery: BatchDelivery, transfer: boolean): void;
+  close(): void;
+}
+
+/** A sink that posts batches on a MessagePort (the other end lives in another actor's host). */
+export function portSink(port: MessagePort): BatchSink {
+  return {
+    deliver(delivery, transfer) {
+      const message: DataMessage = delivery;
+      port.postMessage(message, transfer ? transferablesOf(delivery.batch) : []);
+    },
+    close: () => port.close(),
+  };
+}
+
+/** A sink that hands batches straight to a cell in the same thread. */
+export function directSink(cell: { deliver(envelope: Envelope<unknown>): void }): BatchSink {
+  return { deliver: (delivery) => cell.deliver({ kind: "batch", delivery }), close: () => {} };
+}
+
+/**
+ * Feeds batches arriving on `port` into `cell`; answers a function that detaches and closes
+ * the port.
+ */
+export function attachPort(
+  port: MessagePort,
+  cell: { deliver(envelope: Envelope<unknown>): void },
+): () => void {
+  port.onmessage = (event: MessageEvent) => {
+    const message = event.data as DataMessage;
+    if (message?.type === "batch") cell.deliver({ kind: "batch", delivery: message });
+  };
+  return () => {
+    port.onmessage = null;
+    port.close();
+  };
+}
+
+/** The subscribers of one publishing actor, by topic. */
+export class Outlets {
+  #topics = new Map<string, { sink: BatchSink; seq: number }[]>();
+
+  /** Adds a subscriber to `topic`. */
+  add(topic: string, sink: BatchSink): void {
+    let links = this.#topics.get(topic);
+    if (!links) this.#topics.set(topic, links = []);
+    links.push({ sink, seq: 0 });
+  }
+
+  /** Sends a batch to every subscriber of its topic; only the last may get it by transfer. */
+  publish(publication: Publication): void {
+    const links = this.#topics.get(publication.topic);
+    if (!links) return;
+    links.forEach((link, i) => {
+      link.sink.deliver({
+        type: "batch",
+        topic: publication.topic,
+        seq: ++link.seq,
+        batch: publication.batch,
+      }, publication.transfer === true && i === links.length - 1);
+    });
+  }
+
+  /** Closes every sink. */
+  close(): void {
+    for (const links of this.#topics.values()) for (const { sink } of links) sink.close();
+    this.#topics.clear();
+  }
+}

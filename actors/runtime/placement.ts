@@ -1,0 +1,102 @@
+/**
+ * One way to spawn an actor whatever its placement, a child spec for a supervisor, and data
+ * links between actors.
+ *
+ * - `"worker"`: a dedicated Worker (bots: a crash or hang in one never touches another);
+ * - a {@link WorkerPool}: a shared Worker host (symbol actors);
+ * - `"inline"`: this thread, no Worker (tests and backtests), same logic and interface.
+ *
+ * @example
+ * ```ts
+ * const pool = new WorkerPool();
+ * const symbol = await spawnActor({ id: "sym:AAPL", behaviour: symbolRef }, pool);
+ * const bot = await spawnActor({ id: "bot:7", behaviour: botRef }, "worker", {
+ *   onEffects: (intents) => submitAll(intents),
+ * });
+ * await link(symbol, bot, { topic: "bars" }); // batches published on "bars" reach the bot
+ * ```
+ *
+ * @module
+ */
+import type { ActorHandle, ActorSpec, SpawnOptions } from "./actor.ts";
+import { spawnInline } from "./inline.ts";
+import { directSink } from "./outlets.ts";
+import { WorkerPool } from "./pool.ts";
+import type { ChildSpec, RestartPolicy } from "./supervisor.ts";
+import { WorkerHost, type WorkerHostOptions } from "./worker_host.ts";
+
+/** Where to run an actor. */
+export type Placement = "inline" | "worker" | WorkerPool;
+
+/**
+ * Spawns (and, unless `autoStart: false`, starts) an actor.
+ * @throws as {@link spawnInline} or {@link WorkerHost.spawn}
+ */
+export function spawnActor<M = unknown, E = unknown>(
+  spec: ActorSpec,
+  placement: Placement,
+  options: SpawnOptions<E> & { host?: WorkerHostOptions } = {},
+): Promise<ActorHandle<M>> {
+  if (placement === "inline") return spawnInline<M, E>(spec, options);
+  if (placement instanceof WorkerPool) return placement.spawn<M, E>(spec, options);
+  const host = new WorkerHost({
+    name: `actor:${spec.id}`,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    ...options.host,
+  });
+  return host.spawn<M, E>(spec, { ...options, dedicated: true }).catch((e) => {
+    host.terminate(null);
+    throw e;
+  });
+}
+
+/** A supervisor child that spawns the actor afresh on every (re)start. */
+export function actorChild<M = unknown, E = unknown>(
+  spec: ActorSpec,
+  placement: Placement,
+  options: SpawnOptions<E> & { restart?: RestartPolicy; shutdownMs?: number } = {},
+): ChildSpec<ActorHandle<M>> {
+  const { restart = "permanent", shutdownMs = 5_000, ...spawn } = options;
+  return {
+    id: spec.id,
+    restart,
+    shutdownMs,
+    start: () => spawnActor<M, E>(spec, placement, spawn),
+  };
+}
+
+/**
+ * Sends every batch `from` publishes on `topic` to `to`'s data mailbox. Between two inline
+ * actors delivery is a direct call; otherwise a MessageChannel joins them, its ports
+ * transferred to the hosts. A link belongs to the two incarnations it joins: after a restart,
+ * link again.
+ * @throws {ActorError} when either actor is gone
+ */
+export async function link(
+  from: ActorHandle,
+  to: ActorHandle,
+  options: { topic: string },
+): Promise<void> {
+  const { topic } = options;
+  const source = from.link.local;
+  const target = to.link.local;
+  if (source && target) {
+    source.addSink(topic, directSink(target.cell));
+    return;
+  }
+  const channel = new MessageChannel();
+  try {
+    await to.link.attach(channel.port2);
+  } catch (e) {
+    channel.port1.close();
+    channel.port2.close();
+    throw e;
+  }
+  try {
+    await from.link.subscribe(topic, channel.port1);
+  } catch (e) {
+    channel.port1.close();
+    throw e;
+  }
+}
