@@ -763,13 +763,34 @@ export class ExecutionEngine {
   ): Promise<OrderRow> {
     const existing = await findOrderByBrokerId(tx, leg.id);
     if (existing) return existing;
-    const order: Order = { ...leg, id: this.#deps.ids(), parent_id: parent.id, legs: null };
+    return await this.#insertLinked(tx, userId, leg, parent, "leg");
+  }
+
+  /**
+   * Records a venue order the ledger has not seen that belongs to a known order: a bracket
+   * leg (`parent_id`) or a replacement (`replaces`). It inherits the bot and correlation id.
+   */
+  async #insertLinked(
+    tx: TransactionSql,
+    userId: string,
+    venueOrder: Order,
+    link: OrderRow,
+    kind: "leg" | "replacement",
+    correlationId: string | null = link.correlation_id,
+  ): Promise<OrderRow> {
+    const order: Order = {
+      ...venueOrder,
+      id: this.#deps.ids(),
+      legs: null,
+      parent_id: kind === "leg" ? link.id : link.parent_id,
+      replaces: kind === "replacement" ? link.id : venueOrder.replaces,
+    };
     await insertOrder(tx, order, {
       userId,
-      botId: parent.bot_id,
+      botId: link.bot_id,
       broker: this.#deps.venue.name,
-      brokerOrderId: leg.id,
-      correlationId: parent.correlation_id,
+      brokerOrderId: venueOrder.id,
+      correlationId,
     });
     return (await findOrder(tx, order.id))!;
   }
@@ -896,24 +917,15 @@ export class ExecutionEngine {
     const replacement = await broker.replaceOrder(row.broker_order_id, request);
     const newId = await this.#enqueueAndWait(tenant.userId, async () => {
       const out = await withTenant(this.#deps.sql, tenant, async (tx) => {
-        let mine = await findOrderByBrokerId(tx, replacement.id);
-        if (!mine) {
-          const order: Order = {
-            ...replacement,
-            id: this.#deps.ids(),
-            replaces: orderId,
-            legs: null,
-            parent_id: row.parent_id,
-          };
-          await insertOrder(tx, order, {
-            userId: tenant.userId,
-            botId: row.bot_id,
-            broker: this.#deps.venue.name,
-            brokerOrderId: replacement.id,
+        const mine = await findOrderByBrokerId(tx, replacement.id) ??
+          await this.#insertLinked(
+            tx,
+            tenant.userId,
+            replacement,
+            row,
+            "replacement",
             correlationId,
-          });
-          mine = (await findOrder(tx, order.id))!;
-        }
+          );
         await tx`update orders set replaced_by = ${mine.id} where id = ${orderId} and replaced_by is null`;
         return mine.id;
       });
@@ -1183,23 +1195,7 @@ export class ExecutionEngine {
     }
     if (venueOrder.replaces) {
       const old = await findOrderByBrokerId(tx, venueOrder.replaces);
-      if (old) {
-        const order: Order = {
-          ...venueOrder,
-          id: this.#deps.ids(),
-          replaces: old.id,
-          legs: null,
-          parent_id: old.parent_id,
-        };
-        await insertOrder(tx, order, {
-          userId,
-          botId: old.bot_id,
-          broker: this.#deps.venue.name,
-          brokerOrderId: venueOrder.id,
-          correlationId: old.correlation_id,
-        });
-        return await findOrder(tx, order.id);
-      }
+      if (old) return await this.#insertLinked(tx, userId, venueOrder, old, "replacement");
     }
     return null;
   }

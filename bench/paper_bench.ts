@@ -25,7 +25,7 @@ import { Rng } from "../core/random.ts";
 import type { Asset, Broker, Quote, Trade } from "../brokers/broker.ts";
 import { PaperExchange } from "../brokers/paper/exchange.ts";
 import { MarketModel } from "../brokers/paper/market_model.ts";
-import { DEFAULT_UNIVERSE, type SymbolSpec, toAlpacaAsset } from "../brokers/paper/universe.ts";
+import { DEFAULT_UNIVERSE, type SymbolSpec, toAsset } from "../brokers/paper/universe.ts";
 import { PaperVenue } from "../brokers/paper/venue.ts";
 import { percentile, rate, report, rssMb, section, timed, timedAsync } from "./_harness.ts";
 
@@ -68,26 +68,6 @@ const CENT_UNITS = 10_000_000n;
 
 function cents(n: number): Decimal {
   return Decimal.fromUnits(BigInt(n) * CENT_UNITS);
-}
-
-/** The asset as the paper venue builds it (venue.ts `assetOf`). */
-function assetOf(spec: SymbolSpec): Asset {
-  const a = toAlpacaAsset(spec);
-  return {
-    id: a.id,
-    class: "us_equity",
-    exchange: a.exchange,
-    symbol: a.symbol,
-    name: a.name,
-    status: a.status,
-    tradable: a.tradable,
-    marginable: a.marginable,
-    shortable: a.shortable,
-    easy_to_borrow: a.easy_to_borrow,
-    fractionable: a.fractionable,
-    sector: spec.sector,
-    attributes: a.attributes,
-  };
 }
 
 /**
@@ -157,7 +137,7 @@ class Flow {
   constructor(ids: IdSource, seed: number) {
     const assets = new Map<string, Asset>();
     for (const spec of SPECS) {
-      const a = assetOf(spec);
+      const a = toAsset(spec);
       assets.set(a.symbol, a);
       assets.set(a.id, a);
     }

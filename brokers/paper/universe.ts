@@ -18,6 +18,7 @@
  */
 
 import { hashString } from "../../core/random.ts";
+import type { Asset } from "../broker.ts";
 
 /** Listing exchanges the paper venue knows (Alpaca's `exchange` values). */
 export type ListingExchange = "NASDAQ" | "NYSE" | "ARCA";
@@ -298,4 +299,24 @@ function checkSymbol(symbol: string): void {
       `Invalid symbol "${symbol}": use an upper-case letter, then up to 9 letters, digits or dots`,
     );
   }
+}
+
+/** The asset as Tradewind's ports describe it: Alpaca's fields plus the sector. */
+export function toAsset(spec: SymbolSpec): Asset {
+  const a = toAlpacaAsset(spec);
+  return {
+    id: a.id,
+    class: "us_equity",
+    exchange: a.exchange,
+    symbol: a.symbol,
+    name: a.name,
+    status: a.status,
+    tradable: a.tradable,
+    marginable: a.marginable,
+    shortable: a.shortable,
+    easy_to_borrow: a.easy_to_borrow,
+    fractionable: a.fractionable,
+    sector: spec.sector,
+    attributes: a.attributes,
+  };
 }

@@ -50,7 +50,7 @@ import type {
 } from "../broker.ts";
 import { type PaperAccountState, PaperExchange, type RestoreResult } from "./exchange.ts";
 import { MarketModel, MarketModelError } from "./market_model.ts";
-import { buildUniverse, DEFAULT_UNIVERSE, type SymbolSpec, toAlpacaAsset } from "./universe.ts";
+import { buildUniverse, DEFAULT_UNIVERSE, type SymbolSpec, toAsset } from "./universe.ts";
 
 /** Which hours the simulated market keeps. */
 export type SimHours = "24x7" | "nyse";
@@ -86,25 +86,6 @@ const TIMEFRAME_MS: Record<BarsQuery["timeframe"], number> = {
   "1Hour": 3_600_000,
   "1Day": DAY_MS,
 };
-
-function assetOf(spec: SymbolSpec): Asset {
-  const a = toAlpacaAsset(spec);
-  return {
-    id: a.id,
-    class: "us_equity",
-    exchange: a.exchange,
-    symbol: a.symbol,
-    name: a.name,
-    status: a.status,
-    tradable: a.tradable,
-    marginable: a.marginable,
-    shortable: a.shortable,
-    easy_to_borrow: a.easy_to_borrow,
-    fractionable: a.fractionable,
-    sector: spec.sector,
-    attributes: a.attributes,
-  };
-}
 
 /** Next midnight in New York after `tsMs`: the end of a "day" in a 24x7 market. */
 function nextEtMidnight(tsMs: number): number {
@@ -147,7 +128,7 @@ export class PaperVenue implements Venue, MarketData {
     this.#pumpEvery = options.pumpEveryMs ?? 250;
     this.#specs = options.symbols ? buildUniverse(options.symbols) : DEFAULT_UNIVERSE;
     for (const spec of this.#specs) {
-      const asset = assetOf(spec);
+      const asset = toAsset(spec);
       this.#assets.set(asset.symbol, asset);
       this.#assets.set(asset.id, asset);
     }
