@@ -1,0 +1,440 @@
+/**
+ * The bot actor's logic: runs one strategy instance per symbol on the bar updates of its
+ * timeframe (from symbol actors, see symbol_behaviour.ts), and turns intents into orders.
+ *
+ * Every intent gives a `signal` effect; one that is not traded carries `suppressed: reason`.
+ * Checks, in order (the first that fails names the reason):
+ * - `paused`: the bot is paused (signals recorded, no orders);
+ * - `outside trading window`: the decision time (the bar's end; for `1Day`, only the bar's day
+ *   of week is checked) is not on a configured day within `[start, end)` ET;
+ * - `order pending`: an order of this bot for the symbol is still open;
+ * - entries only: `already long|short` (holding a position), `max positions` (symbols held or
+ *   with a pending entry reach `max_positions`), `cooldown after loss` (a losing exit filled less
+ *   than `cooldown_after_loss` ago);
+ * - `frequency`: less than `frequency` since the symbol's last order (entries and exits);
+ * - sizing's own reasons (sizing.ts), e.g. `size rounds to zero`, `no long position to close`.
+ *
+ * Otherwise an `order` effect carries the request as a plain Alpaca-style body (decimal
+ * strings; read it with `parseOrderRequest`) and a `client_order_id` `<bot>-<n>`. The engine
+ * reports back with `order_filled` (signed position after the fill, realized P&L) and
+ * `order_closed` (canceled, rejected, expired or denied). A strategy's belief and the bot's
+ * position may differ after a suppressed exit; the bot trusts its fills.
+ *
+ * The state is plain data (structured-clone safe). The strategy definitions come from the
+ * registry given to {@link createBotBehaviour}.
+ *
+ * @module
+ */
+
+import type { Timeframe } from "../../brokers/broker.ts";
+import { toEt } from "../../core/calendar.ts";
+import { Decimal } from "../../core/decimal.ts";
+import type { OrderSide } from "../../core/order.ts";
+import type { IndicatorSpec } from "../../strategies/indicator_spec.ts";
+import { indicatorKey, specs as indicatorSpecs } from "../../strategies/indicator_spec.ts";
+import { StrategyRegistry } from "../../strategies/registry.ts";
+import {
+  createInstance,
+  type Intent,
+  stepBar,
+  stepFill,
+  type StrategyInstance,
+} from "../../strategies/strategy.ts";
+import type { ActorBehaviour, Transition } from "../runtime/behaviour.ts";
+import type { BatchDelivery } from "../runtime/protocol.ts";
+import { type BotConfig, minutesOf, parseBotConfig, timeframeMs, WEEKDAYS } from "./bot_config.ts";
+import { type OrderBody, sizeIntent, toOrderBody } from "./sizing.ts";
+import type { BarUpdate } from "./symbol_behaviour.ts";
+
+/** Spawn arguments: the raw config (parsed in `init`) and what the bot starts with. */
+export interface BotArgs {
+  config: unknown;
+  /** Account equity, decimal text. */
+  equity?: string;
+  /** Signed positions already held by this bot, by symbol. */
+  positions?: Record<string, string>;
+  /** Start paused. */
+  paused?: boolean;
+}
+
+/** A fill of one of this bot's orders. */
+export interface OrderFilledMsg {
+  type: "order_filled";
+  symbol: string;
+  side: OrderSide;
+  qty: string;
+  price: string;
+  /** The bot's signed position in the symbol after this fill. */
+  positionQty: string;
+  /** Realized P&L of this fill (negative: a loss), when it closed some position. */
+  realizedPnl?: string;
+  /** Epoch ms. */
+  ts: number;
+  clientOrderId?: string;
+  /** More fills of the same order are to come. */
+  partial?: boolean;
+}
+
+/** Messages a bot handles. */
+export type BotMsg =
+  | BatchDelivery<BarUpdate>
+  | { type: "bar"; update: BarUpdate }
+  | OrderFilledMsg
+  | { type: "order_closed"; symbol: string; clientOrderId: string; status: string }
+  | { type: "account"; equity: string }
+  | { type: "pause" }
+  | { type: "resume" }
+  | { type: "status" };
+
+/** What a bot asks its owner to do. Plain data. */
+export type BotEffect =
+  | {
+    type: "signal";
+    symbol: string;
+    intent: Intent;
+    snapshot: Intent["snapshot"];
+    suppressed?: string;
+  }
+  | { type: "order"; symbol: string; reason: string; intent: Intent["kind"]; request: OrderBody }
+  | { type: "subscribe"; symbol: string; timeframe: Timeframe; specs: IndicatorSpec[] };
+
+/** Per-symbol book-keeping. */
+export interface SymbolBook {
+  /** Signed position, decimal text. */
+  position: string;
+  pending: { clientOrderId: string; kind: Intent["kind"] } | null;
+  lastOrderMs: number | null;
+  cooldownUntilMs: number | null;
+  lastBarT: string | null;
+  lastClose: number | null;
+  /** ATR values of the last bar by period, for legs sized by ATR. */
+  atr: Record<number, number | null>;
+}
+
+/** A bot's state: plain data. */
+export interface BotState {
+  config: BotConfig;
+  instances: Record<string, StrategyInstance>;
+  books: Record<string, SymbolBook>;
+  equity: string | null;
+  paused: boolean;
+  orderSeq: number;
+  counts: { bars: number; signals: number; orders: number; suppressed: number };
+}
+
+/** A bot's `status` reply. */
+export interface BotStatus {
+  name: string;
+  strategy: string;
+  paused: boolean;
+  equity: string | null;
+  positions: Record<string, string>;
+  pending: Record<string, string>;
+  counts: BotState["counts"];
+}
+
+/** The ATR keys a config's legs read (for sizing by ATR). */
+function atrSpecs(config: BotConfig): IndicatorSpec[] {
+  const out: IndicatorSpec[] = [];
+  for (const leg of [config.stop_loss, config.take_profit]) {
+    if (leg && "atr_multiple" in leg) out.push(indicatorSpecs.atr(leg.atr_period));
+  }
+  return out;
+}
+
+/**
+ * The indicators a bot needs from each symbol actor on its timeframe: the strategy's, plus ATR
+ * when a leg is sized by ATR.
+ */
+export function botIndicatorSpecs(config: BotConfig, registry: StrategyRegistry): IndicatorSpec[] {
+  const def = registry.get(config.strategy);
+  return [...def.indicators(config.params), ...atrSpecs(config)];
+}
+
+/** Whether `decisionMs` falls within the config's trading window. */
+export function inTradingWindow(config: BotConfig, decisionMs: number, dayOnly = false): boolean {
+  const et = toEt(decisionMs);
+  const w = config.trading_window;
+  if (!w.days.includes(WEEKDAYS[et.weekday]!)) return false;
+  if (dayOnly) return true;
+  const minute = et.hour * 60 + et.minute;
+  return minute >= minutesOf(w.start) && minute < minutesOf(w.end);
+}
+
+function dec(text: string): Decimal {
+  return Decimal.parse(text);
+}
+
+/**
+ * A bot behaviour using `registry` to find its strategy. `init` throws the config's
+ * `TradeError` `INVALID_REQUEST` on a bad config; `receive` throws an Error on a message of
+ * unknown type.
+ */
+export function createBotBehaviour(
+  registry: StrategyRegistry = new StrategyRegistry(),
+): ActorBehaviour<BotState, BotMsg, BotEffect, BotArgs> {
+  function handleIntents(
+    state: BotState,
+    intents: readonly Intent[],
+    decisionMs: number,
+    dayOnly: boolean,
+    effects: BotEffect[],
+  ): BotState {
+    const config = state.config;
+    let s = state;
+    for (const intent of intents) {
+      const book = s.books[intent.symbol];
+      if (!book) continue;
+      const entry = intent.kind === "enter_long" || intent.kind === "enter_short";
+      const position = dec(book.position);
+      let suppressed: string | null = null;
+      if (s.paused) suppressed = "paused";
+      else if (!inTradingWindow(config, decisionMs, dayOnly)) suppressed = "outside trading window";
+      else if (book.pending) suppressed = "order pending";
+      else if (entry && !position.isZero()) {
+        suppressed = `already ${position.isPositive() ? "long" : "short"}`;
+      } else if (entry && occupied(s) >= config.max_positions) suppressed = "max positions";
+      else if (entry && book.cooldownUntilMs !== null && decisionMs < book.cooldownUntilMs) {
+        suppressed = "cooldown after loss";
+      } else if (
+        config.frequency > 0 && book.lastOrderMs !== null &&
+        decisionMs - book.lastOrderMs < config.frequency
+      ) suppressed = "frequency";
+
+      let request: OrderBody | null = null;
+      if (suppressed === null) {
+        const sized = sizeIntent(intent, config, {
+          equity: s.equity,
+          price: book.lastClose ?? NaN,
+          atr: book.atr,
+          position: book.position,
+          clientOrderId: `${config.name}-${s.orderSeq + 1}`,
+        });
+        if (sized.ok) request = toOrderBody(sized.request);
+        else suppressed = sized.reason;
+      }
+
+      const signal: BotEffect = {
+        type: "signal",
+        symbol: intent.symbol,
+        intent,
+        snapshot: intent.snapshot,
+      };
+      if (suppressed !== null) signal.suppressed = suppressed;
+      effects.push(signal);
+      s = {
+        ...s,
+        counts: {
+          ...s.counts,
+          signals: s.counts.signals + 1,
+          suppressed: s.counts.suppressed + (suppressed === null ? 0 : 1),
+          orders: s.counts.orders + (request ? 1 : 0),
+        },
+      };
+      if (request) {
+        const clientOrderId = String(request.client_order_id);
+        effects.push({
+          type: "order",
+          symbol: intent.symbol,
+          reason: intent.reason,
+          intent: intent.kind,
+          request,
+        });
+        s = {
+          ...s,
+          orderSeq: s.orderSeq + 1,
+          books: {
+            ...s.books,
+            [intent.symbol]: {
+              ...book,
+              pending: { clientOrderId, kind: intent.kind },
+              lastOrderMs: decisionMs,
+            },
+          },
+        };
+      }
+    }
+    return s;
+  }
+
+  function occupied(state: BotState): number {
+    let n = 0;
+    for (const book of Object.values(state.books)) {
+      const entering = book.pending?.kind === "enter_long" || book.pending?.kind === "enter_short";
+      if (!dec(book.position).isZero() || entering) n++;
+    }
+    return n;
+  }
+
+  function onBar(state: BotState, update: BarUpdate): Transition<BotState, BotEffect> {
+    const config = state.config;
+    const instance = state.instances[update.symbol];
+    const book = state.books[update.symbol];
+    if (update.timeframe !== config.timeframe || !instance || !book) return { state };
+    // A repeated or older bar (e.g. after a restart) is not run twice.
+    if (book.lastBarT !== null && Date.parse(update.bar.t) <= Date.parse(book.lastBarT)) {
+      return { state };
+    }
+    const def = registry.get(config.strategy);
+    const step = stepBar(def, instance, update.bar, update.indicators);
+    const atr: Record<number, number | null> = {};
+    for (const spec of atrSpecs(config)) {
+      const value = update.indicators[indicatorKey(spec)];
+      atr[(spec.params as { period: number }).period] = typeof value === "number" ? value : null;
+    }
+    let s: BotState = {
+      ...state,
+      instances: { ...state.instances, [update.symbol]: step.instance },
+      books: {
+        ...state.books,
+        [update.symbol]: { ...book, lastBarT: update.bar.t, lastClose: update.bar.c, atr },
+      },
+      counts: { ...state.counts, bars: state.counts.bars + 1 },
+    };
+    const effects: BotEffect[] = [];
+    const dayOnly = config.timeframe === "1Day";
+    const decisionMs = Date.parse(update.bar.t) + (dayOnly ? 0 : timeframeMs(config.timeframe));
+    s = handleIntents(s, step.intents, decisionMs, dayOnly, effects);
+    return effects.length ? { state: s, effects } : { state: s };
+  }
+
+  function onFill(state: BotState, msg: OrderFilledMsg): Transition<BotState, BotEffect> {
+    const book = state.books[msg.symbol];
+    const instance = state.instances[msg.symbol];
+    if (!book || !instance) return { state };
+    const loss = msg.realizedPnl !== undefined && dec(msg.realizedPnl).isNegative();
+    const pendingDone = !msg.partial &&
+      (msg.clientOrderId === undefined || msg.clientOrderId === book.pending?.clientOrderId);
+    const nextBook: SymbolBook = {
+      ...book,
+      position: dec(msg.positionQty).toString(),
+      pending: pendingDone ? null : book.pending,
+      cooldownUntilMs: loss && state.config.cooldown_after_loss > 0
+        ? msg.ts + state.config.cooldown_after_loss
+        : book.cooldownUntilMs,
+    };
+    const def = registry.get(state.config.strategy);
+    const step = stepFill(def, instance, {
+      symbol: msg.symbol,
+      side: msg.side,
+      qty: msg.qty,
+      price: msg.price,
+      positionQty: msg.positionQty,
+      ts: msg.ts,
+      ...(msg.clientOrderId ? { clientOrderId: msg.clientOrderId } : {}),
+    });
+    let s: BotState = {
+      ...state,
+      instances: { ...state.instances, [msg.symbol]: step.instance },
+      books: { ...state.books, [msg.symbol]: nextBook },
+    };
+    const effects: BotEffect[] = [];
+    s = handleIntents(s, step.intents, msg.ts, false, effects);
+    return effects.length ? { state: s, effects } : { state: s };
+  }
+
+  function status(state: BotState): BotStatus {
+    const positions: Record<string, string> = {};
+    const pending: Record<string, string> = {};
+    for (const [symbol, book] of Object.entries(state.books)) {
+      positions[symbol] = book.position;
+      if (book.pending) pending[symbol] = book.pending.clientOrderId;
+    }
+    return {
+      name: state.config.name,
+      strategy: state.config.strategy,
+      paused: state.paused,
+      equity: state.equity,
+      positions,
+      pending,
+      counts: state.counts,
+    };
+  }
+
+  return {
+    init(args) {
+      const config = parseBotConfig(args.config, registry);
+      const def = registry.get(config.strategy);
+      const instances: Record<string, StrategyInstance> = {};
+      const books: Record<string, SymbolBook> = {};
+      for (const symbol of config.symbols) {
+        instances[symbol] = createInstance(def, { symbol, params: config.params });
+        books[symbol] = {
+          position: dec(args.positions?.[symbol] ?? "0").toString(),
+          pending: null,
+          lastOrderMs: null,
+          cooldownUntilMs: null,
+          lastBarT: null,
+          lastClose: null,
+          atr: {},
+        };
+      }
+      return {
+        config,
+        instances,
+        books,
+        equity: args.equity ?? null,
+        paused: args.paused ?? false,
+        orderSeq: 0,
+        counts: { bars: 0, signals: 0, orders: 0, suppressed: 0 },
+      };
+    },
+    start(state) {
+      const specs = botIndicatorSpecs(state.config, registry);
+      return {
+        state,
+        effects: state.config.symbols.map((symbol) => ({
+          type: "subscribe" as const,
+          symbol,
+          timeframe: state.config.timeframe,
+          specs,
+        })),
+      };
+    },
+    receive(state, msg) {
+      switch (msg.type) {
+        case "batch": {
+          if (msg.batch.kind !== "rows") return { state };
+          let s = state;
+          const effects: BotEffect[] = [];
+          for (const update of msg.batch.rows) {
+            const t = onBar(s, update);
+            s = t.state;
+            if (t.effects) effects.push(...t.effects);
+          }
+          return effects.length ? { state: s, effects } : { state: s };
+        }
+        case "bar":
+          return onBar(state, msg.update);
+        case "order_filled":
+          return onFill(state, msg);
+        case "order_closed": {
+          const book = state.books[msg.symbol];
+          if (!book || book.pending?.clientOrderId !== msg.clientOrderId) return { state };
+          return {
+            state: {
+              ...state,
+              books: { ...state.books, [msg.symbol]: { ...book, pending: null } },
+            },
+          };
+        }
+        case "account":
+          return { state: { ...state, equity: dec(msg.equity).toString() } };
+        case "pause":
+          return { state: { ...state, paused: true }, reply: { paused: true } };
+        case "resume":
+          return { state: { ...state, paused: false }, reply: { paused: false } };
+        case "status":
+          return { state, reply: status(state) };
+        default:
+          throw new Error(
+            `Cannot handle bot message of type "${(msg as { type?: unknown }).type}"`,
+          );
+      }
+    },
+  };
+}
+
+/** The bot behaviour with the built-in strategies (the export a Worker loads). */
+export const botBehaviour: ActorBehaviour<BotState, BotMsg, BotEffect, BotArgs> =
+  createBotBehaviour();

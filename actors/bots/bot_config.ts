@@ -1,0 +1,294 @@
+/**
+ * A trading bot's configuration: which strategy it runs on which symbols and timeframe, when it
+ * may trade, how it sizes orders, and its own risk limits.
+ *
+ * The parsed config is plain data (decimal amounts stay decimal strings, durations become
+ * milliseconds), so it crosses a Worker boundary and survives a structured clone unchanged.
+ *
+ * Defaults:
+ * - `timeframe` `"1Min"`; `params` `{}` (then the strategy's own defaults);
+ * - `trading_window` Mon–Fri 09:30–16:00 America/New_York (start inclusive, end exclusive);
+ * - `frequency` `"0s"` (no minimum time between orders); `cooldown_after_loss` `"0s"`;
+ * - `sizing` `{method: "fixed_qty", qty: "1"}`; no `stop_loss`, no `take_profit`;
+ * - `max_positions` the number of symbols; `risk` `{}` (no bot-specific limits).
+ *
+ * @example
+ * ```ts
+ * const config = parseBotConfig({
+ *   name: "trend", strategy: "sma_cross", symbols: ["aapl"], params: { fast: 5, slow: 20 },
+ *   sizing: { method: "percent_equity", percent: "10" }, stop_loss: { percent: "2" },
+ * }, new StrategyRegistry());
+ * config.symbols; // ["AAPL"]
+ * ```
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import type { Timeframe } from "../../brokers/broker.ts";
+import { Decimal } from "../../core/decimal.ts";
+import { TradeError } from "../../core/errors.ts";
+import { parseRiskLimits, type RiskLimits, riskLimitsSchema } from "../../core/risk.ts";
+import type { StrategyRegistry } from "../../strategies/registry.ts";
+
+/** Timeframes a bot can trade on. */
+export const BOT_TIMEFRAMES = [
+  "1Min",
+  "5Min",
+  "15Min",
+  "1Hour",
+  "1Day",
+] as const satisfies readonly Timeframe[];
+
+/** Days of the week as configured, Sunday first (index = `Date#getDay`). */
+export const WEEKDAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"] as const;
+
+/** A day of the week. */
+export type Weekday = typeof WEEKDAYS[number];
+
+/** Most symbols one bot may trade. */
+export const MAX_BOT_SYMBOLS = 50;
+
+const DURATION_RE = /^(\d{1,9})(ms|s|m|h|d)$/;
+const DURATION_UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/**
+ * Reads a duration such as `"90s"`, `"5m"`, `"1h"`, `"2d"` into milliseconds; `null` when the
+ * text is not one.
+ */
+export function parseDuration(text: string): number | null {
+  const m = DURATION_RE.exec(text.trim());
+  if (!m) return null;
+  return Number(m[1]) * DURATION_UNITS[m[2]!]!;
+}
+
+const duration = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === null) {
+    ctx.addIssue({
+      code: "custom",
+      message: `Expected a duration such as "30s", "5m", "1h" or "1d", got ${JSON.stringify(text)}`,
+    });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** A positive decimal kept as canonical decimal text. */
+function positiveDecimal(max?: number) {
+  return z.union([z.string(), z.number()]).transform((value, ctx) => {
+    const d = Decimal.tryParse(value);
+    if (d === null) {
+      ctx.addIssue({ code: "custom", message: `Expected a decimal, got ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
+    if (!d.isPositive()) {
+      ctx.addIssue({ code: "custom", message: `Expected a value > 0, got "${d}"` });
+      return z.NEVER;
+    }
+    if (max !== undefined && d.gt(Decimal.int(max))) {
+      ctx.addIssue({ code: "custom", message: `Expected a value <= ${max}, got "${d}"` });
+      return z.NEVER;
+    }
+    return d.toString();
+  });
+}
+
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { message: "Expected HH:MM (24-hour)" });
+
+/** Minutes after midnight of an `"HH:MM"` text (already validated). */
+export function minutesOf(text: string): number {
+  return Number(text.slice(0, 2)) * 60 + Number(text.slice(3, 5));
+}
+
+const tradingWindowSchema = z.strictObject({
+  /** Days the bot may trade (default Mon–Fri). */
+  days: z.array(z.enum(WEEKDAYS)).min(1).default(["mon", "tue", "wed", "thu", "fri"])
+    .transform((days) => WEEKDAYS.filter((d) => days.includes(d))),
+  /** First minute, ET, inclusive (default 09:30). */
+  start: hhmm.default("09:30"),
+  /** End, ET, exclusive (default 16:00). */
+  end: hhmm.default("16:00"),
+}).refine((w) => minutesOf(w.start) < minutesOf(w.end), {
+  message: "start must be before end",
+  path: ["start"],
+});
+
+const sizingSchema = z.discriminatedUnion("method", [
+  /** A fixed number of shares (whole unless `fractional`). */
+  z.strictObject({
+    method: z.literal("fixed_qty"),
+    qty: positiveDecimal(),
+    fractional: z.boolean().default(false),
+  }),
+  /** A fixed dollar amount per entry. */
+  z.strictObject({
+    method: z.literal("notional"),
+    amount: positiveDecimal(),
+    fractional: z.boolean().default(false),
+  }),
+  /** A percentage (0–100] of account equity per entry. */
+  z.strictObject({
+    method: z.literal("percent_equity"),
+    percent: positiveDecimal(100),
+    fractional: z.boolean().default(false),
+  }),
+  /** Risk `percent` of equity between entry and stop: qty = equity·percent/100 ÷ stop distance. */
+  z.strictObject({
+    method: z.literal("risk"),
+    percent: positiveDecimal(100),
+  }),
+], {
+  error: (iss) =>
+    iss.code === "invalid_union"
+      ? 'Expected method "fixed_qty", "notional", "percent_equity" or "risk"'
+      : undefined,
+});
+
+/** A stop-loss or take-profit distance: a percentage of the entry price, or a multiple of ATR. */
+const exitDistanceSchema = z.union([
+  z.strictObject({ percent: positiveDecimal(100) }),
+  z.strictObject({
+    atr_multiple: positiveDecimal(),
+    /** ATR period (default 14). */
+    atr_period: z.int().min(1).max(1000).default(14),
+  }),
+], { error: () => "Expected {percent} or {atr_multiple, atr_period?}" });
+
+const riskSchema = riskLimitsSchema.transform((limits) => {
+  // Keep plain data: decimals as their canonical text.
+  const out: Record<string, string | number | null> = {};
+  for (const [k, v] of Object.entries(limits)) {
+    out[k] = v instanceof Decimal ? v.toString() : (v as number | null);
+  }
+  return out;
+});
+
+const TICKER_RE = /^[A-Z][A-Z0-9.]{0,9}$/;
+
+/** The zod schema of a bot's config, without the strategy params check (see {@link parseBotConfig}). */
+export const botConfigSchema = z.strictObject({
+  name: z.string().trim().min(1).max(64),
+  strategy: z.string().min(1),
+  symbols: z.array(
+    z.string().trim().transform((s) => s.toUpperCase()).refine((s) => TICKER_RE.test(s), {
+      message: "Expected a ticker such as AAPL or BRK.B",
+    }),
+  ).min(1).max(MAX_BOT_SYMBOLS).refine((list) => new Set(list).size === list.length, {
+    message: "Symbols must not repeat",
+  }),
+  timeframe: z.enum(BOT_TIMEFRAMES).default("1Min"),
+  params: z.record(z.string(), z.unknown()).default({}),
+  trading_window: tradingWindowSchema.default({
+    days: ["mon", "tue", "wed", "thu", "fri"],
+    start: "09:30",
+    end: "16:00",
+  }),
+  frequency: duration.default(0),
+  sizing: sizingSchema.default({ method: "fixed_qty", qty: "1", fractional: false }),
+  stop_loss: exitDistanceSchema.optional(),
+  take_profit: exitDistanceSchema.optional(),
+  max_positions: z.int().min(1).max(MAX_BOT_SYMBOLS).optional(),
+  cooldown_after_loss: duration.default(0),
+  risk: riskSchema.default({}),
+}).superRefine((c, ctx) => {
+  if (c.sizing.method === "risk" && !c.stop_loss) {
+    ctx.addIssue({
+      code: "custom",
+      message: 'Sizing method "risk" needs a stop_loss',
+      path: ["stop_loss"],
+    });
+  }
+}).transform((c) => ({ ...c, max_positions: c.max_positions ?? c.symbols.length }));
+
+/** A bot's config after parsing: plain data, defaults filled in. */
+export type BotConfig = z.output<typeof botConfigSchema>;
+/** How a bot sizes entries. */
+export type SizingConfig = BotConfig["sizing"];
+/** A stop-loss or take-profit distance. */
+export type ExitDistance = NonNullable<BotConfig["stop_loss"]>;
+
+/** One field error. */
+export interface ConfigIssue {
+  /** Dotted path, e.g. `"params.fast"`, `"symbols.2"`, `"(config)"` for the whole. */
+  path: string;
+  message: string;
+}
+
+/**
+ * Parses a bot config: the shape by {@link botConfigSchema}, then `params` by the strategy's own
+ * `paramsSchema` from `registry` (defaults filled in). Throws {@link TradeError}
+ * `INVALID_REQUEST` naming every bad field, e.g.
+ * `Cannot configure bot "trend": params.fast: fast must be below slow`; an unknown strategy is
+ * reported at `strategy` with the list of known names. Details carry `{issues}`.
+ */
+export function parseBotConfig(input: unknown, registry: StrategyRegistry): BotConfig {
+  const issues: ConfigIssue[] = [];
+  const result = botConfigSchema.safeParse(input);
+  const name = typeof (input as { name?: unknown })?.name === "string"
+    ? (input as { name: string }).name
+    : "(unnamed)";
+  if (!result.success) {
+    for (const i of result.error.issues) {
+      issues.push({
+        path: i.path.length ? i.path.map(String).join(".") : "(config)",
+        message: i.message,
+      });
+    }
+  }
+  const rawStrategy = (input as { strategy?: unknown })?.strategy;
+  const rawParams = (input as { params?: unknown })?.params;
+  let params: unknown = undefined;
+  if (typeof rawStrategy === "string" && rawStrategy.length > 0) {
+    if (!registry.has(rawStrategy)) {
+      issues.push({
+        path: "strategy",
+        message: `Unknown strategy ${JSON.stringify(rawStrategy)}; known strategies are ${
+          registry.names().map((n) => `"${n}"`).join(", ")
+        }`,
+      });
+    } else {
+      const parsed = registry.get(rawStrategy).paramsSchema.safeParse(rawParams ?? {});
+      if (parsed.success) params = parsed.data;
+      else {
+        for (const i of parsed.error.issues) {
+          issues.push({ path: ["params", ...i.path.map(String)].join("."), message: i.message });
+        }
+      }
+    }
+  }
+  if (issues.length > 0 || !result.success) {
+    const text = issues.map((i) => `${i.path}: ${i.message}`).join("; ");
+    throw new TradeError("INVALID_REQUEST", `Cannot configure bot "${name}": ${text}`, {
+      details: { issues },
+    });
+  }
+  return { ...result.data, params: params as Record<string, unknown> };
+}
+
+/** The bot's risk limits as `core/risk.ts` uses them (decimals rebuilt from the config text). */
+export function botRiskLimits(config: BotConfig): RiskLimits {
+  return parseRiskLimits(config.risk);
+}
+
+/** Milliseconds in one bar of `timeframe` (`1Day`: 24 h). */
+export function timeframeMs(timeframe: Timeframe): number {
+  switch (timeframe) {
+    case "1Min":
+      return 60_000;
+    case "5Min":
+      return 300_000;
+    case "15Min":
+      return 900_000;
+    case "1Hour":
+      return 3_600_000;
+    case "1Day":
+      return 86_400_000;
+  }
+}

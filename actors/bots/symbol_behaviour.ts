@@ -1,0 +1,359 @@
+/**
+ * The symbol actor's logic: one actor per symbol turns market data into closed bars for every
+ * timeframe bots asked for, keeps the indicators of each timeframe, and publishes
+ * `{symbol, timeframe, bar, indicators}` updates on the topic `bars.<timeframe>`
+ * ({@link barTopic}).
+ *
+ * Input: closed 1-minute bars, or trade prints (built into 1-minute bars), in batches: a
+ * {@link BatchDelivery} of rows, or `{type: "bars"}` / `{type: "trades"}` commands. Bars are
+ * left-labelled like Alpaca's (`t` is the interval start; 5Min at :00, :05 …; 1Hour on the clock
+ * hour; 1Day at midnight America/New_York). A bar is emitted when its interval closes: when the
+ * 1-minute bar of its last minute arrives, when data of a later interval arrives, or on a
+ * `{type: "tick", t}` at or after its end (so a quiet market still closes bars; a trade-built
+ * minute closes the same way). Late data (before the current interval) is dropped and counted.
+ * A timeframe that starts while data already flows skips its first, partial interval.
+ *
+ * Indicators: one {@link IndicatorSet} per timeframe, shared by key and reference-counted: bots
+ * `subscribe` specs (reply: the keys) and `unsubscribe` keys. A new indicator is warmed with up
+ * to `historyLimit` past bars of its timeframe. A timeframe with no subscribed key and not listed
+ * in the spawn args' `timeframes` is dropped.
+ *
+ * The state holds the indicator objects, so it is not plain data: it stays in the actor's
+ * thread. Everything published and replied is plain data.
+ *
+ * @module
+ */
+
+import type { Bar, Timeframe, Trade } from "../../brokers/broker.ts";
+import { etToEpochMs, toEt } from "../../core/calendar.ts";
+import type { ActorBehaviour, Publication, Transition } from "../runtime/behaviour.ts";
+import type { BatchDelivery } from "../runtime/protocol.ts";
+import {
+  IndicatorSet,
+  type IndicatorSnapshot,
+  type IndicatorSpec,
+  type IndicatorSpecInput,
+  parseIndicatorKey,
+} from "../../strategies/indicator_spec.ts";
+import { BOT_TIMEFRAMES, timeframeMs } from "./bot_config.ts";
+
+/** A closed bar with the indicators of its timeframe after it. Plain data. */
+export interface BarUpdate {
+  symbol: string;
+  timeframe: Timeframe;
+  bar: Bar;
+  indicators: IndicatorSnapshot;
+}
+
+/** The topic a symbol actor publishes a timeframe's updates on, e.g. `"bars.5Min"`. */
+export function barTopic(timeframe: Timeframe): string {
+  return `bars.${timeframe}`;
+}
+
+/** Spawn arguments. */
+export interface SymbolArgs {
+  symbol: string;
+  /** Timeframes to aggregate even with no subscriber (default none). */
+  timeframes?: Timeframe[];
+  /** Closed bars kept per timeframe to warm new indicators (default 500). */
+  historyLimit?: number;
+}
+
+/** Messages a symbol actor handles. */
+export type SymbolMsg =
+  | BatchDelivery<Bar | Trade>
+  | { type: "bars"; bars: readonly Bar[] }
+  | { type: "trades"; trades: readonly Trade[] }
+  | { type: "tick"; t: string }
+  | {
+    type: "subscribe";
+    timeframe: Timeframe;
+    specs: readonly (IndicatorSpecInput | IndicatorSpec | string)[];
+  }
+  | { type: "unsubscribe"; timeframe: Timeframe; keys: readonly string[] }
+  | { type: "status" };
+
+interface Building {
+  startMs: number;
+  endMs: number;
+  bar: Bar;
+}
+
+interface Frame {
+  set: IndicatorSet;
+  refs: Record<string, number>;
+  pending: Building | null;
+  history: Bar[];
+  /** Minutes before this are part of a partial first interval and skipped. */
+  skipBeforeMs: number | null;
+  fresh: boolean;
+}
+
+/** A symbol actor's state (holds indicator objects: not for structured clone). */
+export interface SymbolState {
+  symbol: string;
+  pinned: Timeframe[];
+  historyLimit: number;
+  frames: Partial<Record<Timeframe, Frame>>;
+  /** The minute being built from trades. */
+  minute: Building | null;
+  /** Start of the newest minute seen. */
+  lastMinuteMs: number | null;
+  late: number;
+}
+
+/** A symbol actor's `status` reply. */
+export interface SymbolStatus {
+  symbol: string;
+  timeframes: Timeframe[];
+  /** Reference counts per timeframe and key. */
+  refs: Partial<Record<Timeframe, Record<string, number>>>;
+  lateDropped: number;
+}
+
+const MINUTE = 60_000;
+
+function bucketStart(tf: Timeframe, ms: number): number {
+  if (tf === "1Day") return etToEpochMs(toEt(ms).dateStr, "00:00");
+  const size = timeframeMs(tf);
+  return Math.floor(ms / size) * size;
+}
+
+function bucketEnd(tf: Timeframe, start: number): number {
+  if (tf === "1Day") return etToEpochMs(toEt(start + 36 * 3_600_000).dateStr, "00:00");
+  return start + timeframeMs(tf);
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString().replace(".000Z", "Z");
+}
+
+function mergeBar(into: Bar, bar: Bar): Bar {
+  const v = into.v + bar.v;
+  return {
+    t: into.t,
+    o: into.o,
+    h: Math.max(into.h, bar.h),
+    l: Math.min(into.l, bar.l),
+    c: bar.c,
+    v,
+    n: into.n + bar.n,
+    vw: v > 0 ? (into.vw * into.v + bar.vw * bar.v) / v : bar.c,
+  };
+}
+
+function newFrame(state: SymbolState): Frame {
+  return {
+    set: new IndicatorSet(),
+    refs: {},
+    pending: null,
+    history: [],
+    skipBeforeMs: null,
+    fresh: state.lastMinuteMs !== null,
+  };
+}
+
+/** Working context of one step: collects updates per timeframe. */
+class Step {
+  readonly out = new Map<Timeframe, BarUpdate[]>();
+  constructor(readonly state: SymbolState) {}
+
+  emit(tf: Timeframe, frame: Frame, bar: Bar): void {
+    const indicators = frame.set.update(bar);
+    frame.history.push(bar);
+    if (frame.history.length > this.state.historyLimit) frame.history.shift();
+    const list = this.out.get(tf) ?? [];
+    list.push({ symbol: this.state.symbol, timeframe: tf, bar, indicators });
+    this.out.set(tf, list);
+  }
+
+  /** Closes every interval that ends at or before `ms`. */
+  closeUntil(ms: number): void {
+    const s = this.state;
+    if (s.minute && s.minute.endMs <= ms) {
+      const m = s.minute;
+      s.minute = null;
+      this.minuteClosed(m.bar, m.startMs);
+    }
+    for (const tf of BOT_TIMEFRAMES) {
+      const frame = s.frames[tf];
+      if (frame?.pending && frame.pending.endMs <= ms) {
+        const p = frame.pending;
+        frame.pending = null;
+        this.emit(tf, frame, p.bar);
+      }
+    }
+  }
+
+  /** Feeds one closed 1-minute bar starting at `startMs` to every timeframe. */
+  minuteClosed(bar: Bar, startMs: number): void {
+    const s = this.state;
+    if (s.lastMinuteMs !== null && startMs <= s.lastMinuteMs) {
+      s.late++;
+      return;
+    }
+    // Data of a later interval closes the earlier ones.
+    this.closeUntil(startMs);
+    s.lastMinuteMs = startMs;
+    for (const tf of BOT_TIMEFRAMES) {
+      const frame = s.frames[tf];
+      if (!frame) continue;
+      const start = bucketStart(tf, startMs);
+      const end = bucketEnd(tf, start);
+      if (frame.fresh) {
+        frame.fresh = false;
+        if (start !== startMs) frame.skipBeforeMs = end;
+      }
+      if (frame.skipBeforeMs !== null && startMs < frame.skipBeforeMs) continue;
+      if (tf === "1Min") {
+        this.emit(tf, frame, { ...bar, t: iso(startMs) });
+        continue;
+      }
+      frame.pending = frame.pending
+        ? { ...frame.pending, bar: mergeBar(frame.pending.bar, bar) }
+        : { startMs: start, endMs: end, bar: { ...bar, t: iso(start) } };
+      if (startMs + MINUTE >= end) {
+        const p = frame.pending;
+        frame.pending = null;
+        this.emit(tf, frame, p.bar);
+      }
+    }
+  }
+
+  trade(trade: Trade): void {
+    const s = this.state;
+    const ms = Date.parse(trade.t);
+    const start = Math.floor(ms / MINUTE) * MINUTE;
+    if (s.minute && start < s.minute.startMs) {
+      s.late++;
+      return;
+    }
+    if (s.minute && start > s.minute.startMs) this.closeUntil(start);
+    if (!s.minute) {
+      if (s.lastMinuteMs !== null && start <= s.lastMinuteMs) {
+        s.late++;
+        return;
+      }
+      s.minute = {
+        startMs: start,
+        endMs: start + MINUTE,
+        bar: { t: iso(start), o: trade.p, h: trade.p, l: trade.p, c: trade.p, v: 0, n: 0, vw: 0 },
+      };
+    }
+    const b = s.minute.bar;
+    const v = b.v + trade.s;
+    s.minute.bar = {
+      ...b,
+      h: Math.max(b.h, trade.p),
+      l: Math.min(b.l, trade.p),
+      c: trade.p,
+      v,
+      n: b.n + 1,
+      vw: v > 0 ? (b.vw * b.v + trade.p * trade.s) / v : trade.p,
+    };
+  }
+
+  transition(reply?: unknown): Transition<SymbolState, never> {
+    const publish: Publication[] = [];
+    for (const tf of BOT_TIMEFRAMES) {
+      const rows = this.out.get(tf);
+      if (rows?.length) publish.push({ topic: barTopic(tf), batch: { kind: "rows", rows } });
+    }
+    const t: Transition<SymbolState, never> = { state: this.state };
+    if (publish.length) t.publish = publish;
+    if (reply !== undefined) t.reply = reply;
+    return t;
+  }
+}
+
+function isTrade(row: Bar | Trade): row is Trade {
+  return (row as Trade).p !== undefined;
+}
+
+function status(state: SymbolState): SymbolStatus {
+  const refs: SymbolStatus["refs"] = {};
+  const timeframes: Timeframe[] = [];
+  for (const tf of BOT_TIMEFRAMES) {
+    const frame = state.frames[tf];
+    if (!frame) continue;
+    timeframes.push(tf);
+    refs[tf] = { ...frame.refs };
+  }
+  return { symbol: state.symbol, timeframes, refs, lateDropped: state.late };
+}
+
+/** The symbol actor's behaviour. Throws on a bad indicator spec in `subscribe` (the reply fails). */
+export const symbolBehaviour: ActorBehaviour<SymbolState, SymbolMsg, never, SymbolArgs> = {
+  init(args) {
+    const state: SymbolState = {
+      symbol: args.symbol,
+      pinned: [...(args.timeframes ?? [])],
+      historyLimit: args.historyLimit ?? 500,
+      frames: {},
+      minute: null,
+      lastMinuteMs: null,
+      late: 0,
+    };
+    for (const tf of state.pinned) state.frames[tf] = newFrame(state);
+    return state;
+  },
+  receive(state, msg) {
+    const step = new Step(state);
+    switch (msg.type) {
+      case "batch": {
+        if (msg.batch.kind !== "rows") return { state };
+        for (const row of msg.batch.rows) {
+          if (isTrade(row)) step.trade(row);
+          else step.minuteClosed(row, Date.parse(row.t));
+        }
+        return step.transition();
+      }
+      case "bars":
+        for (const bar of msg.bars) step.minuteClosed(bar, Date.parse(bar.t));
+        return step.transition();
+      case "trades":
+        for (const trade of msg.trades) step.trade(trade);
+        return step.transition();
+      case "tick":
+        step.closeUntil(Date.parse(msg.t));
+        return step.transition();
+      case "subscribe": {
+        const frame = state.frames[msg.timeframe] ?? newFrame(state);
+        const added: string[] = [];
+        try {
+          for (const spec of msg.specs) {
+            const parsed = typeof spec === "string" ? parseIndicatorKey(spec) : spec;
+            const key = frame.set.add(parsed, frame.history);
+            frame.refs[key] = (frame.refs[key] ?? 0) + 1;
+            added.push(key);
+          }
+        } catch (e) {
+          for (const key of added) release(frame, key);
+          throw e;
+        }
+        state.frames[msg.timeframe] = frame;
+        return { state, reply: { keys: added } };
+      }
+      case "unsubscribe": {
+        const frame = state.frames[msg.timeframe];
+        if (frame) {
+          for (const key of msg.keys) release(frame, key);
+          if (Object.keys(frame.refs).length === 0 && !state.pinned.includes(msg.timeframe)) {
+            delete state.frames[msg.timeframe];
+          }
+        }
+        return { state, reply: { ok: true } };
+      }
+      case "status":
+        return { state, reply: status(state) };
+    }
+  },
+};
+
+function release(frame: Frame, key: string): void {
+  const n = frame.refs[key];
+  if (n === undefined) return;
+  frame.set.release(key);
+  if (n <= 1) delete frame.refs[key];
+  else frame.refs[key] = n - 1;
+}

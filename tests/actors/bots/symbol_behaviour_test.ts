@@ -1,0 +1,154 @@
+import { assert, assertEquals } from "../../_assert.ts";
+import type { Trade } from "../../../brokers/broker.ts";
+import { IndicatorSet } from "../../../strategies/indicator_spec.ts";
+import {
+  type BarUpdate,
+  symbolBehaviour,
+  type SymbolMsg,
+  type SymbolState,
+  type SymbolStatus,
+} from "../../../actors/bots/symbol_behaviour.ts";
+import type { Transition } from "../../../actors/runtime/behaviour.ts";
+import { iso, minuteBar, OPEN_MS, walk } from "./_bars.ts";
+
+function run(state: SymbolState, msg: SymbolMsg): [SymbolState, Transition<SymbolState, never>] {
+  const t = symbolBehaviour.receive(state, msg);
+  return [t.state, t];
+}
+
+function updates(t: Transition<SymbolState, never>, topic: string): BarUpdate[] {
+  const p = t.publish?.find((x) => x.topic === topic);
+  return p && p.batch.kind === "rows" ? (p.batch.rows as BarUpdate[]) : [];
+}
+
+Deno.test("symbol: 1Min bars aggregate into left-labelled 5Min bars on their boundaries", () => {
+  let s = symbolBehaviour.init({ symbol: "AAPL", timeframes: ["1Min", "5Min"] });
+  const bars = [0, 1, 2, 3, 4, 5, 6].map((i) => minuteBar(i, 100 + i, OPEN_MS, 10 * (i + 1)));
+  let t;
+  [s, t] = run(s, { type: "bars", bars: bars.slice(0, 4) });
+  assertEquals(updates(t, "bars.1Min").length, 4);
+  assertEquals(updates(t, "bars.5Min"), []);
+  // The 09:34 bar closes the 09:30 interval at once.
+  [s, t] = run(s, { type: "bars", bars: bars.slice(4) });
+  const five = updates(t, "bars.5Min");
+  assertEquals(five.length, 1);
+  assertEquals(five[0]!.bar, {
+    t: "2024-01-09T14:30:00Z",
+    o: 100,
+    h: 104.5,
+    l: 99.5,
+    c: 104,
+    v: 150,
+    n: 5,
+    vw: (100 * 10 + 101 * 20 + 102 * 30 + 103 * 40 + 104 * 50) / 150,
+  });
+  // A gap: the next bar at 09:41 closes the 09:35 interval (only two minutes in it).
+  [s, t] = run(s, { type: "bars", bars: [minuteBar(11, 90)] });
+  assertEquals(updates(t, "bars.5Min").map((u) => [u.bar.t, u.bar.v, u.bar.c]), [[
+    "2024-01-09T14:35:00Z",
+    130,
+    106,
+  ]]);
+  // A tick at the interval end closes the quiet 09:40 interval.
+  [s, t] = run(s, { type: "tick", t: iso(OPEN_MS + 14 * 60_000) });
+  assertEquals(updates(t, "bars.5Min"), []);
+  [, t] = run(s, { type: "tick", t: iso(OPEN_MS + 15 * 60_000) });
+  assertEquals(updates(t, "bars.5Min").map((u) => u.bar.t), ["2024-01-09T14:40:00Z"]);
+});
+
+Deno.test("symbol: trades build 1-minute bars that close on a later trade or a tick", () => {
+  let s = symbolBehaviour.init({ symbol: "AAPL", timeframes: ["1Min"] });
+  const trade = (sec: number, p: number, size: number): Trade => ({
+    t: iso(OPEN_MS + sec * 1000),
+    x: "V",
+    p,
+    s: size,
+    c: [],
+    i: sec,
+    z: "C",
+  });
+  let t;
+  [s, t] = run(s, {
+    type: "trades",
+    trades: [trade(1, 10, 100), trade(20, 11, 300), trade(59, 9, 100)],
+  });
+  assertEquals(t.publish, undefined);
+  [s, t] = run(s, { type: "trades", trades: [trade(61, 12, 50), trade(5, 1, 1)] }); // the last is late
+  assertEquals(updates(t, "bars.1Min").map((u) => u.bar), [
+    {
+      t: "2024-01-09T14:30:00Z",
+      o: 10,
+      h: 11,
+      l: 9,
+      c: 9,
+      v: 500,
+      n: 3,
+      vw: (1000 + 3300 + 900) / 500,
+    },
+  ]);
+  [s, t] = run(s, { type: "tick", t: iso(OPEN_MS + 120_000) });
+  assertEquals(updates(t, "bars.1Min").map((u) => [u.bar.t, u.bar.c]), [[
+    "2024-01-09T14:31:00Z",
+    12,
+  ]]);
+  const [, st] = run(s, { type: "status" });
+  assertEquals((st.reply as SymbolStatus).lateDropped, 1);
+});
+
+Deno.test("symbol: indicator values equal a direct computation on the aggregated bars", () => {
+  let s = symbolBehaviour.init({ symbol: "AAPL" });
+  let t;
+  [s, t] = run(s, {
+    type: "subscribe",
+    timeframe: "5Min",
+    specs: [{ name: "sma", params: { period: 3 } }, "atr:4"],
+  });
+  assertEquals(t.reply, { keys: ["sma:3", "atr:4"] });
+  const minutes = walk(7, 100);
+  const got: BarUpdate[] = [];
+  for (let i = 0; i < minutes.length; i += 7) {
+    [s, t] = run(s, {
+      type: "batch",
+      topic: "AAPL",
+      seq: i,
+      batch: { kind: "rows", rows: minutes.slice(i, i + 7) },
+    });
+    got.push(...updates(t, "bars.5Min"));
+  }
+  assertEquals(got.length, 20);
+  const direct = new IndicatorSet();
+  direct.add({ name: "sma", params: { period: 3 } });
+  direct.add({ name: "atr", params: { period: 4 } });
+  for (const [k, u] of got.entries()) {
+    const slice = minutes.slice(k * 5, k * 5 + 5);
+    assertEquals(u.bar.t, slice[0]!.t);
+    assertEquals(u.bar.h, Math.max(...slice.map((b) => b.h)));
+    assertEquals(u.indicators, direct.update(u.bar));
+  }
+});
+
+Deno.test("symbol: indicators are shared per key with reference counts; late timeframes skip partial bars", () => {
+  let s = symbolBehaviour.init({ symbol: "AAPL", historyLimit: 10 });
+  let t;
+  [s, t] = run(s, { type: "subscribe", timeframe: "1Min", specs: ["sma:2"] });
+  [s, t] = run(s, { type: "bars", bars: walk(1, 3) });
+  // A second user shares the warm indicator.
+  [s, t] = run(s, { type: "subscribe", timeframe: "1Min", specs: ["sma:2", "ema:2"] });
+  [s, t] = run(s, { type: "status" });
+  assertEquals((t.reply as SymbolStatus).refs, { "1Min": { "sma:2": 2, "ema:2": 1 } });
+  // A new indicator is warmed from history: ema:2 has a value on the next bar at once.
+  [s, t] = run(s, { type: "bars", bars: [walk(1, 4)[3]!] });
+  const u = updates(t, "bars.1Min")[0]!;
+  assert(typeof u.indicators["ema:2"] === "number");
+  [s, t] = run(s, { type: "unsubscribe", timeframe: "1Min", keys: ["sma:2", "ema:2"] });
+  [s, t] = run(s, { type: "status" });
+  assertEquals((t.reply as SymbolStatus).refs, { "1Min": { "sma:2": 1 } });
+  [s, t] = run(s, { type: "unsubscribe", timeframe: "1Min", keys: ["sma:2"] });
+  [s, t] = run(s, { type: "status" });
+  assertEquals((t.reply as SymbolStatus).timeframes, []);
+  // A 5Min timeframe subscribed at 09:34 skips the partial 09:30 interval.
+  [s, t] = run(s, { type: "subscribe", timeframe: "5Min", specs: ["sma:2"] });
+  const more = walk(2, 12).slice(4);
+  [s, t] = run(s, { type: "bars", bars: more });
+  assertEquals(updates(t, "bars.5Min").map((x) => x.bar.t), ["2024-01-09T14:35:00Z"]);
+});
