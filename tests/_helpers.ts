@@ -67,7 +67,26 @@ async function startCluster(): Promise<Cluster> {
   } else {
     embedded = new EmbeddedPostgres({ dataDir: TEST_DATA_DIR, port: TEST_PORT });
     serverUrl = await embedded.start();
-    globalThis.addEventListener("unload", () => embedded?.stopNowait());
+    // Every test process using the cluster leaves its pid here; the one that started the
+    // server stops it on exit only when no other test process still uses it.
+    const users = `${TEST_DATA_DIR}/users`;
+    Deno.mkdirSync(users, { recursive: true });
+    Deno.writeTextFileSync(`${users}/${Deno.pid}`, "");
+    globalThis.addEventListener("unload", () => {
+      try {
+        Deno.removeSync(`${users}/${Deno.pid}`);
+      } catch { /* already gone */ }
+      let others = false;
+      for (const entry of Deno.readDirSync(users)) {
+        if (processAlive(Number(entry.name))) others = true;
+        else {
+          try {
+            Deno.removeSync(`${users}/${entry.name}`);
+          } catch { /* raced */ }
+        }
+      }
+      if (!others) embedded?.stopNowait();
+    });
   }
   // Each test process has its own template (fresh, so schema changes are picked up) and
   // databases named after its pid; leftovers of dead processes are dropped.
