@@ -18,6 +18,7 @@ import { configureLogging, logger } from "./logging.ts";
 import { createAuthenticator, loadJwtSecret, parseTtl, signToken } from "./routes/auth.ts";
 import { Metrics } from "./routes/metrics.ts";
 import { MessageBus } from "./actors/bus.ts";
+import { BotManager } from "./actors/bots/manager.ts";
 import { ExecutionEngine } from "./actors/execution_engine.ts";
 import { StreamHub } from "./actors/stream_hub.ts";
 import { PostgresStreamStore } from "./db/stream.ts";
@@ -122,6 +123,9 @@ async function serve(config: Config): Promise<void> {
   }
   venue.start();
   await engine.start();
+  const bots = new BotManager({ sql: db.sql, engine, venue: venue.marketData, bus, clock });
+  const resumed = await bots.resumeRunning();
+  if (resumed > 0) log.info("Resumed {bots} running bots", { bots: resumed });
   const streamLog = logger("stream");
   const stream = new StreamHub({
     bus,
@@ -137,7 +141,7 @@ async function serve(config: Config): Promise<void> {
     auth,
     metrics,
     version: VERSION,
-    trading: { engine, venue, marketData: new CachedMarketData(venue, clock), clock },
+    trading: { engine, venue, marketData: new CachedMarketData(venue, clock), clock, bots },
     stream,
   });
   log.info("Paper venue: {symbols} symbols, hours {hours}, seed {seed}", {
@@ -175,6 +179,7 @@ async function serve(config: Config): Promise<void> {
     try {
       await stream.stop();
       await server.shutdown();
+      await bots.close();
       venue.stop();
       await engine.stop();
       await db.close();

@@ -10,6 +10,7 @@ import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { routePath } from "hono/route";
 import type { Sql } from "postgres";
+import type { BotManager } from "../actors/bots/manager.ts";
 import type { ExecutionEngine } from "../actors/execution_engine.ts";
 import type { StreamHub } from "../actors/stream_hub.ts";
 import type { Venue } from "../brokers/broker.ts";
@@ -23,6 +24,7 @@ import { ApiError, errorResponse, mapError } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
 import { accountRoutes } from "./account.ts";
 import { auditRoutes } from "./audit.ts";
+import { botRoutes } from "./bots.ts";
 import { marketRoutes } from "./market.ts";
 import { orderRoutes } from "./orders.ts";
 import { riskRoutes } from "./risk.ts";
@@ -51,6 +53,8 @@ export interface TradingDeps {
   /** Cached market data (quotes and trades 1 s, snapshots 2 s, bars 5 min). */
   marketData: MarketData;
   clock: Clock;
+  /** Runs trading bots; absent: the bot routes manage configs but cannot start them. */
+  bots?: BotManager;
 }
 
 /** Where a resource module mounts its routes. */
@@ -77,6 +81,7 @@ const TRADING_ROUTES: ((target: RouteTarget, deps: TradingDeps, sql: Sql) => voi
   riskRoutes,
   auditRoutes,
   tradeRoutes,
+  botRoutes,
 ];
 
 /** Builds the Hono app. Tests call `app.request()` on it; main.ts serves it. */

@@ -16,6 +16,7 @@ import { createAuthenticator, signToken } from "../routes/auth.ts";
 import { Metrics } from "../routes/metrics.ts";
 import { type AppEnv, createApp } from "../routes/mod.ts";
 import type { Hono } from "hono";
+import { BotManager } from "../actors/bots/manager.ts";
 import { MessageBus } from "../actors/bus.ts";
 import { ExecutionEngine } from "../actors/execution_engine.ts";
 import { CachedMarketData } from "../brokers/cache.ts";
@@ -24,6 +25,7 @@ import { TestClock } from "../core/clock.ts";
 import { seededIdSource } from "../core/ids.ts";
 import type { RiskLimits } from "../core/risk.ts";
 import type { Venue } from "../brokers/broker.ts";
+import type { StrategyRegistry } from "../strategies/registry.ts";
 import type { ResilienceOptions } from "../brokers/resilient.ts";
 
 /** Where the test cluster lives. */
@@ -183,6 +185,8 @@ export interface TestTrading {
   venue: PaperVenue;
   engine: ExecutionEngine;
   bus: MessageBus;
+  /** Runs bots inline on the venue's bars. */
+  bots: BotManager;
   /** Moves the test clock, pumps the venue and waits for the ledger to settle. */
   advance(ms: number): Promise<void>;
 }
@@ -197,6 +201,8 @@ export interface TestAppOptions {
     /** Wraps the venue the engine sees (fault injection). */
     wrap?: (venue: PaperVenue) => Venue;
     resilience?: ResilienceOptions;
+    /** Strategies bots may run (default: the built-ins). */
+    registry?: StrategyRegistry;
     /** Seeds of the venue's and the engine's ids (a restarted stack needs fresh ones). */
     idSeeds?: { venue: number; engine: number };
   };
@@ -242,15 +248,25 @@ export function createTestTrading(
     snapshotEveryMs: 0,
     resilience: options.resilience ?? { timeoutMs: 2_000, attempts: 2, initialDelayMs: 1 },
   });
+  const bots = new BotManager({
+    sql: db.sql,
+    engine,
+    venue: venue.marketData,
+    bus,
+    clock,
+    ...(options.registry ? { registry: options.registry } : {}),
+  });
   return {
     clock,
     venue,
     engine,
     bus,
+    bots,
     async advance(ms: number) {
       clock.advance(ms);
       venue.pump();
       await engine.settle();
+      await bots.settle();
     },
   };
 }
@@ -280,6 +296,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
           venue: trading.venue,
           marketData: new CachedMarketData(trading.venue, trading.clock),
           clock: trading.clock,
+          bots: trading.bots,
         },
       }
       : {}),
@@ -306,6 +323,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       });
     },
     async close() {
+      await trading?.bots.close();
       await trading?.engine.stop();
       await db.close();
     },

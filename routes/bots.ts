@@ -1,0 +1,245 @@
+/**
+ * Trading bots: create, list, read, update and delete a bot's config, and start, stop, pause
+ * and resume it through the {@link BotManager}. Row-level security scopes bots to their user:
+ * another user's bot answers 404.
+ *
+ * @module
+ */
+import type { Context } from "hono";
+import type { Sql } from "postgres";
+import { z } from "zod";
+import { parseBotConfig } from "../actors/bots/bot_config.ts";
+import type { BotManager, BotRow } from "../actors/bots/manager.ts";
+import { isTradeError } from "../core/errors.ts";
+import { type Tenant, withTenant } from "../db/database.ts";
+import { StrategyRegistry } from "../strategies/registry.ts";
+import { ApiError } from "./errors.ts";
+import type { AppEnv, RouteTarget, TradingDeps } from "./mod.ts";
+import { defineRoute } from "./openapi.ts";
+
+const BotJson = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  strategy: z.string(),
+  config: z.looseObject({}),
+  status: z.enum(["running", "paused", "stopped", "error"]),
+  last_run_at: z.string().nullable(),
+  error_count: z.number(),
+  last_error: z.string().nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+}).meta({ id: "Bot" });
+
+const IdParams = z.object({ id: z.uuid({ error: "Must be a bot id (a UUID)" }) });
+const ConfigBody = z.looseObject({});
+
+/** The API shape of a bot row. */
+export function botJson(r: BotRow): z.output<typeof BotJson> {
+  return {
+    id: r.id,
+    name: r.name,
+    strategy: r.strategy,
+    config: r.config,
+    status: r.status,
+    last_run_at: r.last_run_at?.toISOString() ?? null,
+    error_count: r.error_count,
+    last_error: r.last_error,
+    created_at: r.created_at.toISOString(),
+    updated_at: r.updated_at.toISOString(),
+  };
+}
+
+function tenantOf(c: Context<AppEnv>): Tenant {
+  return { userId: c.var.user.id, role: c.var.user.role };
+}
+
+function notFound(id: string): ApiError {
+  return new ApiError(404, "BOT_NOT_FOUND", `Cannot find bot "${id}"`);
+}
+
+function isActive(row: BotRow, bots: BotManager | undefined): boolean {
+  return row.status === "running" || row.status === "paused" || !!bots?.isRunning(row.id);
+}
+
+/** Mounts the bot routes. */
+export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): void {
+  const bots = deps.bots;
+  const registry = bots?.registry ?? new StrategyRegistry();
+
+  /** Validates a config; 400 `VALIDATION_FAILED` with `details.issues` ({path, message}). */
+  function validate(config: unknown) {
+    try {
+      return parseBotConfig(config, registry);
+    } catch (e) {
+      if (!isTradeError(e)) throw e;
+      throw new ApiError(400, "VALIDATION_FAILED", e.message, {
+        details: (e as { details?: unknown }).details,
+      });
+    }
+  }
+
+  function nameTaken(e: unknown, name: string): unknown {
+    return (e as { code?: unknown })?.code === "23505"
+      ? new ApiError(409, "BOT_NAME_TAKEN", `Cannot save bot "${name}": the name is taken`)
+      : e;
+  }
+
+  async function load(tenant: Tenant, id: string): Promise<BotRow> {
+    const [row] = await withTenant(
+      sql,
+      tenant,
+      (tx) => tx<BotRow[]>`select * from bots where id = ${id}`,
+    );
+    if (!row) throw notFound(id);
+    return row;
+  }
+
+  function manager(): BotManager {
+    if (!bots) throw new ApiError(503, "BOTS_UNAVAILABLE", "Bots are not enabled on this server");
+    return bots;
+  }
+
+  defineRoute(target, {
+    method: "post",
+    path: "/bots",
+    summary: "Create a bot (stopped)",
+    description:
+      "The body is the bot's config (name, strategy, symbols, timeframe, params, trading_window, sizing, stop_loss, take_profit …), validated against the strategy's params.",
+    tags: ["bots"],
+    body: ConfigBody,
+    responses: {
+      201: { description: "Created", schema: BotJson },
+      400: { description: "VALIDATION_FAILED with details.issues [{path, message}]" },
+      409: { description: "BOT_NAME_TAKEN" },
+    },
+  }, async (c, { body }) => {
+    const config = validate(body);
+    const user = c.var.user;
+    try {
+      const [row] = await withTenant(sql, tenantOf(c), (tx) =>
+        tx<BotRow[]>`
+          insert into bots (user_id, name, strategy, config)
+          values (${user.id}, ${config.name}, ${config.strategy}, ${tx.json(body as never)})
+          returning *`);
+      return c.json(botJson(row!), 201);
+    } catch (e) {
+      throw nameTaken(e, config.name);
+    }
+  });
+
+  defineRoute(target, {
+    method: "get",
+    path: "/bots",
+    summary: "List bots",
+    tags: ["bots"],
+    responses: { 200: { description: "Bots by creation", schema: z.array(BotJson) } },
+  }, async (c) => {
+    const rows = await withTenant(
+      sql,
+      tenantOf(c),
+      (tx) => tx<BotRow[]>`select * from bots order by created_at, id`,
+    );
+    return c.json(rows.map(botJson));
+  });
+
+  defineRoute(target, {
+    method: "get",
+    path: "/bots/:id",
+    summary: "One bot",
+    tags: ["bots"],
+    params: IdParams,
+    responses: {
+      200: { description: "The bot", schema: BotJson },
+      404: { description: "BOT_NOT_FOUND" },
+    },
+  }, async (c, { params }) => c.json(botJson(await load(tenantOf(c), params.id))));
+
+  defineRoute(target, {
+    method: "patch",
+    path: "/bots/:id",
+    summary: "Change a stopped bot's config",
+    description: "The body's fields replace the stored config's; the result is validated whole.",
+    tags: ["bots"],
+    params: IdParams,
+    body: ConfigBody,
+    responses: {
+      200: { description: "Updated", schema: BotJson },
+      400: { description: "VALIDATION_FAILED" },
+      404: { description: "BOT_NOT_FOUND" },
+      409: { description: "BOT_RUNNING or BOT_NAME_TAKEN" },
+    },
+  }, async (c, { params, body }) => {
+    const tenant = tenantOf(c);
+    const row = await load(tenant, params.id);
+    if (isActive(row, bots)) {
+      throw new ApiError(409, "BOT_RUNNING", `Cannot update bot "${row.name}": stop it first`);
+    }
+    const merged = { ...row.config, ...body };
+    const config = validate(merged);
+    try {
+      const [updated] = await withTenant(sql, tenant, (tx) =>
+        tx<BotRow[]>`
+          update bots set name = ${config.name}, strategy = ${config.strategy},
+            config = ${tx.json(merged as never)}, updated_at = now()
+          where id = ${params.id} returning *`);
+      if (!updated) throw notFound(params.id);
+      return c.json(botJson(updated));
+    } catch (e) {
+      throw nameTaken(e, config.name);
+    }
+  });
+
+  defineRoute(target, {
+    method: "delete",
+    path: "/bots/:id",
+    summary: "Delete a stopped bot that never placed an order",
+    tags: ["bots"],
+    params: IdParams,
+    responses: {
+      204: { description: "Deleted" },
+      404: { description: "BOT_NOT_FOUND" },
+      409: { description: "BOT_RUNNING, or BOT_HAS_HISTORY (its orders and audit rows keep it)" },
+    },
+  }, async (c, { params }) => {
+    const tenant = tenantOf(c);
+    const row = await load(tenant, params.id);
+    if (isActive(row, bots)) {
+      throw new ApiError(409, "BOT_RUNNING", `Cannot delete bot "${row.name}": stop it first`);
+    }
+    try {
+      await withTenant(sql, tenant, (tx) => tx`delete from bots where id = ${params.id}`);
+    } catch (e) {
+      if ((e as { code?: unknown })?.code !== "23503") throw e;
+      throw new ApiError(
+        409,
+        "BOT_HAS_HISTORY",
+        `Cannot delete bot "${row.name}": its orders or audit rows refer to it`,
+      );
+    }
+    return c.body(null, 204);
+  });
+
+  const actions = [
+    ["start", "Start a bot (status running)"],
+    ["stop", "Stop a bot (status stopped)"],
+    ["pause", "Pause a running bot: it keeps computing and records signals, places nothing"],
+    ["resume", "Resume a paused bot"],
+  ] as const;
+  for (const [action, summary] of actions) {
+    defineRoute(target, {
+      method: "post",
+      path: `/bots/:id/${action}`,
+      summary,
+      tags: ["bots"],
+      params: IdParams,
+      responses: {
+        200: { description: "The bot after the action", schema: BotJson },
+        404: { description: "BOT_NOT_FOUND" },
+        409: { description: "BOT_CONFLICT (e.g. pausing a bot that is not running)" },
+      },
+    }, async (c, { params }) => {
+      const row = await manager()[action](tenantOf(c), params.id);
+      return c.json(botJson(row));
+    });
+  }
+}

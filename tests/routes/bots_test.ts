@@ -1,0 +1,235 @@
+/**
+ * Bots over HTTP and the bot manager on the simulated market: config CRUD with validation and
+ * conflicts, an sma_cross bot trading end to end through the execution engine, a crashing
+ * strategy stopped with status error while another bot runs on, and resuming running bots.
+ */
+import { z } from "zod";
+import { assert, assertEquals } from "../_assert.ts";
+import { BotManager } from "../../actors/bots/manager.ts";
+import { BUILTIN_STRATEGIES, StrategyRegistry } from "../../strategies/registry.ts";
+import { defineStrategy, type StrategyDefinition } from "../../strategies/strategy.ts";
+import { createTestApp, DB_TEST, type TestApp } from "../_helpers.ts";
+
+const MINUTE = 60_000;
+
+const throwing = defineStrategy<Record<string, never>, Record<string, never>>({
+  name: "always_throws",
+  description: "Throws on every bar (tests)",
+  paramsSchema: z.strictObject({}),
+  indicators: () => [],
+  initialState: () => ({}),
+  onBar() {
+    throw new Error("Strategy blew up");
+  },
+});
+
+function testRegistry(): StrategyRegistry {
+  return new StrategyRegistry([...BUILTIN_STRATEGIES, throwing as StrategyDefinition]);
+}
+
+const TREND = {
+  name: "trend",
+  strategy: "sma_cross",
+  symbols: ["AAPL"],
+  timeframe: "1Min",
+  params: { fast: 2, slow: 5 },
+  stop_loss: { percent: "2" },
+  take_profit: { percent: "4" },
+};
+
+async function createBot(t: TestApp, user: string, config: unknown): Promise<string> {
+  const res = await t.as(user, "/api/v1/bots", { method: "POST", json: config });
+  assertEquals(res.status, 201, await res.clone().text());
+  return (await res.json()).id;
+}
+
+async function action(t: TestApp, user: string, id: string, name: string) {
+  return await t.as(user, `/api/v1/bots/${id}/${name}`, { method: "POST" });
+}
+
+async function minutes(t: TestApp, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await t.trading.advance(MINUTE);
+}
+
+Deno.test({
+  name: "bots: create, list, get, update and delete with validation, 404s and 409s",
+  ...DB_TEST,
+}, async () => {
+  const t = await createTestApp({ trading: true });
+  try {
+    const bad = await t.as("ann", "/api/v1/bots", {
+      method: "POST",
+      json: { name: "x", strategy: "sma_cross", symbols: [], params: { fast: 9, slow: 3 } },
+    });
+    assertEquals(bad.status, 400);
+    const paths = (await bad.json()).error.details.issues.map((i: { path: string }) => i.path);
+    assert(paths.includes("symbols") && paths.includes("params.fast"), String(paths));
+
+    const id = await createBot(t, "ann", TREND);
+    const dup = await t.as("ann", "/api/v1/bots", { method: "POST", json: TREND });
+    assertEquals([dup.status, (await dup.json()).error.code], [409, "BOT_NAME_TAKEN"]);
+    // Names are per user.
+    await createBot(t, "bob", TREND);
+
+    const list = await (await t.as("ann", "/api/v1/bots")).json();
+    assertEquals(list.length, 1);
+    assertEquals(Object.keys(list[0]).sort(), [
+      "config",
+      "created_at",
+      "error_count",
+      "id",
+      "last_error",
+      "last_run_at",
+      "name",
+      "status",
+      "strategy",
+      "updated_at",
+    ]);
+    assertEquals([list[0].status, list[0].strategy, list[0].error_count], [
+      "stopped",
+      "sma_cross",
+      0,
+    ]);
+    assertEquals((await t.as("bob", `/api/v1/bots/${id}`)).status, 404);
+    assertEquals((await action(t, "bob", id, "start")).status, 404);
+
+    const patched = await t.as("ann", `/api/v1/bots/${id}`, {
+      method: "PATCH",
+      json: { params: { fast: 3, slow: 8 } },
+    });
+    assertEquals(patched.status, 200);
+    assertEquals((await patched.json()).config.params, { fast: 3, slow: 8 });
+    const badPatch = await t.as("ann", `/api/v1/bots/${id}`, {
+      method: "PATCH",
+      json: { sizing: { method: "coin_flip" } },
+    });
+    assertEquals(badPatch.status, 400);
+
+    const started = await (await action(t, "ann", id, "start")).json();
+    assertEquals(started.status, "running");
+    assert(started.last_run_at !== null);
+    for (const init of [{ method: "PATCH", json: { name: "other" } }, { method: "DELETE" }]) {
+      const res = await t.as("ann", `/api/v1/bots/${id}`, init);
+      assertEquals([res.status, (await res.json()).error.code], [409, "BOT_RUNNING"]);
+    }
+    assertEquals((await (await action(t, "ann", id, "pause")).json()).status, "paused");
+    assertEquals((await (await action(t, "ann", id, "resume")).json()).status, "running");
+    assertEquals((await (await action(t, "ann", id, "stop")).json()).status, "stopped");
+    assertEquals((await action(t, "ann", id, "resume")).status, 409);
+
+    assertEquals((await t.as("ann", `/api/v1/bots/${id}`, { method: "DELETE" })).status, 204);
+    assertEquals((await t.as("ann", `/api/v1/bots/${id}`)).status, 404);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test({
+  name: "bots: an sma_cross bot trades the simulated market through the engine",
+  ...DB_TEST,
+}, async () => {
+  const t = await createTestApp({ trading: true });
+  try {
+    const id = await createBot(t, "ann", TREND);
+    assertEquals((await action(t, "ann", id, "start")).status, 200);
+    await minutes(t, 90);
+
+    const orders = await t.db.owner<
+      { bot_id: string | null; order_class: string; client_order_id: string; status: string }[]
+    >`select bot_id, order_class, client_order_id, status from orders
+      where bot_id = ${id} order by created_at`;
+    assert(orders.length >= 2, `expected bot orders, got ${orders.length}`);
+    assert(orders.some((o) => o.order_class === "bracket"), JSON.stringify(orders));
+    assert(orders.some((o) => o.status === "filled"), JSON.stringify(orders));
+    assert(orders.some((o) => o.client_order_id.startsWith("trend-")), JSON.stringify(orders));
+
+    const signals = await t.db.owner<{ status: string; payload: Record<string, unknown> }[]>`
+      select status, payload from execution_logs where action = 'SIGNAL' and bot_id = ${id}`;
+    assert(signals.length >= 1);
+    assertEquals(signals[0]!.payload.symbol, "AAPL");
+    assert("intent" in signals[0]!.payload && "snapshot" in signals[0]!.payload);
+
+    const status = await t.trading.bots.botStatus(id) as { counts: { bars: number } };
+    assert(status.counts.bars >= 85, JSON.stringify(status));
+
+    // A paused bot keeps computing but places nothing.
+    const parents = () =>
+      t.db.owner<{ n: number }[]>`
+        select count(*)::int as n from orders where bot_id = ${id} and parent_id is null`;
+    assertEquals((await action(t, "ann", id, "pause")).status, 200);
+    await t.trading.bots.settle();
+    const [before] = await parents();
+    await minutes(t, 60);
+    assertEquals((await parents())[0]!.n, before!.n);
+    const paused = await t.trading.bots.botStatus(id) as { counts: { bars: number } };
+    assert(paused.counts.bars >= status.counts.bars + 60);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test({
+  name: "bots: a throwing strategy ends in status error; another bot keeps running",
+  ...DB_TEST,
+}, async () => {
+  const t = await createTestApp({ trading: { registry: testRegistry() } });
+  try {
+    const bad = await createBot(t, "ann", {
+      name: "boom",
+      strategy: "always_throws",
+      symbols: ["AAPL"],
+    });
+    const good = await createBot(t, "ann", { ...TREND, take_profit: undefined });
+    assertEquals((await action(t, "ann", bad, "start")).status, 200);
+    assertEquals((await action(t, "ann", good, "start")).status, 200);
+    await t.trading.advance(3 * MINUTE);
+
+    const boom = await (await t.as("ann", `/api/v1/bots/${bad}`)).json();
+    assertEquals([boom.status, boom.error_count], ["error", 3]);
+    assert(boom.last_error.includes("Strategy blew up"), boom.last_error);
+    assertEquals(t.trading.bots.isRunning(bad), false);
+
+    await minutes(t, 5);
+    const trend = await (await t.as("ann", `/api/v1/bots/${good}`)).json();
+    assertEquals([trend.status, trend.error_count], ["running", 0]);
+    const status = await t.trading.bots.botStatus(good) as { counts: { bars: number } };
+    assertEquals(status.counts.bars, 8);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test({
+  name: "bots: running bots resume when a new manager starts on the same database",
+  ...DB_TEST,
+}, async () => {
+  const t = await createTestApp({ trading: true });
+  try {
+    const running = await createBot(t, "ann", TREND);
+    const stopped = await createBot(t, "bob", { ...TREND, name: "idle" });
+    const other = await createBot(t, "bob", { ...TREND, name: "bobs" });
+    assertEquals((await action(t, "ann", running, "start")).status, 200);
+    assertEquals((await action(t, "bob", other, "start")).status, 200);
+    await minutes(t, 2);
+    await t.trading.bots.close();
+
+    const { sql } = t.db;
+    const { engine, venue, bus, clock } = t.trading;
+    const next = new BotManager({ sql, engine, venue: venue.marketData, bus, clock });
+    try {
+      assertEquals(await next.resumeRunning(), 2);
+      assert(next.isRunning(running) && next.isRunning(other) && !next.isRunning(stopped));
+      for (let i = 0; i < 3; i++) {
+        clock.advance(MINUTE);
+        venue.pump();
+        await next.settle();
+      }
+      const status = await next.botStatus(running) as { counts: { bars: number } };
+      assertEquals(status.counts.bars, 3);
+    } finally {
+      await next.close();
+    }
+  } finally {
+    await t.close();
+  }
+});
