@@ -81,3 +81,36 @@ export async function timedAsync<T>(fn: () => Promise<T>): Promise<{ result: T; 
   const result = await fn();
   return { result, ms: performance.now() - start };
 }
+
+/** A fresh database on the benchmarks' embedded PostgreSQL (under `.tradewind-bench/`). */
+export interface BenchDatabase {
+  /** Owner URL of the fresh database. */
+  ownerUrl: string;
+  dataDir: string;
+  port: number;
+  /** Stops the embedded server (if this process started it). */
+  stop(): Promise<void>;
+}
+
+/** Starts (or adopts) the benchmarks' embedded PostgreSQL and creates database `name` afresh. */
+export async function benchDatabase(name: string): Promise<BenchDatabase> {
+  const { EmbeddedPostgres } = await import("../db/embedded.ts");
+  const { default: postgres } = await import("postgres");
+  const dataDir = new URL("../.tradewind-bench", import.meta.url).pathname;
+  const port = 54349;
+  const pg = new EmbeddedPostgres({ dataDir, port });
+  const serverUrl = await pg.start();
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`drop database if exists ${name} with (force)`);
+    await admin.unsafe(`create database ${name}`);
+  } finally {
+    await admin.end();
+  }
+  return {
+    ownerUrl: serverUrl.replace(/\/postgres$/, `/${name}`),
+    dataDir,
+    port,
+    stop: () => pg.stop(),
+  };
+}

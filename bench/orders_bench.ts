@@ -17,16 +17,13 @@ import { PaperVenue } from "../brokers/paper/venue.ts";
 import { SystemClock } from "../core/clock.ts";
 import { cryptoIdSource } from "../core/ids.ts";
 import { openDatabase } from "../db/database.ts";
-import { EmbeddedPostgres } from "../db/embedded.ts";
 import { configureLogging } from "../logging.ts";
 import { createAuthenticator, signToken } from "../routes/auth.ts";
 import { Metrics } from "../routes/metrics.ts";
 import { createApp } from "../routes/mod.ts";
-import { percentile, report, section } from "./_harness.ts";
+import { benchDatabase, percentile, report, section } from "./_harness.ts";
 import type { LoadJob, LoadResult } from "./_load_worker.ts";
 
-const DATA_DIR = new URL("../.tradewind-bench", import.meta.url).pathname;
-const PORT = 54349;
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? "5");
 /** Client counts to run (BENCH_CLIENTS=16 for one); ceilings are skipped with BENCH_CEILINGS=0. */
 const CLIENTS = (Deno.env.get("BENCH_CLIENTS") ?? "1,16,64").split(",").map(Number);
@@ -96,13 +93,8 @@ export async function run(): Promise<void> {
   }
 
   // The database: a fresh embedded cluster database for the run.
-  const pg = new EmbeddedPostgres({ dataDir: DATA_DIR, port: PORT });
-  const serverUrl = await pg.start();
-  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe("drop database if exists tradewind_bench with (force)");
-  await admin.unsafe("create database tradewind_bench");
-  await admin.end();
-  const ownerUrl = serverUrl.replace(/\/postgres$/, "/tradewind_bench");
+  const pg = await benchDatabase("tradewind_bench");
+  const ownerUrl = pg.ownerUrl;
   try {
     // Ceiling 2: one-row durable INSERTs, 8 and 64 clients.
     for (const clients of CEILINGS ? [8, 64] : []) {
@@ -115,9 +107,9 @@ export async function run(): Promise<void> {
     }
 
     const db = await openDatabase({
-      dataDir: DATA_DIR,
+      dataDir: pg.dataDir,
       databaseUrl: ownerUrl,
-      embeddedPort: PORT,
+      embeddedPort: pg.port,
       poolMax: 32,
     });
     const clock = new SystemClock();
@@ -176,7 +168,11 @@ export async function run(): Promise<void> {
           value: rate,
           unit: "orders/s",
           ...(clients === 64 ? { target: ">= 2000", ok: rate >= 2000 } : {}),
-          note: `${(rate / helloRate * 100).toFixed(1)}% of Hono ceiling${
+          note: `${
+            Number.isFinite(helloRate)
+              ? `${(rate / helloRate * 100).toFixed(1)}% of Hono ceiling`
+              : "no ceiling run"
+          }${
             errors
               ? `; ${errors} non-201${r.firstError ? `: ${r.firstError.slice(0, 120)}` : ""}`
               : ""

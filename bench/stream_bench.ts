@@ -19,16 +19,13 @@ import { MessageBus } from "../actors/bus.ts";
 import { StreamHub } from "../actors/stream_hub.ts";
 import type { MarketEvent, MarketSubscription, Trade } from "../brokers/broker.ts";
 import { openDatabase } from "../db/database.ts";
-import { EmbeddedPostgres } from "../db/embedded.ts";
 import { PostgresStreamStore } from "../db/stream.ts";
 import { configureLogging } from "../logging.ts";
 import { createAuthenticator, signToken } from "../routes/auth.ts";
 import { Metrics } from "../routes/metrics.ts";
 import { createApp } from "../routes/mod.ts";
-import { percentile, report, section } from "./_harness.ts";
+import { benchDatabase, percentile, report, section } from "./_harness.ts";
 
-const DATA_DIR = new URL("../.tradewind-bench/stream", import.meta.url).pathname;
-const PORT = 54359;
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? "10");
 const WARMUP_MS = 2_000;
 const CLIENTS = 1_000;
@@ -219,17 +216,12 @@ export async function run(): Promise<void> {
         WARMUP_MS / 1000
       }s warm-up)`,
   );
-  const pg = new EmbeddedPostgres({ dataDir: DATA_DIR, port: PORT });
-  const serverUrl = await pg.start();
-  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe("drop database if exists tradewind_stream_bench with (force)");
-  await admin.unsafe("create database tradewind_stream_bench");
-  await admin.end();
-  const ownerUrl = serverUrl.replace(/\/postgres$/, "/tradewind_stream_bench");
+  const pg = await benchDatabase("tradewind_stream_bench");
+  const ownerUrl = pg.ownerUrl;
   const db = await openDatabase({
-    dataDir: DATA_DIR,
+    dataDir: pg.dataDir,
     databaseUrl: ownerUrl,
-    embeddedPort: PORT,
+    embeddedPort: pg.port,
     poolMax: 8,
   });
   const secret = "bench-secret-bench-secret-bench-secret-0123";
