@@ -11,6 +11,7 @@ import { z } from "zod";
 import { parseBotConfig } from "../actors/bots/bot_config.ts";
 import type { BotManager, BotRow } from "../actors/bots/manager.ts";
 import { isTradeError } from "../core/errors.ts";
+import { appendAudit } from "../db/audit.ts";
 import { type Tenant, withTenant } from "../db/database.ts";
 import { StrategyRegistry } from "../strategies/registry.ts";
 import { ApiError } from "./errors.ts";
@@ -88,7 +89,7 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
     const [row] = await withTenant(
       sql,
       tenant,
-      (tx) => tx<BotRow[]>`select * from bots where id = ${id}`,
+      (tx) => tx<BotRow[]>`select * from bots where id = ${id} and deleted_at is null`,
     );
     if (!row) throw notFound(id);
     return row;
@@ -137,7 +138,7 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
     const rows = await withTenant(
       sql,
       tenantOf(c),
-      (tx) => tx<BotRow[]>`select * from bots order by created_at, id`,
+      (tx) => tx<BotRow[]>`select * from bots where deleted_at is null order by created_at, id`,
     );
     return c.json(rows.map(botJson));
   });
@@ -192,13 +193,13 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
   defineRoute(target, {
     method: "delete",
     path: "/bots/:id",
-    summary: "Delete a stopped bot that never placed an order",
+    summary: "Delete a stopped bot (its orders, trades and audit rows are kept)",
     tags: ["bots"],
     params: IdParams,
     responses: {
       204: { description: "Deleted" },
       404: { description: "BOT_NOT_FOUND" },
-      409: { description: "BOT_RUNNING, or BOT_HAS_HISTORY (its orders and audit rows keep it)" },
+      409: { description: "BOT_RUNNING: stop it first" },
     },
   }, async (c, { params }) => {
     const tenant = tenantOf(c);
@@ -206,16 +207,19 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
     if (isActive(row, bots)) {
       throw new ApiError(409, "BOT_RUNNING", `Cannot delete bot "${row.name}": stop it first`);
     }
-    try {
-      await withTenant(sql, tenant, (tx) => tx`delete from bots where id = ${params.id}`);
-    } catch (e) {
-      if ((e as { code?: unknown })?.code !== "23503") throw e;
-      throw new ApiError(
-        409,
-        "BOT_HAS_HISTORY",
-        `Cannot delete bot "${row.name}": its orders or audit rows refer to it`,
-      );
-    }
+    // Its orders, trades and audit rows keep referring to it: mark it deleted, keep the row.
+    await withTenant(sql, tenant, async (tx) => {
+      await tx`update bots set deleted_at = now(), status = 'stopped', updated_at = now()
+               where id = ${params.id}`;
+      await appendAudit(tx, {
+        userId: tenant.userId,
+        botId: params.id,
+        action: "BOT_DELETED",
+        status: "ok",
+        payload: { name: row.name },
+        correlationId: c.var.requestId,
+      });
+    });
     return c.body(null, 204);
   });
 

@@ -205,7 +205,8 @@ export class BotManager {
         (tx) =>
           tx<
             BotRow[]
-          >`select * from bots where status in ('running', 'paused') order by created_at`,
+          >`select * from bots where status in ('running', 'paused') and deleted_at is null
+            order by created_at`,
       );
       for (const row of rows) {
         if (this.#runs.has(row.id)) continue;
@@ -248,7 +249,7 @@ export class BotManager {
     const [row] = await withTenant(
       this.#opts.sql,
       tenant,
-      (tx) => tx<BotRow[]>`select * from bots where id = ${botId}`,
+      (tx) => tx<BotRow[]>`select * from bots where id = ${botId} and deleted_at is null`,
     );
     if (!row) throw new BotError("BOT_NOT_FOUND", 404, `Cannot find bot "${botId}"`);
     return row;

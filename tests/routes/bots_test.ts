@@ -119,6 +119,15 @@ Deno.test({
 
     assertEquals((await t.as("ann", `/api/v1/bots/${id}`, { method: "DELETE" })).status, 204);
     assertEquals((await t.as("ann", `/api/v1/bots/${id}`)).status, 404);
+    assertEquals((await (await t.as("ann", "/api/v1/bots")).json()).length, 0);
+    // The row stays for the ledger's sake, marked deleted, with an audit row; the name is free.
+    const [kept] = await t.db.owner<{ deleted_at: Date | null }[]>`
+      select deleted_at from bots where id = ${id}`;
+    assert(kept!.deleted_at !== null);
+    assertEquals(
+      (await t.db.owner`select 1 from execution_logs where action = 'BOT_DELETED'`).length,
+      1,
+    );
   } finally {
     await t.close();
   }
@@ -163,6 +172,13 @@ Deno.test({
     assertEquals((await parents())[0]!.n, before!.n);
     const paused = await t.trading.bots.botStatus(id) as { counts: { bars: number } };
     assert(paused.counts.bars >= status.counts.bars + 60);
+
+    // A bot with orders and trades can be deleted once stopped; its history stays, its name frees.
+    assertEquals((await action(t, "ann", id, "stop")).status, 200);
+    assertEquals((await t.as("ann", `/api/v1/bots/${id}`, { method: "DELETE" })).status, 204);
+    assert((await t.db.owner`select 1 from orders where bot_id = ${id}`).length > 0);
+    const again = await t.as("ann", "/api/v1/bots", { method: "POST", json: TREND });
+    assertEquals(again.status, 201);
   } finally {
     await t.close();
   }
