@@ -310,12 +310,14 @@ export class BotManager {
       );
     }
     run.effects = [];
+    // Percent-of-equity and risk sizing need the account's equity from the start.
+    const equity = await this.#equity(run.userId);
     try {
       run.bot = await spawnActor<BotMsg, BotEffect>(
         {
           id: `bot:${run.botId}`,
           behaviour: this.#behaviour,
-          args: { config: run.config, paused: run.paused },
+          args: { config: run.config, paused: run.paused, ...(equity ? { equity } : {}) },
         },
         "inline",
         { onEffects: (effects) => run.effects.push(...effects), clock: this.#opts.clock },
@@ -324,6 +326,19 @@ export class BotManager {
     } catch (e) {
       await this.#stopActors(run);
       throw e;
+    }
+  }
+
+  /** The user's account equity as decimal text, or null when the venue cannot say. */
+  async #equity(userId: string): Promise<string | null> {
+    try {
+      return (await this.#opts.engine.account(userId)).equity.toString();
+    } catch (e) {
+      log.warning("Cannot read the account of user {user}: {error}", {
+        user: userId,
+        error: String(e),
+      });
+      return null;
     }
   }
 
@@ -497,6 +512,11 @@ export class BotManager {
           clientOrderId: mine.clientOrderId,
           partial: order.status === "partially_filled",
         }));
+      // The fill moved the account: give the bot its new equity for sizing.
+      this.#enqueue(run, async () => {
+        const equity = await this.#equity(run.userId);
+        if (equity) await this.#deliver(run, { type: "account", equity });
+      });
     } else if (["canceled", "rejected", "expired"].includes(String(order.status))) {
       this.#enqueue(run, () =>
         this.#deliver(run, {

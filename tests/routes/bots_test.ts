@@ -249,3 +249,35 @@ Deno.test({
     await t.close();
   }
 });
+
+Deno.test({
+  name: "bots: percent-of-equity sizing uses the account's equity",
+  ...DB_TEST,
+}, async () => {
+  const t = await createTestApp({ trading: true });
+  try {
+    const id = await createBot(t, "cy", {
+      ...TREND,
+      name: "sized",
+      stop_loss: undefined,
+      take_profit: undefined,
+      sizing: { method: "percent_equity", percent: "5" },
+    });
+    assertEquals((await action(t, "cy", id, "start")).status, 200);
+    let entries: { qty: string; filled_avg_price: string | null }[] = [];
+    for (let i = 0; i < 180 && entries.length === 0; i += 10) {
+      await minutes(t, 10);
+      entries = await t.db.owner<{ qty: string; filled_avg_price: string | null }[]>`
+        select qty, filled_avg_price from orders
+        where bot_id = ${id} and side = 'buy' and parent_id is null order by created_at`;
+    }
+    assert(entries.length > 0, "the bot entered within three simulated hours");
+    const qty = Number(entries[0]!.qty);
+    const price = Number(entries[0]!.filled_avg_price ?? "0");
+    // 5% of $100,000 in whole shares: far more than the default of one share.
+    assert(qty > 1, `qty ${qty}`);
+    assert(price === 0 || qty * price <= 5_000 + price, `qty ${qty} at ${price}`);
+  } finally {
+    await t.close();
+  }
+});
