@@ -20,12 +20,13 @@
  * - {@link Atr}: Wilder; the first true range is high − low, the first ATR is the mean of the
  *   first `period` true ranges, then Wilder smoothing.
  *
- * None of trading-signals' indicator classes is used at run time: each either follows another
- * convention (EMA seeded with the first price, MACD from those EMAs, OBV starting at zero, RSI of
- * 100 and fast %K of 0 on a flat series) or recomputes its whole window on every bar (SMA,
+ * Nothing of trading-signals is used at run time: each of its indicator classes either follows
+ * another convention (EMA seeded with the first price, MACD from those EMAs, OBV starting at zero,
+ * RSI of 100 and fast %K of 0 on a flat series) or recomputes its whole window on every bar (SMA,
  * Bollinger, Stochastic, and the SMA inside its Wilder smoothing for RSI and ATR), so it cannot be
- * O(1) nor peek without changing state. Its `getTrueRange` is used for ATR; its RSI, ATR,
- * Bollinger Bands and Stochastic serve as test oracles where the conventions coincide.
+ * O(1) nor peek without changing state. Its RSI, ATR, Bollinger Bands and Stochastic serve as
+ * test oracles where the conventions coincide. Not importing it keeps about 3 MB out of every
+ * Worker that loads this module (each bot Worker and each symbol actor host).
  *
  * @example
  * ```ts
@@ -37,7 +38,6 @@
  * @module
  */
 
-import { getTrueRange } from "trading-signals";
 import type { Bar } from "../brokers/broker.ts";
 import { ExactSum, exactVariance } from "./_exact.ts";
 
@@ -613,7 +613,7 @@ export class Obv extends BaseIndicator<number> {
 
 /**
  * Wilder's Average True Range. True range is `max(h − l, |h − prevClose|, |l − prevClose|)`
- * (trading-signals' `getTrueRange`), `h − l` on the first bar; the first ATR is the mean of the
+ * (as trading-signals' `getTrueRange`), `h − l` on the first bar; the first ATR is the mean of the
  * first `period` true ranges, then `atr = (atr·(n − 1) + tr) / n`. Warm-up: `period` bars.
  * Throws a RangeError on a bad period.
  */
@@ -632,8 +632,12 @@ export class Atr extends BaseIndicator<number> {
   #trueRange(bar: IndicatorBar): number {
     const high = finite(bar.h, "high");
     const low = finite(bar.l, "low");
-    const close = finite(bar.c, "close");
-    return getTrueRange({ high, low, close }, this.#prevClose);
+    finite(bar.c, "close");
+    const prev = this.#prevClose;
+    const range = high - low;
+    return prev === undefined
+      ? range
+      : Math.max(range, Math.abs(high - prev), Math.abs(low - prev));
   }
 
   protected step(bar: IndicatorBar): number | null {
