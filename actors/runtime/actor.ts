@@ -51,10 +51,12 @@ export interface LinkEnd {
   /** The actor's cell and outlets when it runs in this thread. */
   readonly local: {
     cell: { deliver(envelope: Envelope<unknown>): void };
-    addSink(topic: string, sink: BatchSink): void;
+    addSink(topic: string, sink: BatchSink, linkId: string): void;
   } | null;
   /** Batches the actor publishes on `topic` go to `port`. */
-  subscribe(topic: string, port: MessagePort): Promise<void>;
+  subscribe(topic: string, port: MessagePort, linkId: string): Promise<void>;
+  /** Ends the link `linkId` on `topic` (a no-op when the actor or the link is gone). */
+  unsubscribe(topic: string, linkId: string): Promise<void>;
   /** Batches arriving on `port` go to the actor's data mailbox. */
   attach(port: MessagePort): Promise<void>;
 }

@@ -197,8 +197,12 @@ function handle(message: ToHost): void {
         message.port.close();
         return reply(message.id, { ok: false, error: notFound(message.actorId) });
       }
-      hosted.outlets.add(message.topic, portSink(message.port));
+      hosted.outlets.add(message.topic, portSink(message.port), message.linkId);
       return reply(message.id, { ok: true, value: null });
+    }
+    case "unsubscribe": {
+      const removed = actors.get(message.actorId)?.outlets.remove(message.topic, message.linkId);
+      return reply(message.id, { ok: true, value: removed === true });
     }
     case "attach": {
       const hosted = actors.get(message.actorId);

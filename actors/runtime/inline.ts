@@ -53,9 +53,16 @@ class InlineActor<M, E> implements ActorHandle<M> {
     });
     const cell = this.#cell as ActorCell<unknown, unknown, E>;
     this.link = {
-      local: { cell, addSink: (topic, sink) => this.#outlets.add(topic, sink) },
-      subscribe: (topic, port) => {
-        this.#outlets.add(topic, portSink(port));
+      local: {
+        cell,
+        addSink: (topic, sink, linkId) => this.#outlets.add(topic, sink, linkId),
+      },
+      subscribe: (topic, port, linkId) => {
+        this.#outlets.add(topic, portSink(port), linkId);
+        return Promise.resolve();
+      },
+      unsubscribe: (topic, linkId) => {
+        this.#outlets.remove(topic, linkId);
         return Promise.resolve();
       },
       attach: (port) => {

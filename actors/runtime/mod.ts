@@ -12,5 +12,5 @@ export type { ActorHandle, ActorSpec, PlacementKind, SpawnOptions } from "./acto
 export { spawnInline } from "./inline.ts";
 export { HOST_WORKER_URL, WorkerHost, type WorkerHostOptions } from "./worker_host.ts";
 export { WorkerPool, type WorkerPoolOptions } from "./pool.ts";
-export { actorChild, link, type Placement, spawnActor } from "./placement.ts";
+export { actorChild, type Link, link, type Placement, spawnActor } from "./placement.ts";
 export * from "./supervisor.ts";

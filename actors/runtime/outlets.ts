@@ -51,13 +51,29 @@ export function attachPort(
 
 /** The subscribers of one publishing actor, by topic. */
 export class Outlets {
-  #topics = new Map<string, { sink: BatchSink; seq: number }[]>();
+  #topics = new Map<string, { sink: BatchSink; seq: number; linkId: string | null }[]>();
 
-  /** Adds a subscriber to `topic`. */
-  add(topic: string, sink: BatchSink): void {
+  /** Adds a subscriber to `topic`; `linkId` names it for {@link remove}. */
+  add(topic: string, sink: BatchSink, linkId: string | null = null): void {
     let links = this.#topics.get(topic);
     if (!links) this.#topics.set(topic, links = []);
-    links.push({ sink, seq: 0 });
+    links.push({ sink, seq: 0, linkId });
+  }
+
+  /** Closes and removes the subscriber of `topic` added as `linkId`; answers whether it was. */
+  remove(topic: string, linkId: string): boolean {
+    const links = this.#topics.get(topic);
+    const i = links?.findIndex((l) => l.linkId === linkId) ?? -1;
+    if (!links || i < 0) return false;
+    links[i]!.sink.close();
+    links.splice(i, 1);
+    if (links.length === 0) this.#topics.delete(topic);
+    return true;
+  }
+
+  /** Subscribers per topic (for status and tests). */
+  counts(): Record<string, number> {
+    return Object.fromEntries([...this.#topics].map(([topic, links]) => [topic, links.length]));
   }
 
   /** Sends a batch to every subscriber of its topic; only the last may get it by transfer. */

@@ -66,24 +66,52 @@ export function actorChild<M = unknown, E = unknown>(
   };
 }
 
+/** A data link made by {@link link}. */
+export interface Link {
+  readonly id: string;
+  readonly topic: string;
+  /**
+   * Ends the link: the publisher stops sending on it and its channel is closed. Safe to call
+   * twice, and when either actor is gone.
+   */
+  close(): Promise<void>;
+}
+
+let linkCounter = 0;
+
 /**
  * Sends every batch `from` publishes on `topic` to `to`'s data mailbox. Between two inline
  * actors delivery is a direct call; otherwise a MessageChannel joins them, its ports
  * transferred to the hosts. A link belongs to the two incarnations it joins: after a restart,
- * link again.
+ * link again, and close links whose subscriber is gone so the publisher forgets them.
  * @throws {ActorError} when either actor is gone
  */
 export async function link(
   from: ActorHandle,
   to: ActorHandle,
   options: { topic: string },
-): Promise<void> {
+): Promise<Link> {
   const { topic } = options;
+  const id = `link-${++linkCounter}`;
+  let closed = false;
+  const handle: Link = {
+    id,
+    topic,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      try {
+        await from.link.unsubscribe(topic, id);
+      } catch {
+        // The publisher is gone: so is the link.
+      }
+    },
+  };
   const source = from.link.local;
   const target = to.link.local;
   if (source && target) {
-    source.addSink(topic, directSink(target.cell));
-    return;
+    source.addSink(topic, directSink(target.cell), id);
+    return handle;
   }
   const channel = new MessageChannel();
   try {
@@ -94,9 +122,10 @@ export async function link(
     throw e;
   }
   try {
-    await from.link.subscribe(topic, channel.port1);
+    await from.link.subscribe(topic, channel.port1, id);
   } catch (e) {
     channel.port1.close();
     throw e;
   }
+  return handle;
 }

@@ -180,7 +180,16 @@ export type ToHost =
   | { type: "event"; actorId: string; payload: unknown }
   | ({ actorId: string } & BatchDelivery)
   /** Batches the actor publishes on `topic` go to `port` from now on. */
-  | { type: "subscribe"; id: number; actorId: string; topic: string; port: MessagePort }
+  | {
+    type: "subscribe";
+    id: number;
+    actorId: string;
+    topic: string;
+    port: MessagePort;
+    linkId: string;
+  }
+  /** Ends the link `linkId` on `topic`: its port is closed. */
+  | { type: "unsubscribe"; id: number; actorId: string; topic: string; linkId: string }
   /** Batches arriving on `port` go to the actor's data mailbox. */
   | { type: "attach"; id: number; actorId: string; port: MessagePort };
 

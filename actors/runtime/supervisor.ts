@@ -95,8 +95,12 @@ export interface SupervisorOptions {
   withinMs?: number;
   /** Delay before restart n (1-based): `min(maxMs, initialMs · factor^(n-1))`. */
   backoff?: { initialMs?: number; maxMs?: number; factor?: number };
-  /** Pings every `intervalMs`; a ping unanswered after `timeoutMs` kills the child. */
-  heartbeat?: { intervalMs: number; timeoutMs: number };
+  /**
+   * Pings every `intervalMs`; a ping unanswered after `timeoutMs` kills the child. `clock`
+   * (default: the supervisor's) times the heartbeats: a hang is a matter of real time, so an
+   * owner running on a simulated clock gives the system clock here.
+   */
+  heartbeat?: { intervalMs: number; timeoutMs: number; clock?: Clock };
   onEvent?: (event: SupervisorEvent) => void;
 }
 
@@ -118,7 +122,7 @@ export class Supervisor {
   #maxRestarts: number;
   #withinMs: number;
   #backoff: { initialMs: number; maxMs: number; factor: number };
-  #heartbeat: { intervalMs: number; timeoutMs: number } | null;
+  #heartbeat: { intervalMs: number; timeoutMs: number; clock: Clock } | null;
   #onEvent: (event: SupervisorEvent) => void;
   #children: Child[] = [];
   #state: "idle" | "running" | "stopping" | "stopped" = "idle";
@@ -134,7 +138,9 @@ export class Supervisor {
       maxMs: options.backoff?.maxMs ?? 5_000,
       factor: options.backoff?.factor ?? 2,
     };
-    this.#heartbeat = options.heartbeat ?? null;
+    this.#heartbeat = options.heartbeat
+      ? { ...options.heartbeat, clock: options.heartbeat.clock ?? this.#clock }
+      : null;
     this.#onEvent = options.onEvent ?? (() => {});
     for (const spec of specs) this.#add(spec);
   }
@@ -159,7 +165,7 @@ export class Supervisor {
       }
     }
     if (this.#heartbeat) {
-      this.#cancelHeartbeat = this.#clock.setRepeating(
+      this.#cancelHeartbeat = this.#heartbeat.clock.setRepeating(
         () => this.#beat(),
         this.#heartbeat.intervalMs,
       );
@@ -363,8 +369,8 @@ export class Supervisor {
   }
 
   #beat(): void {
-    const { timeoutMs } = this.#heartbeat!;
-    const now = this.#clock.now();
+    const { timeoutMs, clock } = this.#heartbeat!;
+    const now = clock.now();
     for (const child of this.#children) {
       const handle = child.handle;
       if (child.status !== "running" || !handle?.ping) continue;

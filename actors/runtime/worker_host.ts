@@ -223,10 +223,14 @@ class WorkerActor<M, E> implements ActorHandle<M> {
     this.placement = dedicated ? "worker" : "pool";
     this.link = {
       local: null,
-      subscribe: async (topic, port) => {
-        await endpoint.request({ type: "subscribe", actorId: id, topic, port }, {
+      subscribe: async (topic, port, linkId) => {
+        await endpoint.request({ type: "subscribe", actorId: id, topic, port, linkId }, {
           transfer: [port],
         });
+      },
+      unsubscribe: async (topic, linkId) => {
+        if (this.exit || endpoint.closed) return;
+        await endpoint.request({ type: "unsubscribe", actorId: id, topic, linkId });
       },
       attach: async (port) => {
         await endpoint.request({ type: "attach", actorId: id, port }, { transfer: [port] });

@@ -243,3 +243,38 @@ Deno.test("links: inline ↔ worker and inline ↔ inline links deliver the same
   assertEquals(b.seen, c.seen);
   assertEquals(c.seen.map((s) => s.sum), c.expected);
 });
+
+Deno.test("links: a closed link stops delivery and the publisher forgets it", async () => {
+  const pool = new WorkerPool({ size: 1 });
+  try {
+    for (const [relayAt, sinkAt] of [["inline", "inline"], [pool, "worker"]] as const) {
+      const arrived = new Log<{ topic: string; seq: number; sum: number }>();
+      const relay = await spawnActor<unknown>({ id: "sym:MSFT", behaviour: ref("relay") }, relayAt);
+      const sink = await spawnActor<SinkMsg, { topic: string; seq: number; sum: number }>(
+        { id: "bot:2", behaviour: ref("sink") },
+        sinkAt,
+        { onEffects: (effects) => effects.forEach(arrived.push) },
+      );
+      const batch = () => ({
+        kind: "columns" as const,
+        length: 1,
+        columns: { price: Float64Array.of(1) },
+      });
+      try {
+        const first = await link(relay, sink, { topic: "ticks" });
+        relay.sendBatch("quotes", batch());
+        await arrived.count(1, "the batch before close");
+        await first.close();
+        await first.close(); // twice is fine
+        for (let i = 0; i < 5; i++) relay.sendBatch("quotes", batch());
+        assertEquals(await relay.request({ type: "count" }), 6);
+        assertEquals((await sink.request<unknown[]>({ type: "seen" })).length, 1);
+      } finally {
+        await sink.stop();
+        await relay.stop();
+      }
+    }
+  } finally {
+    pool.close();
+  }
+});
