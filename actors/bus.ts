@@ -35,6 +35,13 @@ export type BusMessage =
     event: string;
     data: Record<string, unknown>;
     tsMs: number;
+  }
+  /** Public market news, e.g. `market_status_changed` from the market monitor. */
+  | {
+    topic: "market";
+    event: string;
+    data: Record<string, unknown>;
+    tsMs: number;
   };
 
 /** A topic name. */

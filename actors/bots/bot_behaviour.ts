@@ -5,6 +5,8 @@
  * Every intent gives a `signal` effect; one that is not traded carries `suppressed: reason`.
  * Checks, in order (the first that fails names the reason):
  * - `paused`: the bot is paused (signals recorded, no orders);
+ * - `market closed`: the market monitor said the core session is closed (intraday timeframes
+ *   only: a `1Day` bar closes outside the session and its order queues for the open);
  * - `outside trading window`: the decision time (the bar's end; for `1Day`, only the bar's day
  *   of week is checked) is not on a configured day within `[start, end)` ET;
  * - `order pending`: an order of this bot for the symbol is still open;
@@ -55,6 +57,8 @@ export interface BotArgs {
   positions?: Record<string, string>;
   /** Start paused. */
   paused?: boolean;
+  /** Whether the market is open (default true); see the `market` message. */
+  marketOpen?: boolean;
 }
 
 /** A fill of one of this bot's orders. */
@@ -82,6 +86,8 @@ export type BotMsg =
   | OrderFilledMsg
   | { type: "order_closed"; symbol: string; clientOrderId: string; status: string }
   | { type: "account"; equity: string }
+  /** The market monitor's news: the core session opened or closed. */
+  | { type: "market"; open: boolean }
   | { type: "pause" }
   | { type: "resume" }
   | { type: "status" };
@@ -118,6 +124,7 @@ export interface BotState {
   books: Record<string, SymbolBook>;
   equity: string | null;
   paused: boolean;
+  marketOpen: boolean;
   orderSeq: number;
   counts: { bars: number; signals: number; orders: number; suppressed: number };
 }
@@ -127,6 +134,7 @@ export interface BotStatus {
   name: string;
   strategy: string;
   paused: boolean;
+  marketOpen: boolean;
   equity: string | null;
   positions: Record<string, string>;
   pending: Record<string, string>;
@@ -189,6 +197,7 @@ export function createBotBehaviour(
       const position = dec(book.position);
       let suppressed: string | null = null;
       if (s.paused) suppressed = "paused";
+      else if (!s.marketOpen && config.timeframe !== "1Day") suppressed = "market closed";
       else if (!inTradingWindow(config, decisionMs, dayOnly)) suppressed = "outside trading window";
       else if (book.pending) suppressed = "order pending";
       else if (entry && !position.isZero()) {
@@ -344,6 +353,7 @@ export function createBotBehaviour(
       name: state.config.name,
       strategy: state.config.strategy,
       paused: state.paused,
+      marketOpen: state.marketOpen,
       equity: state.equity,
       positions,
       pending,
@@ -375,6 +385,7 @@ export function createBotBehaviour(
         books,
         equity: args.equity ?? null,
         paused: args.paused ?? false,
+        marketOpen: args.marketOpen ?? true,
         orderSeq: 0,
         counts: { bars: 0, signals: 0, orders: 0, suppressed: 0 },
       };
@@ -420,6 +431,8 @@ export function createBotBehaviour(
         }
         case "account":
           return { state: { ...state, equity: dec(msg.equity).toString() } };
+        case "market":
+          return { state: { ...state, marketOpen: msg.open } };
         case "pause":
           return { state: { ...state, paused: true }, reply: { paused: true } };
         case "resume":

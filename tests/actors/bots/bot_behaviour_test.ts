@@ -176,6 +176,38 @@ Deno.test("bot: max positions across symbols, and pause/resume", () => {
   assertEquals([st.paused, st.counts.signals], [false, signals(paused).length]);
 });
 
+Deno.test("bot: while the market is closed an intraday bot signals but places nothing", () => {
+  const a = walk(42, 200);
+  const p = bot();
+  const up = updatesFor("AAPL", a, p);
+  const closed = drive(
+    p,
+    up,
+    (i) =>
+      i === 0
+        ? [{ type: "market", open: false }]
+        : i === 100
+        ? [{ type: "market", open: true }]
+        : [],
+  );
+  const early = signals(closed).filter((e) =>
+    e.type === "signal" && Date.parse(e.intent.t) < Date.parse(up[100]!.bar.t)
+  );
+  assert(
+    early.length > 0 &&
+      early.every((e) => e.type === "signal" && e.suppressed === "market closed"),
+  );
+  assert(orders(closed).length > 0);
+  const st = botBehaviour.receive(closed.state, { type: "status" }).reply as BotStatus;
+  assertEquals(st.marketOpen, true);
+  // A bot started while the market is closed starts with the flag down.
+  const daily = botBehaviour.init({
+    config: { name: "d", strategy: "sma_cross", symbols: ["AAPL"], timeframe: "1Day" },
+    marketOpen: false,
+  });
+  assertEquals(daily.marketOpen, false);
+});
+
 Deno.test("bot: deterministic, and its state survives a structured clone mid-run", () => {
   const bars = walk(9, 240);
   const s0 = bot({ stop_loss: { atr_multiple: "2" }, sizing: { method: "risk", percent: "1" } });
