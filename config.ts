@@ -73,6 +73,11 @@ const schema = z.object({
   STREAM_BUFFER: intIn(10, 1_000_000).default(1000),
   STREAM_IDLE_TIMEOUT_MS: intIn(0, 3_600_000).default(60_000),
   STREAM_PING_MS: intIn(0, 3_600_000).default(20_000),
+  BOTS_PLACEMENT: z.enum(["worker", "inline"]).default("worker"),
+  BOTS_MAX_RESTARTS: intIn(0, 1_000).default(3),
+  BOTS_RESTART_WINDOW_MS: intIn(1_000, 86_400_000).default(600_000),
+  BOTS_HEARTBEAT_MS: intIn(0, 600_000).default(1_000),
+  BOTS_HEARTBEAT_TIMEOUT_MS: intIn(10, 3_600_000).default(5_000),
 });
 
 /** The parsed, typed configuration. */
@@ -120,6 +125,14 @@ export type Config = {
     bufferSize: number;
     idleTimeoutMs: number;
     pingMs: number;
+  };
+  /** The bot manager: placement, restart intensity and heartbeats (0 turns them off). */
+  bots: {
+    placement: "worker" | "inline";
+    maxRestarts: number;
+    restartWindowMs: number;
+    heartbeatMs: number;
+    heartbeatTimeoutMs: number;
   };
 };
 
@@ -214,6 +227,13 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
       bufferSize: e.STREAM_BUFFER,
       idleTimeoutMs: e.STREAM_IDLE_TIMEOUT_MS,
       pingMs: e.STREAM_PING_MS,
+    },
+    bots: {
+      placement: e.BOTS_PLACEMENT,
+      maxRestarts: e.BOTS_MAX_RESTARTS,
+      restartWindowMs: e.BOTS_RESTART_WINDOW_MS,
+      heartbeatMs: e.BOTS_HEARTBEAT_MS,
+      heartbeatTimeoutMs: e.BOTS_HEARTBEAT_TIMEOUT_MS,
     },
   };
 }

@@ -19,6 +19,7 @@ import { createAuthenticator, loadJwtSecret, parseTtl, signToken } from "./route
 import { Metrics } from "./routes/metrics.ts";
 import { MessageBus } from "./actors/bus.ts";
 import { BotManager } from "./actors/bots/manager.ts";
+import { MarketMonitor } from "./actors/market_monitor.ts";
 import { ExecutionEngine } from "./actors/execution_engine.ts";
 import { StreamHub } from "./actors/stream_hub.ts";
 import { PostgresStreamStore } from "./db/stream.ts";
@@ -123,7 +124,22 @@ async function serve(config: Config): Promise<void> {
   }
   venue.start();
   await engine.start();
-  const bots = new BotManager({ sql: db.sql, engine, venue: venue.marketData, bus, clock });
+  const monitor = new MarketMonitor({ clock, bus, hours: config.sim.hours });
+  monitor.start();
+  const bots = new BotManager({
+    sql: db.sql,
+    engine,
+    venue: venue.marketData,
+    bus,
+    clock,
+    placement: config.bots.placement,
+    maxRestarts: config.bots.maxRestarts,
+    restartWindowMs: config.bots.restartWindowMs,
+    heartbeat: config.bots.heartbeatMs > 0
+      ? { intervalMs: config.bots.heartbeatMs, timeoutMs: config.bots.heartbeatTimeoutMs }
+      : null,
+    marketOpen: monitor.isOpen,
+  });
   const resumed = await bots.resumeRunning();
   if (resumed > 0) log.info("Resumed {bots} running bots", { bots: resumed });
   const streamLog = logger("stream");
@@ -179,6 +195,7 @@ async function serve(config: Config): Promise<void> {
     try {
       await stream.stop();
       await server.shutdown();
+      monitor.stop();
       await bots.close();
       venue.stop();
       await engine.stop();

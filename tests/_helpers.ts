@@ -254,6 +254,7 @@ export function createTestTrading(
     venue: venue.marketData,
     bus,
     clock,
+    placement: "inline",
     ...(options.registry ? { registry: options.registry } : {}),
   });
   return {

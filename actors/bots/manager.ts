@@ -1,16 +1,31 @@
 /**
- * The bot manager: runs each bot as actors (one symbol actor per symbol and the bot actor, placed
- * inline for now), feeds them the venue's 1-minute bars, and carries out what the bot asks:
- * a `signal` becomes a SIGNAL audit row and a bus "bot" event, an `order` goes through
+ * The bot manager: runs each bot as an actor under a one_for_one {@link Supervisor}, feeds it
+ * bars and indicators from shared symbol actors, and carries out what the bot asks: a `signal`
+ * becomes a SIGNAL audit row and a bus "bot" event, an `order` goes through
  * {@link ExecutionEngine.submit} (the one order path) with the bot's id, and fills of the bot's
- * orders come back to it as `order_filled`.
+ * orders come back to it as `order_filled`, carrying the bot's own position in the symbol.
  *
- * A bot's work is one promise chain: bars of one minute are processed, and their effects carried
- * out, before the next minute's, so a run is deterministic on a test clock ({@link settle}).
+ * Placement (`placement`):
+ * - `"worker"` (production): each bot actor in its own Worker, so a strategy that throws or
+ *   hangs never touches another bot; symbol actors share a {@link WorkerPool} (one host per
+ *   core by default). Market data goes from symbol actors to bot actors over MessageChannels.
+ * - `"inline"` (tests, backtests): the same behaviours in this thread; delivery is synchronous,
+ *   so a run on a test clock is exact and repeatable ({@link settle}).
  *
- * A crash (a strategy that throws) increments the bot's `error_count` and sets `last_error`; the
- * bot's actors are started afresh (`one_for_one` on the bot), and after `maxErrors` crashes
- * within `errorWindowMs` the bot is stopped with status `error`. Other bots are unaffected.
+ * Symbol actors are shared: one per symbol, whatever the number of bots trading it; each bot
+ * subscribes the indicators it needs and the symbol actor computes each distinct one once. The
+ * venue's 1-minute bars of a symbol go to its actor only.
+ *
+ * Failures: a bot actor that crashes (its strategy threw) or stops answering heartbeats (its
+ * strategy hangs; Worker placement) is restarted by the supervisor after a backoff, with its
+ * positions and equity read afresh from the ledger and the account; each crash increments the
+ * bot's `error_count` and sets `last_error`. More than `maxRestarts` restarts within
+ * `restartWindowMs` escalate: the bot is stopped with status `error`. Other bots are unaffected.
+ * A symbol actor that crashes is restarted and every bot on it is wired to it again.
+ *
+ * Market hours: on `market_status_changed` (see actors/market_monitor.ts) every bot is told, and
+ * intraday bots place nothing while the market is closed; the event also goes to each bot's
+ * stream.
  *
  * @example
  * ```ts
@@ -22,19 +37,24 @@
  * @module
  */
 import type { Sql } from "postgres";
-import type { MarketData, MarketEvent, Unsubscribe } from "../../brokers/broker.ts";
-import type { Clock } from "../../core/clock.ts";
+import type { MarketData, MarketEvent, Timeframe, Unsubscribe } from "../../brokers/broker.ts";
+import type { Bar } from "../../brokers/broker.ts";
+import { type Clock, SystemClock } from "../../core/clock.ts";
 import { isTradeError } from "../../core/errors.ts";
 import { parseOrderRequest } from "../../core/order.ts";
 import { appendAudit } from "../../db/audit.ts";
 import { type Role, type Tenant, withTenant } from "../../db/database.ts";
 import { logger } from "../../logging.ts";
-import { StrategyRegistry } from "../../strategies/registry.ts";
-import type { MessageBus } from "../bus.ts";
+import type { IndicatorSpec } from "../../strategies/indicator_spec.ts";
+import { BUILTIN_STRATEGIES, StrategyRegistry } from "../../strategies/registry.ts";
+import type { BusMessage, MessageBus } from "../bus.ts";
 import type { ExecutionEngine } from "../execution_engine.ts";
 import type { ActorHandle } from "../runtime/actor.ts";
-import { link, spawnActor } from "../runtime/placement.ts";
-import type { SerializedError } from "../runtime/protocol.ts";
+import type { AnyBehaviour } from "../runtime/behaviour.ts";
+import { type Link, link, spawnActor } from "../runtime/placement.ts";
+import { WorkerPool } from "../runtime/pool.ts";
+import type { BehaviourRef, SerializedError } from "../runtime/protocol.ts";
+import { Supervisor, type SupervisorEvent } from "../runtime/supervisor.ts";
 import { parseBotConfig } from "./bot_config.ts";
 import { type BotEffect, type BotMsg, createBotBehaviour } from "./bot_behaviour.ts";
 import { barTopic, symbolBehaviour, type SymbolMsg } from "./symbol_behaviour.ts";
@@ -69,6 +89,17 @@ export class BotError extends Error {
   }
 }
 
+/** The bot behaviour Workers load by default: the built-in strategies. */
+export const BOT_BEHAVIOUR_REF: BehaviourRef = {
+  url: new URL("./bot_behaviour.ts", import.meta.url).href,
+  export: "botBehaviour",
+};
+
+const SYMBOL_BEHAVIOUR_REF: BehaviourRef = {
+  url: new URL("./symbol_behaviour.ts", import.meta.url).href,
+  export: "symbolBehaviour",
+};
+
 /** What a {@link BotManager} needs. */
 export interface BotManagerOptions {
   sql: Sql;
@@ -76,56 +107,159 @@ export interface BotManagerOptions {
   /** Market data with live 1-minute bars. */
   venue: Pick<MarketData, "subscribe">;
   bus: MessageBus;
+  /** The engine's clock: restart backoff and event times. */
   clock: Clock;
   /** Strategies bots may run (default: the built-ins). */
   registry?: StrategyRegistry;
-  /** Where actors run; only `"inline"` for now. */
-  placement?: "inline";
-  /** Crashes within {@link errorWindowMs} that put a bot in status `error` (default 3). */
-  maxErrors?: number;
-  /** Default 60 000. */
-  errorWindowMs?: number;
+  /** Where actors run (default `"worker"`). */
+  placement?: "inline" | "worker";
+  /**
+   * The bot behaviour a Worker loads; it must know the strategies of `registry`. Default:
+   * {@link BOT_BEHAVIOUR_REF} (the built-ins); required for Worker placement with a custom
+   * registry.
+   */
+  botBehaviour?: BehaviourRef;
+  /** Worker hosts for symbol actors (default: one per core). */
+  poolSize?: number;
+  /** Restarts of a bot within {@link restartWindowMs} before it goes to `error` (default 3). */
+  maxRestarts?: number;
+  /** Default 600 000 (ten minutes: a strategy that throws on every 1-minute bar escalates). */
+  restartWindowMs?: number;
+  /** Delay before restart n: `min(maxMs, initialMs · 2^(n-1))` (default 1 000 / 30 000). */
+  backoff?: { initialMs?: number; maxMs?: number };
+  /**
+   * Heartbeats of Worker-placed actors, on the system clock (a hang is a matter of real time):
+   * a Worker that does not answer within `timeoutMs` is terminated and restarted. Default
+   * 1 000 / 5 000 ms; null turns them off. Inline actors cannot be pinged.
+   */
+  heartbeat?: { intervalMs: number; timeoutMs: number } | null;
+  /**
+   * Whether the market is open at start (default true: with no {@link MarketMonitor} on the bus
+   * nothing would ever reopen it). Give the monitor's `isOpen`.
+   */
+  marketOpen?: boolean;
+}
+
+/** One bot's subscription to one symbol actor. */
+interface Wire {
+  timeframe: Timeframe;
+  specs: IndicatorSpec[];
+  keys: string[];
+  link: Link | null;
+  /** The symbol actor it was made with. */
+  symbolActor: ActorHandle<SymbolMsg>;
 }
 
 interface Run {
   tenant: Tenant;
   botId: string;
+  childId: string;
   userId: string;
   config: unknown;
   symbols: string[];
   paused: boolean;
   /** Distinguishes this run's client order ids from earlier runs'. */
   tag: string;
+  /** The live bot actor, or null while it (re)starts. */
   bot: ActorHandle<BotMsg> | null;
-  symbolActors: Map<string, ActorHandle<SymbolMsg>>;
-  /** Effects emitted synchronously by the last delivery, carried out in order. */
+  /** Counts incarnations, so effects of a dead one are ignored. */
+  incarnation: number;
+  /** Effects received and not yet carried out, in order. */
   effects: BotEffect[];
+  wires: Map<string, Wire>;
+  /** Work on this bot's behalf (effects, fills), one at a time, in order. */
   chain: Promise<void>;
-  crashes: number[];
-  unsubscribe: Unsubscribe;
+  /** An incarnation being started. */
+  starting: Promise<unknown> | null;
   ended: boolean;
 }
 
+interface SymbolEntry {
+  symbol: string;
+  childId: string;
+  /** Bots using it. */
+  bots: Set<string>;
+  unsubscribe: Unsubscribe;
+}
+
 const log = logger("bots");
+const BOT_PREFIX = "bot:";
+const SYMBOL_PREFIX = "sym:";
 
 /** Runs bots. See the module documentation. */
 export class BotManager {
-  readonly #opts: Required<Omit<BotManagerOptions, "placement">>;
-  readonly #behaviour;
+  readonly #opts: BotManagerOptions & {
+    registry: StrategyRegistry;
+    placement: "inline" | "worker";
+    maxRestarts: number;
+    restartWindowMs: number;
+  };
+  readonly #inlineBot: AnyBehaviour;
+  readonly #botRef: BehaviourRef | null;
   readonly #runs = new Map<string, Run>();
+  readonly #symbols = new Map<string, SymbolEntry>();
+  readonly #botSupervisor: Supervisor;
+  readonly #symbolSupervisor: Supervisor;
+  #supervisorsStarted: Promise<void> | null = null;
+  #pool: WorkerPool | null = null;
+  #marketOpen: boolean;
   /** Engine order id → the bot and the bot's own client order id. */
   readonly #orders = new Map<string, { botId: string; clientOrderId: string }>();
-  readonly #unsubscribeBus: () => void;
+  /** Order ids known not to be any running bot's (bounded). */
+  readonly #notBots = new Set<string>();
+  readonly #unsubscribeBus: (() => void)[];
+  /** Runs being ended outside any chain (escalation), awaited by settle. */
+  readonly #background = new Set<Promise<void>>();
+  #closed = false;
 
+  /** @throws {TypeError} for Worker placement with a custom registry and no `botBehaviour` */
   constructor(options: BotManagerOptions) {
+    const registry = options.registry ?? new StrategyRegistry();
     this.#opts = {
-      registry: new StrategyRegistry(),
-      maxErrors: 3,
-      errorWindowMs: 60_000,
+      placement: "worker",
+      maxRestarts: 3,
+      restartWindowMs: 600_000,
       ...options,
+      registry,
     };
-    this.#behaviour = createBotBehaviour(this.#opts.registry);
-    this.#unsubscribeBus = options.bus.subscribe("order", (m) => this.#onOrderEvent(m));
+    this.#inlineBot = createBotBehaviour(registry);
+    const builtins = registry.names().join() === new StrategyRegistry().names().join() &&
+      BUILTIN_STRATEGIES.every((d) => registry.has(d.name) && registry.get(d.name) === d);
+    this.#botRef = options.botBehaviour ?? (builtins ? BOT_BEHAVIOUR_REF : null);
+    if (this.#opts.placement === "worker" && !this.#botRef) {
+      throw new TypeError(
+        "Cannot place bots in Workers with a custom strategy registry: pass botBehaviour, a " +
+          "module exporting createBotBehaviour(registry)",
+      );
+    }
+    this.#marketOpen = options.marketOpen ?? true;
+    const heartbeat = this.#opts.placement === "worker" && options.heartbeat !== null
+      ? {
+        ...(options.heartbeat ?? { intervalMs: 1_000, timeoutMs: 5_000 }),
+        clock: new SystemClock(),
+      }
+      : undefined;
+    const backoff = { initialMs: 1_000, maxMs: 30_000, ...options.backoff, factor: 2 };
+    this.#botSupervisor = new Supervisor([], {
+      clock: options.clock,
+      maxRestarts: this.#opts.maxRestarts,
+      withinMs: this.#opts.restartWindowMs,
+      backoff,
+      ...(heartbeat ? { heartbeat } : {}),
+      onEvent: (e) => this.#onBotEvent(e),
+    });
+    this.#symbolSupervisor = new Supervisor([], {
+      clock: options.clock,
+      maxRestarts: 10,
+      withinMs: this.#opts.restartWindowMs,
+      backoff: { initialMs: 100, maxMs: 5_000, factor: 2 },
+      ...(heartbeat ? { heartbeat } : {}),
+      onEvent: (e) => this.#onSymbolEvent(e),
+    });
+    this.#unsubscribeBus = [
+      options.bus.subscribe("order", (m) => this.#onOrderEvent(m)),
+      options.bus.subscribe("market", (m) => this.#onMarketEvent(m)),
+    ];
   }
 
   /** The strategies bots may run. */
@@ -136,6 +270,14 @@ export class BotManager {
   /** Whether the bot has actors in this process. */
   isRunning(botId: string): boolean {
     return this.#runs.has(botId);
+  }
+
+  /** Supervision snapshots of the bot and symbol actors (status and tests). */
+  actors(): {
+    bots: ReturnType<Supervisor["children"]>;
+    symbols: ReturnType<Supervisor["children"]>;
+  } {
+    return { bots: this.#botSupervisor.children(), symbols: this.#symbolSupervisor.children() };
   }
 
   /**
@@ -170,7 +312,7 @@ export class BotManager {
     }
     await this.#enqueue(run, () => {
       run.paused = true;
-      this.#deliver(run, { type: "pause" });
+      run.bot?.send({ type: "pause" });
     });
     return await this.#setStatus(tenant, botId, "paused");
   }
@@ -184,14 +326,15 @@ export class BotManager {
     }
     await this.#enqueue(run, () => {
       run.paused = false;
-      this.#deliver(run, { type: "resume" });
+      run.bot?.send({ type: "resume" });
     });
     return await this.#setStatus(tenant, botId, "running", { lastRun: true });
   }
 
   /**
-   * Starts every bot of every user whose status is `running` or `paused` (after a restart).
-   * A bot that fails to start is put in status `error`. Answers how many started.
+   * Starts every bot of every user whose status is `running` or `paused` (after a restart),
+   * with the positions its fills left it. A bot that fails to start is put in status `error`.
+   * Answers how many started.
    */
   async resumeRunning(): Promise<number> {
     const users = await this.#opts.sql<{ id: string; role: Role }[]>`
@@ -222,14 +365,21 @@ export class BotManager {
     return started;
   }
 
-  /** Resolves when every bar and effect handed to running bots so far has been carried out. */
+  /**
+   * Resolves when every bar and effect handed to running bots so far has been carried out
+   * (exact with inline placement; with Workers, only work already back in this thread).
+   */
   async settle(): Promise<void> {
     while (true) {
-      const chains = [...this.#runs.values()].map((r) => r.chain);
-      await Promise.all(chains);
+      const pending = () => [
+        ...[...this.#runs.values()].flatMap((r) => r.starting ? [r.chain, r.starting] : [r.chain]),
+        ...this.#background,
+      ];
+      const before = pending();
+      await Promise.all(before);
       await this.#opts.engine.settle();
-      const after = [...this.#runs.values()].map((r) => r.chain);
-      if (after.length === chains.length && after.every((c, i) => c === chains[i])) return;
+      const after = pending();
+      if (after.length === before.length && after.every((c, i) => c === before[i])) return;
     }
   }
 
@@ -241,9 +391,18 @@ export class BotManager {
 
   /** Stops every bot's actors without changing their stored status (shutdown). */
   async close(): Promise<void> {
-    this.#unsubscribeBus();
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const u of this.#unsubscribeBus) u();
     for (const botId of [...this.#runs.keys()]) await this.#endRun(botId);
+    await Promise.all(this.#background);
+    await this.#botSupervisor.stop();
+    await this.#symbolSupervisor.stop();
+    this.#pool?.close();
+    this.#pool = null;
   }
+
+  // Runs ----------------------------------------------------------------------------------
 
   async #load(tenant: Tenant, botId: string): Promise<BotRow> {
     const [row] = await withTenant(
@@ -272,81 +431,109 @@ export class BotManager {
     return row;
   }
 
+  #startSupervisors(): Promise<void> {
+    this.#supervisorsStarted ??= Promise.all([
+      this.#botSupervisor.start(),
+      this.#symbolSupervisor.start(),
+    ]).then(() => {});
+    return this.#supervisorsStarted;
+  }
+
   async #spawnRun(tenant: Tenant, row: BotRow, paused: boolean): Promise<void> {
+    if (this.#closed) throw new Error("Cannot start a bot: the bot manager is closed");
     const config = parseBotConfig(row.config, this.#opts.registry);
+    await this.#startSupervisors();
     const run: Run = {
       tenant,
       botId: row.id,
+      childId: BOT_PREFIX + row.id,
       userId: row.user_id,
       config: row.config,
       symbols: config.symbols,
       paused,
       tag: crypto.randomUUID().slice(0, 8),
       bot: null,
-      symbolActors: new Map(),
+      incarnation: 0,
       effects: [],
+      wires: new Map(),
       chain: Promise.resolve(),
-      crashes: [],
-      unsubscribe: () => {},
+      starting: null,
       ended: false,
     };
-    await this.#spawnActors(run);
     this.#runs.set(row.id, run);
-    run.unsubscribe = this.#opts.venue.subscribe(
-      { bars: config.symbols },
-      (events) => this.#onMarket(run, events),
-    );
-  }
-
-  /** Spawns the symbol actors and the bot actor of `run`, and links them. */
-  async #spawnActors(run: Run): Promise<void> {
-    for (const symbol of run.symbols) {
-      run.symbolActors.set(
-        symbol,
-        await spawnActor<SymbolMsg>(
-          { id: `sym:${run.botId}:${symbol}`, behaviour: symbolBehaviour, args: { symbol } },
-          "inline",
-        ),
-      );
-    }
-    run.effects = [];
-    // Percent-of-equity and risk sizing need the account's equity from the start.
-    const equity = await this.#equity(run.userId);
     try {
-      run.bot = await spawnActor<BotMsg, BotEffect>(
-        {
-          id: `bot:${run.botId}`,
-          behaviour: this.#behaviour,
-          args: { config: run.config, paused: run.paused, ...(equity ? { equity } : {}) },
-        },
-        "inline",
-        { onEffects: (effects) => run.effects.push(...effects), clock: this.#opts.clock },
-      );
-      await this.#drainEffects(run);
+      for (const symbol of run.symbols) await this.#acquireSymbol(symbol, run.botId);
+      await this.#botSupervisor.startChild({
+        id: run.childId,
+        restart: "transient",
+        shutdownMs: 5_000,
+        start: () => this.#startBot(run),
+      });
+      await this.#settleRun(run);
     } catch (e) {
-      await this.#stopActors(run);
+      await this.#endRun(row.id);
       throw e;
     }
   }
 
-  /** The user's account equity as decimal text, or null when the venue cannot say. */
-  async #equity(userId: string): Promise<string | null> {
-    try {
-      return (await this.#opts.engine.account(userId)).equity.toString();
-    } catch (e) {
-      log.warning("Cannot read the account of user {user}: {error}", {
-        user: userId,
-        error: String(e),
-      });
-      return null;
+  /** Waits for the run's current chain and start. */
+  async #settleRun(run: Run): Promise<void> {
+    while (true) {
+      const chain = run.chain;
+      const starting = run.starting;
+      await Promise.all([chain, starting]);
+      if (run.chain === chain && run.starting === starting) return;
     }
   }
 
-  async #stopActors(run: Run): Promise<void> {
-    await run.bot?.stop("stopped");
-    run.bot = null;
-    for (const actor of run.symbolActors.values()) await actor.stop("stopped");
-    run.symbolActors.clear();
+  /** One incarnation of the bot actor: fresh equity and positions, then spawn and wire. */
+  #startBot(run: Run): Promise<ActorHandle<BotMsg>> {
+    const started = (async () => {
+      const incarnation = ++run.incarnation;
+      run.bot = null;
+      run.effects = [];
+      const [equity, positions] = await Promise.all([
+        this.#equity(run.userId),
+        this.#botPositions(run),
+      ]);
+      const placement = this.#opts.placement;
+      const bot = await spawnActor<BotMsg, BotEffect>(
+        {
+          id: run.childId,
+          behaviour: placement === "inline" ? this.#inlineBot : this.#botRef!,
+          args: {
+            config: run.config,
+            paused: run.paused,
+            marketOpen: this.#marketOpen,
+            positions,
+            ...(equity ? { equity } : {}),
+          },
+        },
+        placement,
+        {
+          onEffects: (effects) => {
+            if (run.incarnation !== incarnation || run.ended) return;
+            run.effects.push(...effects);
+            this.#enqueue(run, () => this.#drainEffects(run, incarnation));
+          },
+        },
+      );
+      if (run.incarnation !== incarnation || run.ended) {
+        await bot.stop("superseded");
+        throw new Error(`Bot ${run.botId} was stopped while starting`);
+      }
+      run.bot = bot;
+      // The start effects (subscriptions) came before the spawn reply: wire them now.
+      await this.#enqueue(run, () => this.#drainEffects(run, incarnation));
+      return bot;
+    })();
+    run.starting = started;
+    started.then(() => {
+      if (run.starting === started) run.starting = null;
+    }, () => {
+      if (run.starting === started) run.starting = null;
+    });
+    return started;
   }
 
   async #endRun(botId: string): Promise<void> {
@@ -354,9 +541,11 @@ export class BotManager {
     if (!run) return;
     this.#runs.delete(botId);
     run.ended = true;
-    run.unsubscribe();
+    await this.#botSupervisor.stopChild(run.childId);
     await run.chain;
-    await this.#stopActors(run);
+    await this.#unwire(run);
+    run.bot = null;
+    for (const symbol of run.symbols) await this.#releaseSymbol(symbol, botId);
   }
 
   /** Appends work to the bot's chain; a failure is logged and never breaks the chain. */
@@ -373,57 +562,124 @@ export class BotManager {
     return next;
   }
 
-  /** Sends `message` to the bot actor, then carries out its effects or handles its crash. */
-  async #deliver(run: Run, message: BotMsg): Promise<void> {
-    if (!run.bot) return;
-    run.bot.send(message);
-    await this.#afterDelivery(run);
-  }
-
-  async #afterDelivery(run: Run): Promise<void> {
-    const exit = run.bot?.exit;
-    if (exit?.kind === "crash") {
-      run.effects = [];
-      await this.#onCrash(run, exit.error);
-      return;
-    }
-    await this.#drainEffects(run);
-  }
-
-  #onMarket(run: Run, events: MarketEvent[]): void {
-    const bars = events.filter((e) => e.type === "bar");
-    if (bars.length === 0) return;
-    this.#enqueue(run, async () => {
-      for (const event of bars) {
-        if (run.ended || !run.bot) return;
-        const actor = run.symbolActors.get(event.symbol);
-        if (!actor) continue;
-        actor.send({ type: "bars", bars: [event.bar] });
-        await this.#afterDelivery(run);
-      }
-    });
-  }
-
-  async #drainEffects(run: Run): Promise<void> {
-    while (run.effects.length > 0) {
+  async #drainEffects(run: Run, incarnation: number): Promise<void> {
+    while (run.effects.length > 0 && run.incarnation === incarnation && run.bot) {
       const effect = run.effects.shift()!;
       await this.#carryOut(run, effect);
     }
   }
 
+  // Symbol actors ---------------------------------------------------------------------------
+
+  async #acquireSymbol(symbol: string, botId: string): Promise<void> {
+    const existing = this.#symbols.get(symbol);
+    if (existing) {
+      existing.bots.add(botId);
+      return;
+    }
+    const entry: SymbolEntry = {
+      symbol,
+      childId: SYMBOL_PREFIX + symbol,
+      bots: new Set([botId]),
+      unsubscribe: () => {},
+    };
+    this.#symbols.set(symbol, entry);
+    try {
+      await this.#symbolSupervisor.startChild({
+        id: entry.childId,
+        restart: "permanent",
+        shutdownMs: 5_000,
+        start: () =>
+          spawnActor<SymbolMsg>(
+            {
+              id: entry.childId,
+              behaviour: this.#opts.placement === "inline" ? symbolBehaviour : SYMBOL_BEHAVIOUR_REF,
+              args: { symbol },
+            },
+            this.#opts.placement === "inline" ? "inline" : this.#symbolPool(),
+          ),
+      });
+    } catch (e) {
+      this.#symbols.delete(symbol);
+      throw e;
+    }
+    entry.unsubscribe = this.#opts.venue.subscribe(
+      { bars: [symbol] },
+      (events) => this.#onMarket(entry, events),
+    );
+  }
+
+  async #releaseSymbol(symbol: string, botId: string): Promise<void> {
+    const entry = this.#symbols.get(symbol);
+    if (!entry) return;
+    entry.bots.delete(botId);
+    if (entry.bots.size > 0) return;
+    this.#symbols.delete(symbol);
+    entry.unsubscribe();
+    await this.#symbolSupervisor.stopChild(entry.childId);
+  }
+
+  #symbolPool(): WorkerPool {
+    this.#pool ??= new WorkerPool({
+      name: "symbols",
+      ...(this.#opts.poolSize ? { size: this.#opts.poolSize } : {}),
+    });
+    return this.#pool;
+  }
+
+  #symbolActor(symbol: string): ActorHandle<SymbolMsg> | undefined {
+    return this.#symbolSupervisor.handle<ActorHandle<SymbolMsg>>(SYMBOL_PREFIX + symbol);
+  }
+
+  #onMarket(entry: SymbolEntry, events: MarketEvent[]): void {
+    const bars: Bar[] = [];
+    for (const e of events) if (e.type === "bar") bars.push(e.bar);
+    if (bars.length === 0) return;
+    this.#symbolActor(entry.symbol)?.sendBatch("bars", { kind: "rows", rows: bars });
+  }
+
+  /** Subscribes the bot's indicators at the symbol actor and links its bars to the bot. */
+  async #wire(run: Run, symbol: string, timeframe: Timeframe, specs: IndicatorSpec[]) {
+    const actor = this.#symbolActor(symbol);
+    const bot = run.bot;
+    if (!actor || !bot) return;
+    const old = run.wires.get(symbol);
+    if (old) await this.#dropWire(old);
+    run.wires.delete(symbol);
+    const reply = await actor.request<{ keys: string[] }>({ type: "subscribe", timeframe, specs });
+    const wire: Wire = { timeframe, specs, keys: reply.keys, link: null, symbolActor: actor };
+    run.wires.set(symbol, wire);
+    wire.link = await link(actor, bot, { topic: barTopic(timeframe) });
+  }
+
+  async #dropWire(wire: Wire): Promise<void> {
+    await wire.link?.close();
+    if (!wire.symbolActor.exit) {
+      try {
+        await wire.symbolActor.request({
+          type: "unsubscribe",
+          timeframe: wire.timeframe,
+          keys: wire.keys,
+        });
+      } catch {
+        // The symbol actor is gone; its indicators with it.
+      }
+    }
+  }
+
+  async #unwire(run: Run): Promise<void> {
+    const wires = [...run.wires.values()];
+    run.wires.clear();
+    for (const wire of wires) await this.#dropWire(wire);
+  }
+
+  // Effects ---------------------------------------------------------------------------------
+
   async #carryOut(run: Run, effect: BotEffect): Promise<void> {
     switch (effect.type) {
-      case "subscribe": {
-        const actor = run.symbolActors.get(effect.symbol);
-        if (!actor || !run.bot) return;
-        await actor.request({
-          type: "subscribe",
-          timeframe: effect.timeframe,
-          specs: effect.specs,
-        });
-        await link(actor, run.bot, { topic: barTopic(effect.timeframe) });
+      case "subscribe":
+        await this.#wire(run, effect.symbol, effect.timeframe, effect.specs);
         return;
-      }
       case "signal": {
         const payload: Record<string, unknown> = {
           symbol: effect.symbol,
@@ -469,7 +725,7 @@ export class BotManager {
             code: e.code,
             message: e.message,
           });
-          await this.#deliver(run, {
+          run.bot?.send({
             type: "order_closed",
             symbol: effect.symbol,
             clientOrderId: botCid,
@@ -492,34 +748,89 @@ export class BotManager {
     });
   }
 
-  #onOrderEvent(m: { order: Record<string, unknown>; fill?: unknown; event: string }): void {
-    const mine = this.#orders.get(String(m.order.id));
-    if (!mine) return;
+  // Fills -----------------------------------------------------------------------------------
+
+  #onOrderEvent(m: Extract<BusMessage, { topic: "order" }>): void {
+    const orderId = String(m.order.id);
+    const known = this.#orders.get(orderId);
+    const status = String(m.order.status);
+    const fill = m.fill;
+    const closed = ["canceled", "rejected", "expired"].includes(status);
+    if (!fill && !closed) return;
+    if (known) {
+      this.#orderEventFor(known, m);
+    } else if (!this.#notBots.has(orderId) && this.#userHasRuns(m.userId)) {
+      // An order placed before this process started (or by an earlier run): ask the ledger.
+      void this.#lookupOrder(m).catch((e) =>
+        log.error("Cannot look up the bot of order {orderId}: {error}", {
+          orderId,
+          error: String(e),
+        })
+      );
+    }
+    if (status === "filled" || closed) this.#orders.delete(orderId);
+  }
+
+  #userHasRuns(userId: string): boolean {
+    for (const run of this.#runs.values()) if (run.userId === userId) return true;
+    return false;
+  }
+
+  async #lookupOrder(m: Extract<BusMessage, { topic: "order" }>): Promise<void> {
+    const orderId = String(m.order.id);
+    const run = [...this.#runs.values()].find((r) => r.userId === m.userId);
+    if (!run) return;
+    const [row] = await withTenant(
+      this.#opts.sql,
+      run.tenant,
+      (tx) =>
+        tx<{ bot_id: string | null; client_order_id: string }[]>`
+          select coalesce(o.bot_id, p.bot_id) as bot_id,
+                 coalesce(p.client_order_id, o.client_order_id) as client_order_id
+          from orders o left join orders p on p.id = o.parent_id
+          where o.id = ${orderId}`,
+    );
+    if (!row?.bot_id || !this.#runs.has(row.bot_id)) {
+      if (this.#notBots.size > 10_000) this.#notBots.clear();
+      this.#notBots.add(orderId);
+      return;
+    }
+    // The engine's client order id is `<bot's id>.<run tag>`.
+    const cid = row.client_order_id;
+    const dot = cid.lastIndexOf(".");
+    this.#orderEventFor({ botId: row.bot_id, clientOrderId: dot > 0 ? cid.slice(0, dot) : cid }, m);
+  }
+
+  #orderEventFor(
+    mine: { botId: string; clientOrderId: string },
+    m: Extract<BusMessage, { topic: "order" }>,
+  ): void {
     const run = this.#runs.get(mine.botId);
     if (!run) return;
     const order = m.order;
-    const fill = m.fill as { qty: string; price: string; position_qty: string } | null | undefined;
+    const fill = m.fill;
     if (fill) {
-      this.#enqueue(run, () =>
-        this.#deliver(run, {
+      this.#enqueue(run, async () => {
+        const mineNow = await this.#fillFacts(run, String(order.symbol), fill.execution_id);
+        run.bot?.send({
           type: "order_filled",
           symbol: String(order.symbol),
           side: order.side as "buy" | "sell",
           qty: fill.qty,
           price: fill.price,
-          positionQty: fill.position_qty,
+          positionQty: mineNow.positionQty,
+          ...(mineNow.realizedPnl !== null ? { realizedPnl: mineNow.realizedPnl } : {}),
           ts: this.#opts.clock.now(),
           clientOrderId: mine.clientOrderId,
           partial: order.status === "partially_filled",
-        }));
-      // The fill moved the account: give the bot its new equity for sizing.
-      this.#enqueue(run, async () => {
+        });
+        // The fill moved the account: give the bot its new equity for sizing.
         const equity = await this.#equity(run.userId);
-        if (equity) await this.#deliver(run, { type: "account", equity });
+        if (equity) run.bot?.send({ type: "account", equity });
       });
-    } else if (["canceled", "rejected", "expired"].includes(String(order.status))) {
+    } else {
       this.#enqueue(run, () =>
-        this.#deliver(run, {
+        run.bot?.send({
           type: "order_closed",
           symbol: String(order.symbol),
           clientOrderId: mine.clientOrderId,
@@ -528,21 +839,158 @@ export class BotManager {
     }
   }
 
-  /** One crash: count it, then restart the bot's actors or give up with status `error`. */
-  async #onCrash(run: Run, error: SerializedError): Promise<void> {
-    const now = this.#opts.clock.now();
-    run.crashes = [...run.crashes.filter((t) => now - t < this.#opts.errorWindowMs), now];
-    const giveUp = run.crashes.length >= this.#opts.maxErrors;
-    await this.#stopActors(run);
-    await this.#recordError(run.tenant, run.botId, error, giveUp);
-    this.#event(run, giveUp ? "error" : "restarted", { message: error.message });
-    if (giveUp) {
-      run.ended = true;
-      run.unsubscribe();
-      this.#runs.delete(run.botId);
-      return;
+  /**
+   * The bot's own position in `symbol` after a fill (its share of the account's position: the
+   * signed sum of its orders' fills) and the realized P&L the fill booked, from the ledger.
+   */
+  async #fillFacts(
+    run: Run,
+    symbol: string,
+    executionId: string,
+  ): Promise<{ positionQty: string; realizedPnl: string | null }> {
+    const [row] = await withTenant(
+      this.#opts.sql,
+      run.tenant,
+      (tx) =>
+        tx<{ qty: string; pnl: string | null }[]>`
+        select
+          (select coalesce(sum(case when f.side = 'buy' then f.qty else -f.qty end), 0)::text
+             from fills f join orders o on o.id = f.order_id
+             where o.bot_id = ${run.botId} and f.symbol = ${symbol}) as qty,
+          (select sum(t.realized_pl)::text from trades t join fills f on f.id = t.fill_id
+             where f.execution_id = ${executionId}) as pnl`,
+    );
+    return { positionQty: row?.qty ?? "0", realizedPnl: row?.pnl ?? null };
+  }
+
+  /** The bot's signed positions by symbol, from its fills in the ledger. */
+  async #botPositions(run: Run): Promise<Record<string, string>> {
+    const rows = await withTenant(
+      this.#opts.sql,
+      run.tenant,
+      (tx) =>
+        tx<{ symbol: string; qty: string }[]>`
+        select f.symbol, sum(case when f.side = 'buy' then f.qty else -f.qty end)::text as qty
+        from fills f join orders o on o.id = f.order_id
+        where o.bot_id = ${run.botId}
+        group by f.symbol`,
+    );
+    const out: Record<string, string> = {};
+    for (const row of rows) if (row.qty !== "0") out[row.symbol] = row.qty;
+    return out;
+  }
+
+  /** The user's account equity as decimal text, or null when the venue cannot say. */
+  async #equity(userId: string): Promise<string | null> {
+    try {
+      return (await this.#opts.engine.account(userId)).equity.toString();
+    } catch (e) {
+      log.warning("Cannot read the account of user {user}: {error}", {
+        user: userId,
+        error: String(e),
+      });
+      return null;
     }
-    await this.#spawnActors(run);
+  }
+
+  // Supervision -----------------------------------------------------------------------------
+
+  #onMarketEvent(m: Extract<BusMessage, { topic: "market" }>): void {
+    if (m.event !== "market_status_changed") return;
+    const open = m.data.is_open === true;
+    this.#marketOpen = open;
+    for (const run of this.#runs.values()) {
+      this.#enqueue(run, () => {
+        run.bot?.send({ type: "market", open });
+        this.#event(run, "market_status_changed", m.data);
+      });
+    }
+  }
+
+  #onBotEvent(e: SupervisorEvent): void {
+    if (!e.id.startsWith(BOT_PREFIX)) return;
+    const run = this.#runs.get(e.id.slice(BOT_PREFIX.length));
+    if (!run) return;
+    switch (e.type) {
+      case "exited": {
+        if (e.exit.kind !== "crash") return;
+        const error = e.exit.error;
+        run.bot = null;
+        run.incarnation++; // effects still queued belong to the dead incarnation
+        this.#enqueue(run, async () => {
+          await this.#unwire(run);
+          await this.#recordError(run.tenant, run.botId, error, false);
+          log.warning("Bot {botId} crashed: {error}", {
+            botId: run.botId,
+            error: error.message,
+          });
+        });
+        return;
+      }
+      case "restart_scheduled":
+        this.#enqueue(run, () =>
+          this.#event(run, "restarted", {
+            attempt: e.attempt,
+            delay_ms: e.delayMs,
+            message: this.#botSupervisor.info(e.id)?.error?.message ?? null,
+          }));
+        return;
+      case "heartbeat_timeout":
+        log.warning("Bot {botId} did not answer its heartbeat: terminating its Worker", {
+          botId: run.botId,
+        });
+        return;
+      case "escalated":
+        this.#enqueue(run, () => this.#escalate(run, e.error));
+        return;
+    }
+  }
+
+  /** Too many restarts: status `error` with the reason, and the run ends. */
+  async #escalate(run: Run, error: SerializedError): Promise<void> {
+    const last = this.#botSupervisor.info(run.childId)?.error;
+    await withTenant(
+      this.#opts.sql,
+      run.tenant,
+      (tx) =>
+        tx`update bots set status = 'error', updated_at = now(),
+           last_error = coalesce(${last?.message ?? null}, last_error)
+         where id = ${run.botId}`,
+    );
+    this.#event(run, "error", { message: error.message, last_error: last?.message ?? null });
+    log.error("Bot {botId} stopped with status error: {error}", {
+      botId: run.botId,
+      error: error.message,
+    });
+    // End the run outside its own chain (ending awaits the chain).
+    const ending = Promise.resolve().then(() => this.#endRun(run.botId)).catch((e) =>
+      log.error("Cannot end bot {botId}: {error}", { botId: run.botId, error: String(e) })
+    );
+    this.#background.add(ending);
+    ending.finally(() => this.#background.delete(ending));
+  }
+
+  #onSymbolEvent(e: SupervisorEvent): void {
+    if (!e.id.startsWith(SYMBOL_PREFIX)) return;
+    const symbol = e.id.slice(SYMBOL_PREFIX.length);
+    const entry = this.#symbols.get(symbol);
+    if (!entry) return;
+    if (e.type === "started" && e.incarnation > 1) {
+      // A restarted symbol actor has lost its subscribers: wire every bot on it again.
+      for (const botId of entry.bots) {
+        const run = this.#runs.get(botId);
+        if (!run) continue;
+        this.#enqueue(run, async () => {
+          const wire = run.wires.get(symbol);
+          if (wire) await this.#wire(run, symbol, wire.timeframe, wire.specs);
+        });
+      }
+    } else if (e.type === "escalated") {
+      for (const botId of entry.bots) {
+        const run = this.#runs.get(botId);
+        if (run) this.#enqueue(run, () => this.#escalate(run, e.error));
+      }
+    }
   }
 
   async #recordError(tenant: Tenant, botId: string, error: unknown, fatal: boolean) {

@@ -198,18 +198,30 @@ Deno.test({
     const good = await createBot(t, "ann", { ...TREND, take_profit: undefined });
     assertEquals((await action(t, "ann", bad, "start")).status, 200);
     assertEquals((await action(t, "ann", good, "start")).status, 200);
-    await t.trading.advance(3 * MINUTE);
-
+    // Each crash is restarted after a backoff (1 s, 2 s, 4 s on the test clock), the new
+    // incarnation missing the bar of the minute it restarts in; the fourth crash is one more
+    // than the three restarts allowed within ten minutes, and escalates.
+    const seen: string[] = [];
+    const unsubscribe = t.trading.bus.subscribe("bot", (m) => {
+      if (m.botId === bad) seen.push(m.event);
+    });
+    await minutes(t, 6);
+    const early = await (await t.as("ann", `/api/v1/bots/${bad}`)).json();
+    assertEquals([early.status, early.error_count], ["running", 3]);
+    assert(early.last_error.includes("Strategy blew up"), early.last_error);
+    await minutes(t, 1);
+    unsubscribe();
     const boom = await (await t.as("ann", `/api/v1/bots/${bad}`)).json();
-    assertEquals([boom.status, boom.error_count], ["error", 3]);
+    assertEquals([boom.status, boom.error_count], ["error", 4]);
     assert(boom.last_error.includes("Strategy blew up"), boom.last_error);
     assertEquals(t.trading.bots.isRunning(bad), false);
+    assertEquals(seen, ["restarted", "restarted", "restarted", "error"]);
 
-    await minutes(t, 5);
+    await minutes(t, 3);
     const trend = await (await t.as("ann", `/api/v1/bots/${good}`)).json();
     assertEquals([trend.status, trend.error_count], ["running", 0]);
     const status = await t.trading.bots.botStatus(good) as { counts: { bars: number } };
-    assertEquals(status.counts.bars, 8);
+    assertEquals(status.counts.bars, 10);
   } finally {
     await t.close();
   }
@@ -231,7 +243,14 @@ Deno.test({
 
     const { sql } = t.db;
     const { engine, venue, bus, clock } = t.trading;
-    const next = new BotManager({ sql, engine, venue: venue.marketData, bus, clock });
+    const next = new BotManager({
+      sql,
+      engine,
+      venue: venue.marketData,
+      bus,
+      clock,
+      placement: "inline",
+    });
     try {
       assertEquals(await next.resumeRunning(), 2);
       assert(next.isRunning(running) && next.isRunning(other) && !next.isRunning(stopped));
@@ -277,6 +296,70 @@ Deno.test({
     // 5% of $100,000 in whole shares: far more than the default of one share.
     assert(qty > 1, `qty ${qty}`);
     assert(price === 0 || qty * price <= 5_000 + price, `qty ${qty} at ${price}`);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test({
+  name: "bots: a resumed bot starts with its own positions from the ledger and hears market status",
+  ...DB_TEST,
+}, async () => {
+  const t = await createTestApp({ trading: true });
+  try {
+    // A take-profit far away keeps the position open across the restart.
+    const id = await createBot(t, "ann", {
+      ...TREND,
+      stop_loss: undefined,
+      take_profit: undefined,
+    });
+    assertEquals((await action(t, "ann", id, "start")).status, 200);
+    const held = async () =>
+      (await t.db.owner<{ qty: string }[]>`
+        select qty::text from positions where symbol = 'AAPL' and qty <> 0`)[0]?.qty;
+    for (let i = 0; i < 180 && !(await held()); i++) await minutes(t, 1);
+    const qty = await held();
+    assert(qty, "the bot entered within three simulated hours");
+    await t.trading.bots.close();
+
+    const { sql } = t.db;
+    const { engine, venue, bus, clock } = t.trading;
+    const next = new BotManager({
+      sql,
+      engine,
+      venue: venue.marketData,
+      bus,
+      clock,
+      placement: "inline",
+    });
+    const events: string[] = [];
+    const unsubscribe = bus.subscribe("bot", (m) => {
+      if (m.botId === id) events.push(m.event);
+    });
+    try {
+      assertEquals(await next.resumeRunning(), 1);
+      await next.settle();
+      const status = await next.botStatus(id) as {
+        positions: Record<string, string>;
+        marketOpen: boolean;
+      };
+      assertEquals(status.positions.AAPL, qty);
+
+      // The market monitor's news reaches the bot and its stream.
+      bus.publish({
+        topic: "market",
+        event: "market_status_changed",
+        data: { is_open: false },
+        tsMs: clock.now(),
+      });
+      await next.settle();
+      const closed = await next.botStatus(id) as { marketOpen: boolean };
+      assertEquals(closed.marketOpen, false);
+      assert(events.includes("market_status_changed"), events.join());
+    } finally {
+      unsubscribe();
+      await next.close();
+    }
   } finally {
     await t.close();
   }
