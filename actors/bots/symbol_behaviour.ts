@@ -5,7 +5,9 @@
  * ({@link barTopic}).
  *
  * Input: closed 1-minute bars, or trade prints (built into 1-minute bars), in batches: a
- * {@link BatchDelivery} of rows, or `{type: "bars"}` / `{type: "trades"}` commands. Bars are
+ * {@link BatchDelivery} of rows, or of trade columns ({@link TradeColumns}: typed arrays that
+ * can be transferred instead of cloned, the cheap way to move many ticks between threads), or
+ * `{type: "bars"}` / `{type: "trades"}` commands. Bars are
  * left-labelled like Alpaca's (`t` is the interval start; 5Min at :00, :05 …; 1Hour on the clock
  * hour; 1Day at midnight America/New_York). A bar is emitted when its interval closes: when the
  * 1-minute bar of its last minute arrives, when data of a later interval arrives, or on a
@@ -27,7 +29,7 @@
 import type { Bar, Timeframe, Trade } from "../../brokers/broker.ts";
 import { etToEpochMs, toEt } from "../../core/calendar.ts";
 import type { ActorBehaviour, Publication, Transition } from "../runtime/behaviour.ts";
-import type { BatchDelivery } from "../runtime/protocol.ts";
+import type { BatchDelivery, ColumnBatch, TypedArray } from "../runtime/protocol.ts";
 import {
   IndicatorSet,
   type IndicatorSnapshot,
@@ -48,6 +50,14 @@ export interface BarUpdate {
 /** The topic a symbol actor publishes a timeframe's updates on, e.g. `"bars.5Min"`. */
 export function barTopic(timeframe: Timeframe): string {
   return `bars.${timeframe}`;
+}
+
+/**
+ * Trade prints as columns, all of the batch's `length`: `t` the time in epoch milliseconds, `p`
+ * the price, `s` the size (e.g. Float64Arrays). Other columns are ignored.
+ */
+export interface TradeColumns extends ColumnBatch {
+  columns: { t: TypedArray; p: TypedArray; s: TypedArray } & Record<string, TypedArray>;
 }
 
 /** Spawn arguments. */
@@ -221,8 +231,12 @@ class Step {
   }
 
   trade(trade: Trade): void {
+    this.tradeAt(Date.parse(trade.t), trade.p, trade.s);
+  }
+
+  /** One trade print at `ms` (epoch) of `size` at `price`. */
+  tradeAt(ms: number, price: number, size: number): void {
     const s = this.state;
-    const ms = Date.parse(trade.t);
     const start = Math.floor(ms / MINUTE) * MINUTE;
     if (s.minute && start < s.minute.startMs) {
       s.late++;
@@ -237,20 +251,18 @@ class Step {
       s.minute = {
         startMs: start,
         endMs: start + MINUTE,
-        bar: { t: iso(start), o: trade.p, h: trade.p, l: trade.p, c: trade.p, v: 0, n: 0, vw: 0 },
+        bar: { t: iso(start), o: price, h: price, l: price, c: price, v: 0, n: 0, vw: 0 },
       };
     }
+    // Updated in place: the building bar is this actor's own until it closes (then copied).
     const b = s.minute.bar;
-    const v = b.v + trade.s;
-    s.minute.bar = {
-      ...b,
-      h: Math.max(b.h, trade.p),
-      l: Math.min(b.l, trade.p),
-      c: trade.p,
-      v,
-      n: b.n + 1,
-      vw: v > 0 ? (b.vw * b.v + trade.p * trade.s) / v : trade.p,
-    };
+    const v = b.v + size;
+    b.vw = v > 0 ? (b.vw * b.v + price * size) / v : price;
+    b.h = Math.max(b.h, price);
+    b.l = Math.min(b.l, price);
+    b.c = price;
+    b.v = v;
+    b.n++;
   }
 
   transition(reply?: unknown): Transition<SymbolState, never> {
@@ -301,7 +313,19 @@ export const symbolBehaviour: ActorBehaviour<SymbolState, SymbolMsg, never, Symb
     const step = new Step(state);
     switch (msg.type) {
       case "batch": {
-        if (msg.batch.kind !== "rows") return { state };
+        if (msg.batch.kind === "columns") {
+          const { length, columns } = msg.batch;
+          const { t, p, s } = columns;
+          if (!t || !p || !s || t.length < length || p.length < length || s.length < length) {
+            throw new TypeError(
+              `Cannot read trade columns of "${state.symbol}": need t, p and s of ${length} entries`,
+            );
+          }
+          for (let i = 0; i < length; i++) {
+            step.tradeAt(Number(t[i]), Number(p[i]), Number(s[i]));
+          }
+          return step.transition();
+        }
         for (const row of msg.batch.rows) {
           if (isTrade(row)) step.trade(row);
           else step.minuteClosed(row, Date.parse(row.t));

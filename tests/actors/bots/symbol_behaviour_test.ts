@@ -95,6 +95,79 @@ Deno.test("symbol: trades build 1-minute bars that close on a later trade or a t
   assertEquals((st.reply as SymbolStatus).lateDropped, 1);
 });
 
+Deno.test("symbol: trade columns (typed arrays) build the same bars as trade rows", () => {
+  const prints = Array.from({ length: 500 }, (_, i) => ({
+    ms: OPEN_MS + i * 1_700,
+    p: 100 + Math.sin(i / 7) * 3,
+    s: 1 + (i * 37) % 200,
+  }));
+  const rows: Trade[] = prints.map((x, i) => ({
+    t: new Date(x.ms).toISOString(),
+    x: "V",
+    p: x.p,
+    s: x.s,
+    c: [],
+    i,
+    z: "C",
+  }));
+  let a = symbolBehaviour.init({ symbol: "AAPL", timeframes: ["1Min", "5Min"] });
+  let b = symbolBehaviour.init({ symbol: "AAPL", timeframes: ["1Min", "5Min"] });
+  const fromRows: BarUpdate[] = [];
+  const fromColumns: BarUpdate[] = [];
+  for (let i = 0; i < prints.length; i += 64) {
+    const chunk = prints.slice(i, i + 64);
+    let t;
+    [a, t] = run(a, {
+      type: "batch",
+      topic: "trades",
+      seq: i / 64 + 1,
+      batch: { kind: "rows", rows: rows.slice(i, i + 64) },
+    });
+    fromRows.push(...updates(t, "bars.1Min"), ...updates(t, "bars.5Min"));
+    [b, t] = run(b, {
+      type: "batch",
+      topic: "trades",
+      seq: i / 64 + 1,
+      batch: {
+        kind: "columns",
+        length: chunk.length,
+        columns: {
+          t: Float64Array.from(chunk, (x) => x.ms),
+          p: Float64Array.from(chunk, (x) => x.p),
+          s: Uint32Array.from(chunk, (x) => x.s),
+        },
+      },
+    });
+    fromColumns.push(...updates(t, "bars.1Min"), ...updates(t, "bars.5Min"));
+  }
+  assert(fromRows.length > 10);
+  assertEquals(fromColumns, fromRows);
+});
+
+Deno.test("symbol: trade columns without t, p and s of the batch's length are refused", () => {
+  const s = symbolBehaviour.init({ symbol: "AAPL", timeframes: ["1Min"] });
+  let error: unknown;
+  try {
+    symbolBehaviour.receive(s, {
+      type: "batch",
+      topic: "trades",
+      seq: 1,
+      batch: {
+        kind: "columns",
+        length: 3,
+        columns: { t: new Float64Array(3), p: new Float64Array(2), s: new Float64Array(3) },
+      },
+    });
+  } catch (e) {
+    error = e;
+  }
+  assert(error instanceof TypeError);
+  assertEquals(
+    error.message,
+    'Cannot read trade columns of "AAPL": need t, p and s of 3 entries',
+  );
+});
+
 Deno.test("symbol: indicator values equal a direct computation on the aggregated bars", () => {
   let s = symbolBehaviour.init({ symbol: "AAPL" });
   let t;
