@@ -66,7 +66,7 @@ import {
   findOrderByClientId,
   insertOrder,
   type OrderRow,
-  recordFill,
+  queueFill,
   rowToOrder,
   updateOrder,
 } from "../db/ledger.ts";
@@ -212,6 +212,16 @@ interface BatchOrder {
   correlationId: string | null;
 }
 
+/**
+ * A simple order just committed by a submit in progress, as its row now reads: the first
+ * batch of its venue events starts from it instead of reading the row back.
+ */
+interface LiveOrder {
+  order: Order;
+  botId: string | null;
+  correlationId: string | null;
+}
+
 /** An applied event, ready to publish. */
 interface Applied {
   order: Order;
@@ -235,6 +245,12 @@ export class ExecutionEngine {
    * from here instead of reading the row back, and removes the entry.
    */
   readonly #known = new Map<string, Order>();
+  /**
+   * Orders committed by a submit in progress whose row nothing has touched since, by user and
+   * client order id. Taken (removed) by the first batch that applies their venue events, and
+   * dropped before anything else writes their row (acknowledgement, rejection, reconciliation).
+   */
+  readonly #live = new Map<string, LiveOrder>();
   readonly #inflight = new Map<string, Promise<SubmitResult>>();
   readonly #limiter = new SlidingWindowLimiter({ windowMs: 60_000 });
   readonly #cache: TtlCache;
@@ -424,11 +440,20 @@ export class ExecutionEngine {
 
     let sent: Order;
     this.#watching.add(order.id);
+    const liveKey = `${userId}\u0000${order.client_order_id}`;
+    if (order.order_class === "" || order.order_class === "simple") {
+      this.#live.set(liveKey, {
+        order,
+        botId: cmd.botId ?? null,
+        correlationId: cmd.correlationId,
+      });
+    }
     try {
       sent = await broker.submitOrder(request);
     } catch (e) {
       this.#watching.delete(order.id);
       this.#known.delete(order.id);
+      this.#live.delete(liveKey);
       if (e instanceof AmbiguousSubmitError) {
         return await this.#recover(tenant, order, cmd, e);
       }
@@ -445,6 +470,8 @@ export class ExecutionEngine {
     }
     const simple = sent.order_class === "" || sent.order_class === "simple";
     await this.#enqueueAndWait(userId, async () => {
+      // Events queued before this task have run; the row may change from here on.
+      this.#live.delete(liveKey);
       // The venue's events may already have recorded everything its answer says.
       if (!(simple && this.#known.has(order.id))) {
         await this.#acknowledge(tenant, order.id, sent, cmd, null);
@@ -1069,11 +1096,29 @@ export class ExecutionEngine {
     const byVenueId = new Map<string, string>();
     const audits: AuditEntry[] = [];
     const outs: Omit<Applied, "seq" | "ts">[] = [];
+    // Fills' position and trades writes, queued on the transaction and awaited with COMMIT.
+    const queued: Promise<void>[] = [];
     for (const item of items) {
       const { update } = item;
       const venueOrder = update.order;
       let ledgerId = byVenueId.get(venueOrder.id);
       let note = item.note ?? null;
+      if (!ledgerId && !item.row) {
+        const live = this.#takeLive(userId, venueOrder);
+        if (live) {
+          ledgerId = live.order.id;
+          byVenueId.set(venueOrder.id, ledgerId);
+          if (!state.has(ledgerId)) {
+            state.set(ledgerId, {
+              order: live.order,
+              brokerId: venueOrder.id,
+              botId: live.botId,
+              clientOrderId: live.order.client_order_id,
+              correlationId: live.correlationId,
+            });
+          }
+        }
+      }
       if (!ledgerId) {
         let row = item.row ?? await this.#locate(tx, userId, venueOrder);
         if (!row) {
@@ -1102,7 +1147,7 @@ export class ExecutionEngine {
         (update.event === "fill" || update.event === "partial_fill") && update.qty && update.price
       ) {
         const executionId = update.execution_id ?? `${venueOrder.id}:${venueOrder.filled_qty}`;
-        const r = await recordFill(tx, {
+        const r = await queueFill(tx, {
           userId,
           orderId: ledgerId,
           botId: st.botId,
@@ -1115,6 +1160,7 @@ export class ExecutionEngine {
           tsMs: update.timestamp,
           venue: this.#deps.venue.name,
         });
+        queued.push(r.written);
         if (r.inserted) {
           fill = {
             qty: update.qty.toString(),
@@ -1171,6 +1217,7 @@ export class ExecutionEngine {
     }
     // The last statements leave with COMMIT when the caller passes `finish`.
     const last = Promise.all([
+      ...queued,
       ...[...state.values()].map((st) => updateOrder(tx, st.order, { brokerOrderId: st.brokerId })),
     ]).then(() => undefined);
     const receipts = appendAudits(tx, audits);
@@ -1179,6 +1226,16 @@ export class ExecutionEngine {
     const done = Promise.all([last, receipts]).then(([, r]) => r);
     const written = await (finish ? finish(done) : done);
     return outs.map((o, i) => ({ ...o, seq: written[i]!.seq, ts: written[i]!.ts }));
+  }
+
+  /** Takes the live entry of a venue order placed by a submit in progress, if it has one. */
+  #takeLive(userId: string, venueOrder: Order): LiveOrder | null {
+    if (venueOrder.parent_id || venueOrder.replaces) return null;
+    const key = `${userId}\u0000${venueOrder.client_order_id}`;
+    const live = this.#live.get(key);
+    if (!live) return null;
+    this.#live.delete(key);
+    return live;
   }
 
   /** The ledger row of a venue order: by venue id or client order id, a leg, a replacement. */
@@ -1241,6 +1298,10 @@ export class ExecutionEngine {
 
   async #reconcileUser(userId: string): Promise<number> {
     const tenant: Tenant = { userId, role: "trader" };
+    // Reconciliation may write any of the user's rows: live entries would go stale.
+    for (const key of this.#live.keys()) {
+      if (key.startsWith(`${userId}\u0000`)) this.#live.delete(key);
+    }
     const broker = this.brokerFor(userId);
     const open = await withTenant(
       this.#deps.sql,

@@ -270,6 +270,22 @@ export interface FillResult {
  * closes the position. Call it inside the tenant transaction that also updates the order.
  */
 export async function recordFill(tx: Tx, fill: FillInput): Promise<FillResult> {
+  const { written, ...result } = await queueFill(tx, fill);
+  await written;
+  return result;
+}
+
+/**
+ * {@link recordFill} without waiting for its last writes: the fill is inserted and the
+ * position read (one round trip), then the trades row and the position write are queued on
+ * the transaction and `written` settles once they are done. Statements issued afterwards on
+ * the same transaction run after them, so the caller can send them (and COMMIT) in the same
+ * socket write. The caller must await `written` (a failure there fails the transaction).
+ */
+export async function queueFill(
+  tx: Tx,
+  fill: FillInput,
+): Promise<FillResult & { written: Promise<void> }> {
   // Both statements leave in one socket write (postgres.js pipelines same-tick queries).
   const [[inserted], [pos]] = await Promise.all([
     tx<{ id: string }[]>`
@@ -290,28 +306,33 @@ export async function recordFill(tx: Tx, fill: FillInput): Promise<FillResult> {
       avgEntryPrice: avg,
       realizedPl: Decimal.ZERO,
       tradeId: null,
+      written: Promise.resolve(),
     };
   }
   const signed = fill.side === "buy" ? fill.qty : fill.qty.neg();
   const moved = applyToPosition(before, avg, signed, fill.price);
+  // Queued with execute(), in order, and awaited together below.
+  const writes: Promise<unknown>[] = [];
   let tradeId: string | null = null;
   if (moved.closedQty.isPositive()) {
-    const [t] = await tx<{ id: string }[]>`
-      insert into trades (user_id, bot_id, symbol, side, qty, entry_price, exit_price,
+    tradeId = crypto.randomUUID();
+    writes.push(
+      tx`
+      insert into trades (id, user_id, bot_id, symbol, side, qty, entry_price, exit_price,
         realized_pl, opened_at, closed_at, exit_order_id, fill_id)
-      values (${fill.userId}, ${fill.botId}, ${fill.symbol},
+      values (${tradeId}, ${fill.userId}, ${fill.botId}, ${fill.symbol},
         ${before.isPositive() ? "long" : "short"}, ${moved.closedQty.toString()},
         ${avg.toString()}, ${fill.price.toString()}, ${moved.realizedPl.toString()},
-        ${pos?.opened_at ?? null}, ${new Date(fill.tsMs)}, ${fill.orderId}, ${inserted.id})
-      returning id`;
-    tradeId = t!.id;
+        ${pos?.opened_at ?? null}, ${new Date(fill.tsMs)}, ${fill.orderId}, ${inserted.id})`
+        .execute(),
+    );
   }
   if (moved.qty.isZero()) {
-    if (pos) await tx`delete from positions where symbol = ${fill.symbol}`;
+    if (pos) writes.push(tx`delete from positions where symbol = ${fill.symbol}`.execute());
   } else {
     const openedAt = before.isZero() || moved.flipped ? new Date(fill.tsMs) : pos?.opened_at;
     const realized = (pos ? Decimal.parse(pos.realized_pl) : Decimal.ZERO).add(moved.realizedPl);
-    await tx`
+    writes.push(tx`
       insert into positions (user_id, symbol, asset_id, qty, avg_entry_price, cost_basis,
         realized_pl, opened_at, updated_at)
       values (${fill.userId}, ${fill.symbol}, ${fill.assetId}, ${moved.qty.toString()},
@@ -321,8 +342,10 @@ export async function recordFill(tx: Tx, fill: FillInput): Promise<FillResult> {
         qty = excluded.qty, avg_entry_price = excluded.avg_entry_price,
         cost_basis = excluded.cost_basis, realized_pl = excluded.realized_pl,
         opened_at = excluded.opened_at, updated_at = excluded.updated_at,
-        asset_id = coalesce(excluded.asset_id, positions.asset_id)`;
+        asset_id = coalesce(excluded.asset_id, positions.asset_id)`.execute());
   }
+  const written = Promise.all(writes).then(() => undefined);
+  written.catch(() => {});
   return {
     inserted: true,
     fillId: inserted.id,
@@ -330,6 +353,7 @@ export async function recordFill(tx: Tx, fill: FillInput): Promise<FillResult> {
     avgEntryPrice: moved.avg,
     realizedPl: moved.realizedPl,
     tradeId,
+    written,
   };
 }
 
