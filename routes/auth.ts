@@ -82,13 +82,41 @@ function identityOf(payload: JWTPayload): Identity {
   return { username, role };
 }
 
-/** Creates the token verifier from the engine's settings. */
+const CLOCK_TOLERANCE_S = 5;
+/** Verified tokens are remembered this long (and never past their `exp`). */
+const VERIFIED_TTL_S = 60;
+const VERIFIED_MAX = 10_000;
+
+/**
+ * Creates the token verifier from the engine's settings. A token that verified is remembered
+ * for up to a minute (never past its expiry), so a client's requests do not each pay for the
+ * signature check; any change to the token's bytes makes it a different, unverified token.
+ */
 export function createAuthenticator(options: AuthOptions): Authenticator {
-  const key = secretBytes(options.secret);
+  const secret = secretBytes(options.secret);
+  // Imported once: jose would otherwise import the raw secret on every verification.
+  let hmacKey: Promise<CryptoKey> | null = null;
+  const key = () =>
+    hmacKey ??= crypto.subtle.importKey(
+      "raw",
+      secret as BufferSource,
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["verify"],
+    );
   const jwks = options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl)) : null;
+  const nowSeconds = options.now ?? (() => Date.now() / 1000);
   const currentDate = options.now ? () => new Date(options.now!() * 1000) : undefined;
+  const verified = new Map<string, { identity: Identity; exp: number; until: number }>();
   return {
     async verify(token: string): Promise<Identity> {
+      const now = nowSeconds();
+      const hit = verified.get(token);
+      if (hit) {
+        // The same expiry rule as the full check (exp with the clock tolerance).
+        if (hit.exp > now - CLOCK_TOLERANCE_S && now < hit.until) return hit.identity;
+        verified.delete(token);
+      }
       let alg: string | undefined;
       try {
         alg = decodeProtectedHeader(token).alg;
@@ -98,13 +126,13 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
       const common = {
         issuer: options.issuer,
         audience: options.audience,
-        clockTolerance: 5,
+        clockTolerance: CLOCK_TOLERANCE_S,
         ...(currentDate ? { currentDate: currentDate() } : {}),
       };
       try {
         let payload: JWTPayload;
         if (alg === "HS256") {
-          ({ payload } = await jwtVerify(token, key, { ...common, algorithms: ["HS256"] }));
+          ({ payload } = await jwtVerify(token, await key(), { ...common, algorithms: ["HS256"] }));
         } else if (jwks && (alg === "RS256" || alg === "ES256")) {
           ({ payload } = await jwtVerify(token, jwks, {
             ...common,
@@ -113,7 +141,12 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
         } else {
           throw unauthorized(`Token algorithm "${alg ?? "none"}" is not accepted`);
         }
-        return identityOf(payload);
+        const identity = identityOf(payload);
+        if (typeof payload.exp === "number") {
+          if (verified.size >= VERIFIED_MAX) verified.clear();
+          verified.set(token, { identity, exp: payload.exp, until: now + VERIFIED_TTL_S });
+        }
+        return identity;
       } catch (e) {
         if (e instanceof ApiError) throw e;
         const code = (e as { code?: string }).code;
