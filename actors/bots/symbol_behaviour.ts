@@ -37,6 +37,7 @@ import {
   type IndicatorSpecInput,
   parseIndicatorKey,
 } from "../../strategies/indicator_spec.ts";
+import type { IndicatorBar } from "../../strategies/indicators.ts";
 import { BOT_TIMEFRAMES, timeframeMs } from "./bot_config.ts";
 
 /** A closed bar with the indicators of its timeframe after it. Plain data. */
@@ -89,11 +90,73 @@ interface Building {
   bar: Bar;
 }
 
+/**
+ * The last `limit` closed bars of a timeframe, oldest first, kept as the four fields indicators
+ * read (high, low, close, volume) in one Float64Array ring: 32 bytes a bar instead of a Bar
+ * object with its time text, so a full history costs a symbol actor about 16 KB per timeframe.
+ * The ring grows by doubling up to `limit`.
+ */
+export class BarHistory {
+  readonly limit: number;
+  #data: Float64Array;
+  #capacity: number;
+  #head = 0;
+  #size = 0;
+
+  constructor(limit: number) {
+    this.limit = Math.max(0, Math.floor(limit));
+    this.#capacity = Math.min(this.limit, 64);
+    this.#data = new Float64Array(this.#capacity * 4);
+  }
+
+  /** Bars held. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Appends a closed bar, forgetting the oldest beyond `limit`. */
+  push(bar: IndicatorBar): void {
+    if (this.limit === 0) return;
+    if (this.#size === this.#capacity && this.#capacity < this.limit) this.#grow();
+    const slot = (this.#head + this.#size) % this.#capacity;
+    const d = this.#data;
+    d[slot * 4] = bar.h;
+    d[slot * 4 + 1] = bar.l;
+    d[slot * 4 + 2] = bar.c;
+    d[slot * 4 + 3] = bar.v;
+    if (this.#size < this.#capacity) this.#size++;
+    else this.#head = (this.#head + 1) % this.#capacity;
+  }
+
+  /** The bars held, oldest first. */
+  bars(): IndicatorBar[] {
+    const out: IndicatorBar[] = [];
+    const d = this.#data;
+    for (let i = 0; i < this.#size; i++) {
+      const slot = ((this.#head + i) % this.#capacity) * 4;
+      out.push({ h: d[slot]!, l: d[slot + 1]!, c: d[slot + 2]!, v: d[slot + 3]! });
+    }
+    return out;
+  }
+
+  #grow(): void {
+    const capacity = Math.min(this.limit, this.#capacity * 2);
+    const next = new Float64Array(capacity * 4);
+    for (let i = 0; i < this.#size; i++) {
+      const from = ((this.#head + i) % this.#capacity) * 4;
+      next.set(this.#data.subarray(from, from + 4), i * 4);
+    }
+    this.#data = next;
+    this.#capacity = capacity;
+    this.#head = 0;
+  }
+}
+
 interface Frame {
   set: IndicatorSet;
   refs: Record<string, number>;
   pending: Building | null;
-  history: Bar[];
+  history: BarHistory;
   /** Minutes before this are part of a partial first interval and skipped. */
   skipBeforeMs: number | null;
   fresh: boolean;
@@ -157,7 +220,7 @@ function newFrame(state: SymbolState): Frame {
     set: new IndicatorSet(),
     refs: {},
     pending: null,
-    history: [],
+    history: new BarHistory(state.historyLimit),
     skipBeforeMs: null,
     fresh: state.lastMinuteMs !== null,
   };
@@ -171,7 +234,6 @@ class Step {
   emit(tf: Timeframe, frame: Frame, bar: Bar): void {
     const indicators = frame.set.update(bar);
     frame.history.push(bar);
-    if (frame.history.length > this.state.historyLimit) frame.history.shift();
     const list = this.out.get(tf) ?? [];
     list.push({ symbol: this.state.symbol, timeframe: tf, bar, indicators });
     this.out.set(tf, list);
@@ -347,7 +409,7 @@ export const symbolBehaviour: ActorBehaviour<SymbolState, SymbolMsg, never, Symb
         try {
           for (const spec of msg.specs) {
             const parsed = typeof spec === "string" ? parseIndicatorKey(spec) : spec;
-            const key = frame.set.add(parsed, frame.history);
+            const key = frame.set.add(parsed, frame.history.bars());
             frame.refs[key] = (frame.refs[key] ?? 0) + 1;
             added.push(key);
           }

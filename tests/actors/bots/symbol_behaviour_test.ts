@@ -2,6 +2,7 @@ import { assert, assertEquals } from "../../_assert.ts";
 import type { Trade } from "../../../brokers/broker.ts";
 import { IndicatorSet } from "../../../strategies/indicator_spec.ts";
 import {
+  BarHistory,
   type BarUpdate,
   symbolBehaviour,
   type SymbolMsg,
@@ -224,4 +225,18 @@ Deno.test("symbol: indicators are shared per key with reference counts; late tim
   const more = walk(2, 12).slice(4);
   [s, t] = run(s, { type: "bars", bars: more });
   assertEquals(updates(t, "bars.5Min").map((x) => x.bar.t), ["2024-01-09T14:35:00Z"]);
+});
+
+Deno.test("symbol: bar history keeps the last `limit` bars oldest first, growing as it fills", () => {
+  const bar = (i: number) => ({ h: i + 0.5, l: i - 0.5, c: i, v: 10 * i });
+  const history = new BarHistory(100);
+  for (let i = 1; i <= 70; i++) history.push(bar(i));
+  assertEquals(history.size, 70);
+  assertEquals(history.bars(), Array.from({ length: 70 }, (_, i) => bar(i + 1)));
+  for (let i = 71; i <= 250; i++) history.push(bar(i));
+  assertEquals(history.size, 100);
+  assertEquals(history.bars(), Array.from({ length: 100 }, (_, i) => bar(i + 151)));
+  const none = new BarHistory(0);
+  none.push(bar(1));
+  assertEquals(none.bars(), []);
 });
