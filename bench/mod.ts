@@ -29,6 +29,7 @@ export const BENCHMARKS: readonly BenchEntry[] = [
   { name: "paper", load: () => import("./paper_bench.ts") },
   { name: "orders", load: () => import("./orders_bench.ts") },
   { name: "stream", load: () => import("./stream_bench.ts") },
+  { name: "actors", load: () => import("./actors_bench.ts") },
 ];
 
 function header(): void {
