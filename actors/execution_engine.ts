@@ -1120,7 +1120,7 @@ export class ExecutionEngine {
         }
       }
       if (!ledgerId) {
-        let row = item.row ?? await this.#locate(tx, userId, venueOrder);
+        let row = item.row ?? await this.#locate(tx, userId, venueOrder, byVenueId);
         if (!row) {
           row = await this.#adopt(tx, userId, venueOrder);
           note ??= "adopted";
@@ -1239,19 +1239,34 @@ export class ExecutionEngine {
   }
 
   /** The ledger row of a venue order: by venue id or client order id, a leg, a replacement. */
-  async #locate(tx: TransactionSql, userId: string, venueOrder: Order): Promise<OrderRow | null> {
+  /**
+   * The ledger row of a venue order, by broker or client order id; a leg or replacement of a
+   * known order is recorded now, linked to it. `batch` maps venue ids to ledger ids of orders
+   * met earlier in the same batch, whose broker ids are not written yet (a bracket's take-profit
+   * becomes active in the very batch that fills its entry).
+   */
+  async #locate(
+    tx: TransactionSql,
+    userId: string,
+    venueOrder: Order,
+    batch?: Map<string, string>,
+  ): Promise<OrderRow | null> {
     const [row] = await tx<OrderRow[]>`
       select * from orders
       where broker_order_id = ${venueOrder.id} or client_order_id = ${venueOrder.client_order_id}
       order by (broker_order_id = ${venueOrder.id}) desc nulls last
       limit 1`;
     if (row) return row;
+    const linked = async (venueId: string) => {
+      const ledgerId = batch?.get(venueId);
+      return ledgerId ? await findOrder(tx, ledgerId) : await findOrderByBrokerId(tx, venueId);
+    };
     if (venueOrder.parent_id) {
-      const parent = await findOrderByBrokerId(tx, venueOrder.parent_id);
+      const parent = await linked(venueOrder.parent_id);
       if (parent) return await this.#ensureLeg(tx, userId, parent, venueOrder);
     }
     if (venueOrder.replaces) {
-      const old = await findOrderByBrokerId(tx, venueOrder.replaces);
+      const old = await linked(venueOrder.replaces);
       if (old) return await this.#insertLinked(tx, userId, venueOrder, old, "replacement");
     }
     return null;
