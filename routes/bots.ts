@@ -17,6 +17,7 @@ import { StrategyRegistry } from "../strategies/registry.ts";
 import { ApiError } from "./errors.ts";
 import type { AppEnv, RouteTarget, TradingDeps } from "./mod.ts";
 import { defineRoute } from "./openapi.ts";
+import type { BotStatus as BotActorStatus } from "../actors/bots/bot_behaviour.ts";
 
 const BotJson = z.object({
   id: z.uuid(),
@@ -30,6 +31,24 @@ const BotJson = z.object({
   created_at: z.string(),
   updated_at: z.string(),
 }).meta({ id: "Bot" });
+
+const BotRuntimeJson = z.object({
+  paused: z.boolean(),
+  market_open: z.boolean(),
+  equity: z.string().nullable().describe("The account equity the bot sizes with"),
+  positions: z.record(z.string(), z.string()).describe("The bot's own signed position by symbol"),
+  pending: z.record(z.string(), z.string()).describe("Open order (client order id) by symbol"),
+  bars: z.number(),
+  signals: z.number(),
+  orders: z.number(),
+  suppressed: z.number(),
+}).meta({ id: "BotRuntime" });
+
+const BotDetailJson = BotJson.extend({
+  runtime: BotRuntimeJson.nullable().describe(
+    "What the running bot actor reports; null when it is not running in this engine",
+  ),
+}).meta({ id: "BotDetail" });
 
 const IdParams = z.object({ id: z.uuid({ error: "Must be a bot id (a UUID)" }) });
 const ConfigBody = z.looseObject({});
@@ -150,10 +169,28 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
     tags: ["bots"],
     params: IdParams,
     responses: {
-      200: { description: "The bot", schema: BotJson },
+      200: { description: "The bot, with its actor's live figures", schema: BotDetailJson },
       404: { description: "BOT_NOT_FOUND" },
     },
-  }, async (c, { params }) => c.json(botJson(await load(tenantOf(c), params.id))));
+  }, async (c, { params }) => {
+    const row = await load(tenantOf(c), params.id);
+    let runtime: z.output<typeof BotRuntimeJson> | null = null;
+    const status = await deps.bots?.botStatus(row.id).catch(() => null) as
+      | BotActorStatus
+      | null
+      | undefined;
+    if (status) {
+      runtime = {
+        paused: status.paused,
+        market_open: status.marketOpen,
+        equity: status.equity,
+        positions: status.positions,
+        pending: status.pending,
+        ...status.counts,
+      };
+    }
+    return c.json({ ...botJson(row), runtime });
+  });
 
   defineRoute(target, {
     method: "patch",

@@ -418,16 +418,63 @@ export class BotManager {
     tenant: Tenant,
     botId: string,
     status: BotStatus,
-    options: { lastRun?: boolean; resetErrors?: boolean } = {},
+    options: { lastRun?: boolean; resetErrors?: boolean; reason?: string } = {},
   ): Promise<BotRow> {
-    const now = new Date(this.#opts.clock.now());
-    const [row] = await withTenant(this.#opts.sql, tenant, (tx) =>
-      tx<BotRow[]>`
-        update bots set status = ${status}, updated_at = now(),
-          last_run_at = ${options.lastRun ? tx`${now}` : tx`last_run_at`},
-          error_count = ${options.resetErrors ? tx`0` : tx`error_count`}
-        where id = ${botId} returning *`);
+    const row = await this.#record(tenant, botId, { status, ...options });
     if (!row) throw new BotError("BOT_NOT_FOUND", 404, `Cannot find bot "${botId}"`);
+    return row;
+  }
+
+  /**
+   * Changes the bot's row and appends its audit row in one transaction (`BOT_STATUS` for a
+   * status change, `BOT_CRASHED` for a crash, which counts in `error_count`), then tells the
+   * bots stream (`status` or `crashed`). Answers the row, or null when there is none.
+   */
+  async #record(tenant: Tenant, botId: string, change: {
+    status?: BotStatus;
+    lastRun?: boolean;
+    resetErrors?: boolean;
+    /** A crash: error_count + 1 and last_error. */
+    crash?: string;
+    /** Why the status changed (audit reason). */
+    reason?: string;
+  }): Promise<BotRow | null> {
+    const now = new Date(this.#opts.clock.now());
+    const crash = change.crash?.slice(0, 2000) ?? null;
+    const row = await withTenant(this.#opts.sql, tenant, async (tx) => {
+      const [row] = await tx<BotRow[]>`
+        update bots set status = coalesce(${change.status ?? null}, status), updated_at = now(),
+          last_run_at = ${change.lastRun ? tx`${now}` : tx`last_run_at`},
+          error_count = ${
+        change.resetErrors ? tx`0` : crash !== null ? tx`error_count + 1` : tx`error_count`
+      },
+          last_error = coalesce(${crash}, last_error)
+        where id = ${botId} returning *`;
+      if (!row) return null;
+      await appendAudit(tx, {
+        userId: row.user_id,
+        action: crash !== null ? "BOT_CRASHED" : "BOT_STATUS",
+        status: row.status,
+        botId,
+        reason: crash ?? change.reason ?? null,
+        payload: { status: row.status, error_count: row.error_count },
+      });
+      return row;
+    });
+    if (!row) return null;
+    this.#opts.bus.publish({
+      topic: "bot",
+      userId: row.user_id,
+      botId,
+      event: crash !== null ? "crashed" : "status",
+      data: {
+        status: row.status,
+        error_count: row.error_count,
+        last_error: row.last_error,
+        ...(change.reason ? { reason: change.reason } : {}),
+      },
+      tsMs: this.#opts.clock.now(),
+    });
     return row;
   }
 
@@ -948,16 +995,11 @@ export class BotManager {
 
   /** Too many restarts: status `error` with the reason, and the run ends. */
   async #escalate(run: Run, error: SerializedError): Promise<void> {
-    const last = this.#botSupervisor.info(run.childId)?.error;
-    await withTenant(
-      this.#opts.sql,
-      run.tenant,
-      (tx) =>
-        tx`update bots set status = 'error', updated_at = now(),
-           last_error = coalesce(${last?.message ?? null}, last_error)
-         where id = ${run.botId}`,
-    );
-    this.#event(run, "error", { message: error.message, last_error: last?.message ?? null });
+    const row = await this.#record(run.tenant, run.botId, {
+      status: "error",
+      reason: error.message,
+    });
+    this.#event(run, "error", { message: error.message, last_error: row?.last_error ?? null });
     log.error("Bot {botId} stopped with status error: {error}", {
       botId: run.botId,
       error: error.message,
@@ -994,11 +1036,8 @@ export class BotManager {
   }
 
   async #recordError(tenant: Tenant, botId: string, error: unknown, fatal: boolean) {
-    const message = String((error as { message?: unknown })?.message ?? error).slice(0, 2000);
-    await withTenant(this.#opts.sql, tenant, (tx) =>
-      tx`
-        update bots set error_count = error_count + 1, last_error = ${message},
-          status = ${fatal ? tx`'error'` : tx`status`}, updated_at = now()
-        where id = ${botId}`);
+    const message = String((error as { message?: unknown })?.message ?? error);
+    await this.#record(tenant, botId, { crash: message });
+    if (fatal) await this.#record(tenant, botId, { status: "error", reason: message });
   }
 }

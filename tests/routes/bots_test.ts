@@ -160,6 +160,10 @@ Deno.test({
 
     const status = await t.trading.bots.botStatus(id) as { counts: { bars: number } };
     assert(status.counts.bars >= 85, JSON.stringify(status));
+    // GET /bots/{id} shows the actor's live figures.
+    const detail = await (await t.as("ann", `/api/v1/bots/${id}`)).json();
+    assertEquals(detail.runtime.bars, status.counts.bars);
+    assert(detail.runtime.signals >= 1 && detail.runtime.market_open === true, detail.runtime);
 
     // A paused bot keeps computing but places nothing.
     const parents = () =>
@@ -215,7 +219,18 @@ Deno.test({
     assertEquals([boom.status, boom.error_count], ["error", 4]);
     assert(boom.last_error.includes("Strategy blew up"), boom.last_error);
     assertEquals(t.trading.bots.isRunning(bad), false);
-    assertEquals(seen, ["restarted", "restarted", "restarted", "error"]);
+    assertEquals(seen, [
+      ...["crashed", "restarted", "crashed", "restarted", "crashed", "restarted"],
+      ...["crashed", "status", "error"],
+    ]);
+    // Each crash and each status change is an audit row of the bot.
+    const audit = await t.db.owner<{ action: string; status: string }[]>`
+      select action, status from execution_logs where bot_id = ${bad} order by seq`;
+    assertEquals(audit.filter((r) => r.action === "BOT_CRASHED").length, 4);
+    assertEquals(
+      audit.filter((r) => r.action === "BOT_STATUS").map((r) => r.status),
+      ["running", "error"],
+    );
 
     await minutes(t, 3);
     const trend = await (await t.as("ann", `/api/v1/bots/${good}`)).json();

@@ -128,7 +128,8 @@ Deno.test({
   const manager = workerManager(t, {
     registry: testRegistry(),
     botBehaviour: TEST_BOT_BEHAVIOUR,
-    heartbeat: { intervalMs: 20, timeoutMs: 200 },
+    // Generous for a loaded machine: a healthy Worker must never miss it.
+    heartbeat: { intervalMs: 100, timeoutMs: 2_000 },
     maxRestarts: 1,
   });
   try {
