@@ -2,8 +2,9 @@
  * The execution engine: the one path every order takes, from a person over HTTP or from a
  * bot, and the one writer of order state (DESIGN.md, "Life of an order").
  *
- * `submit()`: idempotency by client order id → validation → risk → one ledger transaction
- * (order row, SUBMITTED and VALIDATED audit rows) → the broker → acknowledgement. A denial is
+ * `submit()`: one ledger transaction reads what risk needs (and a repeated client order id),
+ * then, once validation and risk pass, writes the order row and its SUBMITTED, VALIDATED and
+ * SENT audit rows → the broker → acknowledgement. A denial is
  * recorded as a DENIED audit row and thrown as a `TradeError`. A submit that times out is never
  * resent: the order is looked up by its client order id (RECOVERED), and reconciliation
  * settles whatever stays unknown.
@@ -187,6 +188,14 @@ interface RiskSnapshot {
   state: TradingState | null;
 }
 
+/** What evaluating an order needs from the venue (fetched before the ledger transaction). */
+interface MarketView {
+  asset: Asset;
+  trade: { p: number };
+  quote: { bp: number; ap: number } | null;
+  account: Account;
+}
+
 /** A fill as published on the bus. */
 interface FillView {
   qty: string;
@@ -348,14 +357,9 @@ export class ExecutionEngine {
     const userId = tenant.userId;
     const broker = this.brokerFor(userId);
     const now = this.#deps.clock.now();
-    const snap = await this.#snapshot(tenant, request.client_order_id, cmd.botId ?? null, now);
-    if (snap.existing) {
-      return {
-        order: await this.orderView(tenant, snap.existing.id),
-        created: false,
-        pending: false,
-      };
-    }
+    // What the venue says (asset, prices, account) is fetched while the ledger is read.
+    const market = this.#market(broker, userId, request.symbol);
+    market.catch(() => {});
 
     const audit = (e: Omit<AuditEntry, "userId">): AuditEntry => ({
       userId,
@@ -366,26 +370,40 @@ export class ExecutionEngine {
       ...e,
     });
 
-    // Validation, then risk: the first failure is recorded and thrown.
-    const evaluation = await this.#evaluate(cmd, snap, broker, now, true).catch(async (e) => {
-      if (isTradeError(e)) await this.#deny(tenant, audit, request, e);
-      throw e;
-    });
-    if (evaluation.denial) {
-      await this.#deny(tenant, audit, request, evaluation.denial);
-      throw evaluation.denial;
-    }
-
-    // The order row and its audit rows commit before anything reaches the broker.
-    const { order } = createOrder(request, {
-      ids: this.#deps.ids,
-      tsMs: now,
-      assetId: evaluation.asset.id,
-      status: "accepted",
-    });
+    // One transaction: the risk snapshot is read, then (if validation and risk pass) the order
+    // row and its audit rows are written with COMMIT — all before anything reaches the broker.
+    let outcome:
+      | { kind: "existing"; id: string }
+      | { kind: "denied"; error: TradeError }
+      | { kind: "placed"; order: Order };
     try {
-      await withTenant(this.#deps.sql, tenant, async (tx, finish) => {
-        // One socket write: the order row and its audit rows are pipelined.
+      outcome = await withTenant(this.#deps.sql, tenant, async (tx, finish) => {
+        const snap = await this.#readSnapshot(tx, request.client_order_id, cmd.botId ?? null, now);
+        if (snap.existing) {
+          const existing = snap.existing as unknown as Record<string, unknown>;
+          return { kind: "existing" as const, id: String(existing.id) };
+        }
+        // Validation, then risk: the first failure is recorded (below, after this read-only
+        // transaction ends) and thrown.
+        const evaluated = await this.#evaluate(cmd, snap, broker, now, true, market).then(
+          (evaluation) => ({ evaluation, error: evaluation.denial }),
+          (e) => {
+            if (isTradeError(e)) return { evaluation: null, error: e };
+            throw e;
+          },
+        );
+        if (evaluated.error || !evaluated.evaluation) {
+          return { kind: "denied" as const, error: evaluated.error! };
+        }
+        const evaluation = evaluated.evaluation;
+
+        const { order } = createOrder(request, {
+          ids: this.#deps.ids,
+          tsMs: now,
+          assetId: evaluation.asset.id,
+          status: "accepted",
+        });
+        // One socket write: the order row, its audit rows and COMMIT are pipelined.
         const inserting = insertOrder(tx, order, {
           userId,
           botId: cmd.botId ?? null,
@@ -422,6 +440,7 @@ export class ExecutionEngine {
         ]);
         auditing.catch(() => {});
         await finish(Promise.all([inserting, auditing]));
+        return { kind: "placed" as const, order };
       });
     } catch (e) {
       if ((e as { code?: string }).code === "23505") {
@@ -437,6 +456,14 @@ export class ExecutionEngine {
       }
       throw e;
     }
+    if (outcome.kind === "existing") {
+      return { order: await this.orderView(tenant, outcome.id), created: false, pending: false };
+    }
+    if (outcome.kind === "denied") {
+      await this.#deny(tenant, audit, request, outcome.error);
+      throw outcome.error;
+    }
+    const order = outcome.order;
 
     let sent: Order;
     this.#watching.add(order.id);
@@ -528,10 +555,33 @@ export class ExecutionEngine {
   }
 
   async #snapshot(tenant: Tenant, clientOrderId: string, botId: string | null, now: number) {
+    const snap = await withTenant(
+      this.#deps.sql,
+      tenant,
+      (tx, finish) => this.#readSnapshot(tx, clientOrderId, botId, now, finish),
+    );
+    if (snap.existing) {
+      // A replayed client order id (rare): read the row properly (exact numerics, Dates).
+      const e = snap.existing as unknown as Record<string, unknown>;
+      snap.existing = await withTenant(this.#deps.sql, tenant, (tx) => findOrder(tx, String(e.id)));
+    }
+    return snap;
+  }
+
+  /**
+   * What risk needs from the ledger, in one statement within the caller's tenant transaction
+   * (`existing` is the row as JSON). Queued at once, so it travels with BEGIN.
+   */
+  async #readSnapshot(
+    tx: TransactionSql,
+    clientOrderId: string,
+    botId: string | null,
+    now: number,
+    finish: <R>(last: Promise<R>) => Promise<R> = (last) => last,
+  ): Promise<RiskSnapshot> {
     const dayStart = etToEpochMs(toEt(now).dateStr, "00:00");
     const open = OPEN as string[];
-    const snap = await withTenant(this.#deps.sql, tenant, async (tx, finish) => {
-      const [row] = await finish(tx<RiskSnapshot[]>`
+    const [row] = await finish(tx<RiskSnapshot[]>`
         select
           (select row_to_json(o) from orders o where client_order_id = ${clientOrderId}) as existing,
           (select coalesce(json_agg(json_build_object('symbol', symbol, 'qty', qty)), '[]')
@@ -548,14 +598,7 @@ export class ExecutionEngine {
           (select row_to_json(r) from risk_limits r where bot_id is null) as user_limits,
           (select row_to_json(r) from risk_limits r where bot_id = ${botId}) as bot_limits,
           (select state from trading_states) as state`.execute());
-      return row!;
-    });
-    if (snap.existing) {
-      // A replayed client order id (rare): read the row properly (exact numerics, Dates).
-      const e = snap.existing as unknown as Record<string, unknown>;
-      snap.existing = await withTenant(this.#deps.sql, tenant, (tx) => findOrder(tx, String(e.id)));
-    }
-    return snap;
+    return row!;
   }
 
   async #evaluate(
@@ -564,15 +607,12 @@ export class ExecutionEngine {
     broker: Broker,
     now: number,
     consumeRate: boolean,
+    market?: Promise<MarketView>,
   ) {
     const { request, tenant } = cmd;
-    const asset = await this.#asset(broker, request.symbol);
+    const { asset, trade, quote, account } = await (market ??
+      this.#market(broker, tenant.userId, request.symbol));
     const md = this.#deps.venue.marketData;
-    const [trade, quote, account] = await Promise.all([
-      md.latestTrade(asset.symbol),
-      md.latestQuote(asset.symbol).catch(() => null),
-      this.#account(tenant.userId, broker),
-    ]);
     const refPrice = Decimal.parse(String(trade.p));
     const session = this.#deps.venue.session(now);
 
@@ -656,6 +696,18 @@ export class ExecutionEngine {
       warnings: risk.warnings,
       exposure: risk.exposure,
     };
+  }
+
+  /** The asset, its last trade and quote, and the account: what evaluation needs from the venue. */
+  async #market(broker: Broker, userId: string, symbol: string): Promise<MarketView> {
+    const asset = await this.#asset(broker, symbol);
+    const md = this.#deps.venue.marketData;
+    const [trade, quote, account] = await Promise.all([
+      md.latestTrade(asset.symbol),
+      md.latestQuote(asset.symbol).catch(() => null),
+      this.#account(userId, broker),
+    ]);
+    return { asset, trade, quote, account };
   }
 
   async #deny(
