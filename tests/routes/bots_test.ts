@@ -3,45 +3,12 @@
  * conflicts, an sma_cross bot trading end to end through the execution engine, a crashing
  * strategy stopped with status error while another bot runs on, and resuming running bots.
  */
-import { z } from "zod";
 import { assert, assertEquals } from "../_assert.ts";
-import { BotManager } from "../../actors/bots/manager.ts";
-import { BUILTIN_STRATEGIES, StrategyRegistry } from "../../strategies/registry.ts";
-import { defineStrategy, type StrategyDefinition } from "../../strategies/strategy.ts";
+import { botManager, createBot, TREND } from "../_bots.ts";
 import { createTestApp, DB_TEST, type TestApp } from "../_helpers.ts";
+import { testRegistry } from "../actors/bots/_strategies.ts";
 
 const MINUTE = 60_000;
-
-const throwing = defineStrategy<Record<string, never>, Record<string, never>>({
-  name: "always_throws",
-  description: "Throws on every bar (tests)",
-  paramsSchema: z.strictObject({}),
-  indicators: () => [],
-  initialState: () => ({}),
-  onBar() {
-    throw new Error("Strategy blew up");
-  },
-});
-
-function testRegistry(): StrategyRegistry {
-  return new StrategyRegistry([...BUILTIN_STRATEGIES, throwing as StrategyDefinition]);
-}
-
-const TREND = {
-  name: "trend",
-  strategy: "sma_cross",
-  symbols: ["AAPL"],
-  timeframe: "1Min",
-  params: { fast: 2, slow: 5 },
-  stop_loss: { percent: "2" },
-  take_profit: { percent: "4" },
-};
-
-async function createBot(t: TestApp, user: string, config: unknown): Promise<string> {
-  const res = await t.as(user, "/api/v1/bots", { method: "POST", json: config });
-  assertEquals(res.status, 201, await res.clone().text());
-  return (await res.json()).id;
-}
 
 async function action(t: TestApp, user: string, id: string, name: string) {
   return await t.as(user, `/api/v1/bots/${id}/${name}`, { method: "POST" });
@@ -256,16 +223,8 @@ Deno.test({
     await minutes(t, 2);
     await t.trading.bots.close();
 
-    const { sql } = t.db;
-    const { engine, venue, bus, clock } = t.trading;
-    const next = new BotManager({
-      sql,
-      engine,
-      venue: venue.marketData,
-      bus,
-      clock,
-      placement: "inline",
-    });
+    const { venue, clock } = t.trading;
+    const next = botManager(t);
     try {
       assertEquals(await next.resumeRunning(), 2);
       assert(next.isRunning(running) && next.isRunning(other) && !next.isRunning(stopped));
@@ -337,16 +296,8 @@ Deno.test({
     assert(qty, "the bot entered within three simulated hours");
     await t.trading.bots.close();
 
-    const { sql } = t.db;
-    const { engine, venue, bus, clock } = t.trading;
-    const next = new BotManager({
-      sql,
-      engine,
-      venue: venue.marketData,
-      bus,
-      clock,
-      placement: "inline",
-    });
+    const { bus, clock } = t.trading;
+    const next = botManager(t);
     const events: string[] = [];
     const unsubscribe = bus.subscribe("bot", (m) => {
       if (m.botId === id) events.push(m.event);

@@ -8,22 +8,12 @@
  * in the ledger) before moving the test clock, never for a fixed time.
  */
 import { assert, assertEquals } from "../../_assert.ts";
-import { BotManager } from "../../../actors/bots/manager.ts";
-import type { Tenant } from "../../../db/database.ts";
+import type { BotManager, BotManagerOptions } from "../../../actors/bots/manager.ts";
+import { botManager, createBot, tenantOf, TREND } from "../../_bots.ts";
 import { createTestApp, DB_TEST, type TestApp } from "../../_helpers.ts";
 import { TEST_BOT_BEHAVIOUR, testRegistry } from "./_strategies.ts";
 
 const MINUTE = 60_000;
-
-const TREND = {
-  name: "trend",
-  strategy: "sma_cross",
-  symbols: ["AAPL"],
-  timeframe: "1Min",
-  params: { fast: 2, slow: 5 },
-  stop_loss: { percent: "2" },
-  take_profit: { percent: "4" },
-};
 
 /** Resolves once `check` answers true; fails after `timeoutMs` of real time. */
 async function until(
@@ -38,30 +28,8 @@ async function until(
   }
 }
 
-async function createBot(t: TestApp, user: string, config: unknown): Promise<string> {
-  const res = await t.as(user, "/api/v1/bots", { method: "POST", json: config });
-  assertEquals(res.status, 201, await res.clone().text());
-  return (await res.json()).id;
-}
-
-async function tenantOf(t: TestApp, username: string): Promise<Tenant> {
-  const [row] = await t.db.owner<{ id: string }[]>`
-    select id from users where username = ${username}`;
-  return { userId: row!.id, role: "trader" };
-}
-
-function workerManager(t: TestApp, options: Partial<ConstructorParameters<typeof BotManager>[0]>) {
-  const { engine, venue, bus, clock } = t.trading;
-  return new BotManager({
-    sql: t.db.sql,
-    engine,
-    venue: venue.marketData,
-    bus,
-    clock,
-    placement: "worker",
-    poolSize: 1,
-    ...options,
-  });
+function workerManager(t: TestApp, options: Partial<BotManagerOptions>): BotManager {
+  return botManager(t, { placement: "worker", poolSize: 1, ...options });
 }
 
 /** The bars the bot has seen, from its Worker. */
