@@ -75,7 +75,12 @@ export interface ActorHandle<M = unknown> extends ChildHandle {
    * error when it threw on this very message), `ACTOR_STOPPED`, `HOST_TERMINATED`
    */
   request<R = unknown>(message: M, options?: { timeoutMs?: number }): Promise<R>;
-  /** Sends market data to the actor's data mailbox (`transfer` moves the typed arrays). */
+  /**
+   * Sends market data to the actor's data mailbox (`transfer` moves the typed arrays). To a
+   * Worker, the batches of one turn to the same host leave as one message when the turn ends
+   * (order with everything else sent is kept); one that cannot be posted is dropped and reported
+   * to `onOverflow` as a data overflow.
+   */
   sendBatch(topic: string, batch: Batch, options?: { transfer?: boolean }): void;
   /** Starts an actor spawned with `autoStart: false`. */
   start(): Promise<void>;

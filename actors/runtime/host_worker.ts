@@ -150,6 +150,11 @@ async function init(message: Extract<ToHost, { type: "init" }>): Promise<void> {
   reply(id, { ok: true, value: null });
 }
 
+function deliverBatch(message: Extract<ToHost, { type: "batch" }>): void {
+  const { actorId, ...delivery } = message;
+  actors.get(actorId)?.cell.deliver({ kind: "batch", delivery });
+}
+
 function handle(message: ToHost): void {
   switch (message.type) {
     case "ping":
@@ -186,11 +191,12 @@ function handle(message: ToHost): void {
     case "event":
       actors.get(message.actorId)?.cell.deliver({ kind: "event", message: message.payload });
       return;
-    case "batch": {
-      const { actorId: _, ...delivery } = message;
-      actors.get(message.actorId)?.cell.deliver({ kind: "batch", delivery });
+    case "batch":
+      deliverBatch(message);
       return;
-    }
+    case "batches":
+      for (const batch of message.batches) deliverBatch(batch);
+      return;
     case "subscribe": {
       const hosted = actors.get(message.actorId);
       if (!hosted) {

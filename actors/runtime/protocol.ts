@@ -179,6 +179,8 @@ export type ToHost =
   | { type: "request"; id: number; actorId: string; payload: unknown }
   | { type: "event"; actorId: string; payload: unknown }
   | ({ actorId: string } & BatchDelivery)
+  /** Batches for actors of this host, in the order they were sent (one message for many). */
+  | { type: "batches"; batches: ({ actorId: string } & BatchDelivery)[] }
   /** Batches the actor publishes on `topic` go to `port` from now on. */
   | {
     type: "subscribe";

@@ -180,6 +180,40 @@ Deno.test("placement: a full mailbox in a Worker drops the oldest batches and re
   }
 });
 
+Deno.test("placement: batches sent in one turn leave together, in order with events and requests", async () => {
+  const pool = new WorkerPool({ size: 1 });
+  const overflow = new Log<[string, string, number]>();
+  try {
+    const actors: ActorHandle<CounterMsg>[] = [];
+    for (let i = 0; i < 5; i++) {
+      actors.push(
+        await spawnActor<CounterMsg>({ id: `a${i}`, behaviour: ref("counter") }, pool, {
+          onOverflow: (lane, count) => overflow.push([`a${i}`, lane, count]),
+        }),
+      );
+    }
+    for (const actor of actors) {
+      actor.sendBatch("bars", { kind: "rows", rows: [1] });
+      actor.sendBatch("bars", columns(bars(0, 3)), { transfer: true });
+    }
+    for (const actor of actors) actor.send({ type: "add", n: 1 });
+    // A batch that cannot be cloned is dropped and reported; the others still arrive.
+    actors[2]!.sendBatch("bars", { kind: "rows", rows: [{ f: () => 1 }] });
+    for (const actor of actors) actor.sendBatch("bars", { kind: "rows", rows: [4] });
+    const got = await Promise.all(actors.map((a) => a.request({ type: "get" })));
+    assertEquals(got, [
+      { total: 1, seqs: [1, 2, 3] },
+      { total: 1, seqs: [1, 2, 3] },
+      { total: 1, seqs: [1, 2, 4] },
+      { total: 1, seqs: [1, 2, 3] },
+      { total: 1, seqs: [1, 2, 3] },
+    ]);
+    assertEquals(overflow.items, [["a2", "data", 1]]);
+  } finally {
+    pool.close();
+  }
+});
+
 Deno.test("placement: inline delivery is synchronous and needs no mailbox room", async () => {
   const actor = await spawnInline<CounterMsg>(
     { id: "i", behaviour: ref("counter"), mailbox: { commands: 1, data: 1 } },
