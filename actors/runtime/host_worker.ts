@@ -7,7 +7,8 @@
  * in slices of {@link SLICE} messages per actor, yielding to the event loop in between, so a
  * slow actor lets newer batches displace stale ones instead of queueing without bound, and
  * pings are answered between slices. Effects of a slice leave in one message, always before
- * any reply that follows them.
+ * any reply that follows them; so do the batches a slice publishes on each link (one message
+ * per link and slice), so a subscriber's thread is woken once per slice, not once per batch.
  *
  * @module
  */
@@ -37,6 +38,8 @@ const actors = new Map<string, Hosted>();
 const ready = new Set<Hosted>();
 let effects: { actorId: string; effects: unknown[] }[] = [];
 const overflow = new Map<string, { commands: number; data: number }>();
+/** Data ports with batches queued in this slice (see {@link portSink}). */
+const dataFlushes: (() => void)[] = [];
 
 const tick = new MessageChannel();
 let scheduled = false;
@@ -61,7 +64,13 @@ function run(): void {
   if (ready.size > 0) schedule();
 }
 
+/** Queues a data port's flush for the end of the slice. */
+function deferData(flushPort: () => void): void {
+  dataFlushes.push(flushPort);
+}
+
 function flush(): void {
+  for (const flushPort of dataFlushes.splice(0)) flushPort();
   if (effects.length > 0) {
     post({ type: "effects", entries: effects });
     effects = [];
@@ -203,7 +212,7 @@ function handle(message: ToHost): void {
         message.port.close();
         return reply(message.id, { ok: false, error: notFound(message.actorId) });
       }
-      hosted.outlets.add(message.topic, portSink(message.port), message.linkId);
+      hosted.outlets.add(message.topic, portSink(message.port, deferData), message.linkId);
       return reply(message.id, { ok: true, value: null });
     }
     case "unsubscribe": {

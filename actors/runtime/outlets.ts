@@ -15,14 +15,42 @@ export interface BatchSink {
   close(): void;
 }
 
-/** A sink that posts batches on a MessagePort (the other end lives in another actor's host). */
-export function portSink(port: MessagePort): BatchSink {
+/**
+ * A sink that posts batches on a MessagePort (the other end lives in another actor's host).
+ * With `defer`, deliveries are queued and posted together, as one message, when the host calls
+ * the flush it was given (once per scheduler slice): a subscriber's thread is woken once for
+ * all the batches of a slice, not once per batch. Without it each batch is posted at once.
+ */
+export function portSink(
+  port: MessagePort,
+  defer?: (flush: () => void) => void,
+): BatchSink {
+  let queue: BatchDelivery[] = [];
+  let transfers: ArrayBuffer[] = [];
+  const flush = () => {
+    if (queue.length === 0) return;
+    const message: DataMessage = queue.length === 1
+      ? queue[0]!
+      : { type: "batches", deliveries: queue };
+    const transfer = [...new Set(transfers)];
+    queue = [];
+    transfers = [];
+    port.postMessage(message, transfer);
+  };
   return {
     deliver(delivery, transfer) {
-      const message: DataMessage = delivery;
-      port.postMessage(message, transfer ? transferablesOf(delivery.batch) : []);
+      if (!defer) {
+        port.postMessage(delivery, transfer ? transferablesOf(delivery.batch) : []);
+        return;
+      }
+      queue.push(delivery);
+      if (transfer) transfers.push(...transferablesOf(delivery.batch));
+      if (queue.length === 1) defer(flush);
     },
-    close: () => port.close(),
+    close: () => {
+      flush();
+      port.close();
+    },
   };
 }
 
@@ -42,6 +70,9 @@ export function attachPort(
   port.onmessage = (event: MessageEvent) => {
     const message = event.data as DataMessage;
     if (message?.type === "batch") cell.deliver({ kind: "batch", delivery: message });
+    else if (message?.type === "batches") {
+      for (const delivery of message.deliveries) cell.deliver({ kind: "batch", delivery });
+    }
   };
   return () => {
     port.onmessage = null;

@@ -216,5 +216,5 @@ export type FromHost =
   /** Something threw outside any transition; the host is unsound and asks to be terminated. */
   | { type: "fatal"; error: SerializedError };
 
-/** What travels on a data port. */
-export type DataMessage = BatchDelivery;
+/** What travels on a data port: one batch, or several of one link in order. */
+export type DataMessage = BatchDelivery | { type: "batches"; deliveries: BatchDelivery[] };
