@@ -3,31 +3,33 @@
  * host per core) and 20 bot actors, each in its own Worker, linked by MessageChannels as the
  * runtime links them (`link()`), running the built-in strategies on 1-minute bars.
  *
- * What a tick is: one trade print of one symbol, an Alpaca-shaped {@link Trade} row (`t`, `x`,
- * `p`, `s`, `c`, `i`, `z`), generated from a seeded random walk per symbol. The main thread
- * sends ticks to the symbol actors in batches (`sendBatch`, one batch per symbol per round);
- * the symbol actors build 1-minute bars from them ({@link TICKS_PER_BAR} ticks per simulated
- * minute, so bars close often) with the indicators the bots subscribed to, and publish every
- * closed bar to the bots that trade the symbol. Each bot trades {@link SYMBOLS_PER_BOT} of the
- * 50 symbols (every symbol feeds 4 bots); even bots run `sma_cross`, odd bots
- * `indicator_vote`, with short periods so that intents are frequent. Orders the bots emit are
- * answered at once with a fill from the main thread (no venue, no database), so bots keep
- * trading instead of waiting on a pending order.
+ * What a tick is: one trade print of one symbol (time, price, size), from a seeded random walk
+ * per symbol. The main thread sends ticks to the symbol actors in batches (`sendBatch`, one
+ * batch per symbol per round), in two forms: Alpaca-shaped {@link Trade} rows (`t`, `x`, `p`,
+ * `s`, `c`, `i`, `z`: structured-cloned) and typed-array columns (`t` epoch ms, `p`, `s`:
+ * transferred). The symbol actors build 1-minute bars from them ({@link TICKS_PER_BAR} ticks per
+ * simulated minute, so bars close often) with the indicators the bots subscribed to, and publish
+ * every closed bar to the bots that trade the symbol. Each bot trades {@link SYMBOLS_PER_BOT} of
+ * the 50 symbols (every symbol feeds 4 bots); even bots run `sma_cross`, odd bots
+ * `indicator_vote`, with short periods so that intents are frequent, trading around the clock.
+ * Orders the bots emit are answered at once with a fill from the main thread (no venue, no
+ * database), so bots keep trading instead of waiting on a pending order.
  *
  * Figures:
  * - the raw ceiling: the same tick batches, generated the same way, posted to plain Workers
  *   (as many as the pool has hosts) that only count them;
- * - throughput: ticks per second "through" the actors, counted from the first batch sent until
- *   every tick was consumed by its symbol actor and every bar those ticks closed was processed
- *   by every bot that trades the symbol. Sending is flow-controlled (a status request every few
- *   batches acknowledges them), so the bounded data mailboxes drop nothing; drops, if any, are
- *   printed;
- * - tick-to-intent latency at a paced 5,000 ticks/s: from posting the batch holding the tick
- *   that closes a bar (the first tick of the next minute) to the bot's `signal` effect for that
- *   bar arriving in the main thread (every intent gives one, traded or suppressed);
- * - RSS: per bot Worker (the RSS growth of spawning and linking the 20 bots, divided by 20);
- *   per pooled symbol actor, split into the fixed cost of a pool host and the marginal cost of
- *   one more actor, measured on 200 extra actors with the bots' indicators and a full 500-bar
+ * - throughput, for each form: ticks per second "through" the actors, counted from the first
+ *   batch sent until every tick was consumed by its symbol actor and every bar those ticks
+ *   closed was processed by every bot that trades the symbol. Sending is flow-controlled (a
+ *   status request every few rounds acknowledges them), so the bounded data mailboxes drop
+ *   nothing; drops, if any, are printed;
+ * - tick-to-intent latency at a paced 5,000 ticks/s (columns): from posting the batch holding
+ *   the tick that closes a bar (the first tick of the next minute) to the bot's `signal` effect
+ *   for that bar arriving in the main thread (every intent gives one, traded or suppressed);
+ * - RSS: per bot Worker (the RSS growth of spawning and linking the 20 bots, divided by 20)
+ *   beside a bare Worker's; per pooled symbol actor, on a pool of its own: a host's fixed cost
+ *   (idle, and busy: a busy isolate grows its young generation) and the marginal cost of one
+ *   more actor, measured on 200 extra actors with the bots' indicators and a full 500-bar
  *   history.
  *
  * `BENCH_SECONDS` (default 5) sets the length of the measured throughput and paced runs.
@@ -530,6 +532,17 @@ async function paced(
 // ---------------------------------------------------------------------------------------------
 // Memory
 
+/** CPU time of this process (every thread) in ms, from /proc; NaN where there is none. */
+function processCpuMs(): number {
+  try {
+    const stat = Deno.readTextFileSync("/proc/self/stat");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms
+  } catch {
+    return NaN;
+  }
+}
+
 /** RSS after letting the threads settle. */
 async function settledRss(): Promise<number> {
   await sleep(300);
@@ -768,7 +781,11 @@ export async function run(): Promise<void> {
     );
     await paced(feed, topology, PACED_RATE, 1000, "columns");
     tally = newTally();
+    const cpu0 = processCpuMs();
+    const wall0 = nowMs();
     const pacedRun = await paced(feed, topology, PACED_RATE, SECONDS * 1000, "columns");
+    const cpuShare = (processCpuMs() - cpu0) / (nowMs() - wall0);
+    const load = Deno.loadavg()[0]!;
     await botsCaughtUp(feed, topology);
     const p50 = percentile(tally.latencies, 50);
     const p99 = percentile(tally.latencies, 99);
@@ -776,7 +793,9 @@ export async function run(): Promise<void> {
       name: "tick-to-intent p50",
       value: p50,
       unit: "ms",
-      note: `${tally.latencies.length} signals, ${tally.orders} orders filled back`,
+      note: `${tally.latencies.length} signals, ${tally.orders} orders filled back; this ` +
+        `process used ${Number.isNaN(cpuShare) ? "?" : (100 * cpuShare).toFixed(0)}% of a core, ` +
+        `load average ${load.toFixed(2)}`,
     });
     report({
       name: "tick-to-intent p99",
