@@ -32,7 +32,8 @@
  *   more actor, measured on 200 extra actors with the bots' indicators and a full 500-bar
  *   history.
  *
- * `BENCH_SECONDS` (default 5) sets the length of the measured throughput and paced runs.
+ * `BENCH_SECONDS` (default 5) sets the length of the measured throughput and paced runs;
+ * `BENCH_TICKS_PER_BAR` (default 50) how many ticks make a bar.
  * Benchmarks print; they never assert.
  *
  * @module
@@ -64,8 +65,12 @@ const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? "5");
 const SYMBOL_COUNT = 50;
 const BOT_COUNT = 20;
 const SYMBOLS_PER_BOT = 10;
-/** Ticks per simulated minute of each symbol: every this many ticks a 1-minute bar closes. */
-const TICKS_PER_BAR = 50;
+/**
+ * Ticks per simulated minute of each symbol: every this many ticks a 1-minute bar closes
+ * (`BENCH_TICKS_PER_BAR`). The default closes bars far more often than a real market does at
+ * these tick rates, so the bar and bot path is loaded as hard as the tick path.
+ */
+const TICKS_PER_BAR = Number(Deno.env.get("BENCH_TICKS_PER_BAR") ?? "50");
 /** Ticks per batch in the unpaced runs (one batch per symbol per round). */
 const BATCH = 100;
 /** A status request to every symbol actor after this many rounds acknowledges them. */
