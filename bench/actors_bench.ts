@@ -798,7 +798,9 @@ export async function run(): Promise<void> {
       name: "tick-to-intent p50",
       value: p50,
       unit: "ms",
-      note: `${tally.latencies.length} signals, ${tally.orders} orders filled back; this ` +
+      note: `${tally.latencies.length} signals` +
+        (tally.unmatched > 0 ? ` (and ${tally.unmatched} not caused by a bar)` : "") +
+        `, ${tally.orders} orders filled back; this ` +
         `process used ${Number.isNaN(cpuShare) ? "?" : (100 * cpuShare).toFixed(0)}% of a core, ` +
         `load average ${load.toFixed(2)}`,
     });
