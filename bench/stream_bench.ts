@@ -14,7 +14,6 @@
  *
  * @module
  */
-import postgres from "postgres";
 import { MessageBus } from "../actors/bus.ts";
 import { StreamHub } from "../actors/stream_hub.ts";
 import type { MarketEvent, MarketSubscription, Trade } from "../brokers/broker.ts";
