@@ -19,7 +19,7 @@ import type {
   OrderSide,
   ReplaceRequest,
   TradeUpdateEvent,
-} from "../core/order.ts";
+} from "../core/order_types.ts";
 
 /** A tradable instrument, with Alpaca's asset fields (plus `sector`, Tradewind's own). */
 export interface Asset {

@@ -17,7 +17,7 @@
 
 import type { z } from "zod";
 import type { Bar } from "../brokers/broker.ts";
-import type { OrderSide } from "../core/order.ts";
+import type { OrderSide } from "../core/order_types.ts";
 import { TradeError } from "../core/errors.ts";
 import {
   indicatorKey,

@@ -31,7 +31,7 @@
 import type { Timeframe } from "../../brokers/broker.ts";
 import { toEt } from "../../core/calendar.ts";
 import { Decimal } from "../../core/decimal.ts";
-import type { OrderSide } from "../../core/order.ts";
+import type { OrderSide } from "../../core/order_types.ts";
 import type { IndicatorSpec } from "../../strategies/indicator_spec.ts";
 import { indicatorKey, specs as indicatorSpecs } from "../../strategies/indicator_spec.ts";
 import { StrategyRegistry } from "../../strategies/registry.ts";

@@ -21,7 +21,7 @@
  */
 
 import { Decimal } from "../../core/decimal.ts";
-import type { OrderRequest } from "../../core/order.ts";
+import type { OrderRequest } from "../../core/order_types.ts";
 import type { Intent } from "../../strategies/strategy.ts";
 import type { BotConfig, ExitDistance } from "./bot_config.ts";
 
