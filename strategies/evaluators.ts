@@ -23,31 +23,11 @@
  */
 
 import { z } from "zod";
-import type { Bar } from "../brokers/broker.ts";
 import { TradeError } from "../core/errors.ts";
-import { crossStep, type Sign } from "./cross.ts";
-import {
-  indicatorKey,
-  type IndicatorSnapshot,
-  type IndicatorSpec,
-  MAX_PERIOD,
-  pickSnapshot,
-  readIndicator,
-  specs,
-} from "./indicator_spec.ts";
-import type { IndicatorValue } from "./indicators.ts";
+import { buildEvaluator, type Evaluator, type EvaluatorConfig } from "./evaluator_logic.ts";
+import { MAX_PERIOD } from "./indicator_keys.ts";
 
-/** What a signal says. */
-export type SignalAction = "buy" | "sell" | "hold";
-
-/** One evaluator's verdict on one bar. */
-export interface Signal {
-  action: SignalAction;
-  /** Human-readable, e.g. `RSI(14) 24.31 below 30`. */
-  reason: string;
-  /** The indicator values the verdict was made from, by key. */
-  snapshot: Record<string, IndicatorValue | null>;
-}
+export * from "./evaluator_logic.ts";
 
 const period = (fallback: number) => z.int().min(1).max(MAX_PERIOD).default(fallback);
 const level = (fallback: number) => z.number().min(0).max(100).default(fallback);
@@ -59,62 +39,40 @@ const thresholds = {
 };
 
 /** Schema of one evaluator's configuration; defaults are filled in. */
-export const evaluatorConfigSchema = z.discriminatedUnion("type", [
-  z.strictObject({
-    type: z.literal("rsi"),
-    period: period(14),
-    oversold: level(30),
-    overbought: level(70),
-  }).refine((c) => c.oversold < c.overbought, thresholds),
-  z.strictObject({
-    type: z.literal("macd_cross"),
-    fast: period(12),
-    slow: period(26),
-    signal: period(9),
-  }).refine((c) => c.fast < c.slow, { message: "fast must be below slow", path: ["fast"] }),
-  z.strictObject({ type: z.literal("price_ma"), ma: maKind, period: period(20) }),
-  z.strictObject({ type: z.literal("ma_cross"), ma: maKind, fast: period(10), slow: period(30) })
-    .refine((c) => c.fast < c.slow, { message: "fast must be below slow", path: ["fast"] }),
-  z.strictObject({
-    type: z.literal("bbands"),
-    period: period(20),
-    k: z.number().positive().max(100).default(2),
-  }),
-  z.strictObject({
-    type: z.literal("stoch"),
-    k: period(14),
-    kSmooth: period(3),
-    d: period(3),
-    oversold: level(20),
-    overbought: level(80),
-  }).refine((c) => c.oversold < c.overbought, thresholds),
-  z.strictObject({ type: z.literal("obv_trend"), bars: z.int().min(1).max(1000).default(10) }),
-]);
-
-/** One evaluator's configuration with defaults filled in. */
-export type EvaluatorConfig = z.output<typeof evaluatorConfigSchema>;
-/** An evaluator type. */
-export type EvaluatorType = EvaluatorConfig["type"];
-
-/** Evaluator state: plain data. */
-export type EvaluatorState = null | { sign: Sign } | { history: number[] };
-
-/** What one evaluation gives. */
-export interface EvaluatorStep {
-  state: EvaluatorState;
-  signal: Signal;
-}
-
-/** A configured evaluator: the indicators it reads and its pure evaluation. */
-export interface Evaluator {
-  readonly config: EvaluatorConfig;
-  /** The indicators this evaluator reads. */
-  readonly indicators: readonly IndicatorSpec[];
-  /** State before the first bar. */
-  initialState(): EvaluatorState;
-  /** Judges a closed bar. Pure. Throws only if `snapshot` lacks a declared indicator. */
-  evaluate(state: EvaluatorState, bar: Pick<Bar, "c">, snapshot: IndicatorSnapshot): EvaluatorStep;
-}
+export const evaluatorConfigSchema: z.ZodType<EvaluatorConfig, unknown> = z.discriminatedUnion(
+  "type",
+  [
+    z.strictObject({
+      type: z.literal("rsi"),
+      period: period(14),
+      oversold: level(30),
+      overbought: level(70),
+    }).refine((c) => c.oversold < c.overbought, thresholds),
+    z.strictObject({
+      type: z.literal("macd_cross"),
+      fast: period(12),
+      slow: period(26),
+      signal: period(9),
+    }).refine((c) => c.fast < c.slow, { message: "fast must be below slow", path: ["fast"] }),
+    z.strictObject({ type: z.literal("price_ma"), ma: maKind, period: period(20) }),
+    z.strictObject({ type: z.literal("ma_cross"), ma: maKind, fast: period(10), slow: period(30) })
+      .refine((c) => c.fast < c.slow, { message: "fast must be below slow", path: ["fast"] }),
+    z.strictObject({
+      type: z.literal("bbands"),
+      period: period(20),
+      k: z.number().positive().max(100).default(2),
+    }),
+    z.strictObject({
+      type: z.literal("stoch"),
+      k: period(14),
+      kSmooth: period(3),
+      d: period(3),
+      oversold: level(20),
+      overbought: level(80),
+    }).refine((c) => c.oversold < c.overbought, thresholds),
+    z.strictObject({ type: z.literal("obv_trend"), bars: z.int().min(1).max(1000).default(10) }),
+  ],
+);
 
 /**
  * Validates an evaluator configuration (e.g. `{type: "rsi"}`), filling in defaults.
@@ -136,70 +94,6 @@ export function parseEvaluatorConfig(input: unknown): EvaluatorConfig {
   );
 }
 
-/** Formats an indicator number for a reason: at most four decimals. */
-export function fmt(x: number): string {
-  return String(Math.round(x * 10_000) / 10_000);
-}
-
-function signal(
-  action: SignalAction,
-  reason: string,
-  snapshot: IndicatorSnapshot,
-  used: readonly IndicatorSpec[],
-): Signal {
-  return { action, reason, snapshot: pickSnapshot(snapshot, used) };
-}
-
-function warming(spec: IndicatorSpec, snapshot: IndicatorSnapshot, used: readonly IndicatorSpec[]) {
-  return signal("hold", `Warming up: "${indicatorKey(spec)}" has no value yet`, snapshot, used);
-}
-
-function maSpec(ma: "sma" | "ema", n: number): IndicatorSpec<"sma" | "ema"> {
-  return ma === "sma" ? specs.sma(n) : specs.ema(n);
-}
-
-function maLabel(ma: "sma" | "ema", n: number): string {
-  return `${ma.toUpperCase()}(${n})`;
-}
-
-function levels(
-  value: number,
-  low: number,
-  high: number,
-  label: string,
-): [SignalAction, string] {
-  if (value < low) return ["buy", `${label} ${fmt(value)} below ${low}`];
-  if (value > high) return ["sell", `${label} ${fmt(value)} above ${high}`];
-  return ["hold", `${label} ${fmt(value)} within ${low}–${high}`];
-}
-
-function crossEvaluator(
-  config: EvaluatorConfig,
-  used: readonly IndicatorSpec[],
-  read: (snapshot: IndicatorSnapshot) => { a: number; b: number } | IndicatorSpec,
-  labels: [string, string],
-): Evaluator {
-  return {
-    config,
-    indicators: used,
-    initialState: () => ({ sign: 0 }),
-    evaluate(state, _bar, snapshot) {
-      const got = read(snapshot);
-      if ("name" in got) return { state, signal: warming(got, snapshot, used) };
-      const previous = state !== null && "sign" in state ? state.sign : 0;
-      const step = crossStep(previous, got.a - got.b);
-      const [a, b] = labels;
-      const values = `${a} ${fmt(got.a)}, ${b} ${fmt(got.b)}`;
-      const sig = step.cross === "up"
-        ? signal("buy", `${a} crossed above ${b} (${values})`, snapshot, used)
-        : step.cross === "down"
-        ? signal("sell", `${a} crossed below ${b} (${values})`, snapshot, used)
-        : signal("hold", `No cross of ${a} and ${b} (${values})`, snapshot, used);
-      return { state: { sign: step.sign }, signal: sig };
-    },
-  };
-}
-
 /**
  * Builds the evaluator a configuration describes (validating it first).
  * Throws {@link TradeError} `INVALID_REQUEST` on a bad configuration.
@@ -211,130 +105,5 @@ function crossEvaluator(
  * ```
  */
 export function createEvaluator(input: unknown): Evaluator {
-  const config = parseEvaluatorConfig(input);
-  switch (config.type) {
-    case "rsi": {
-      const spec = specs.rsi(config.period);
-      const used = [spec];
-      return {
-        config,
-        indicators: used,
-        initialState: () => null,
-        evaluate(state, _bar, snapshot) {
-          const rsi = readIndicator(snapshot, spec);
-          if (rsi === null) return { state, signal: warming(spec, snapshot, used) };
-          const label = `RSI(${config.period})`;
-          const [action, reason] = levels(rsi, config.oversold, config.overbought, label);
-          return { state, signal: signal(action, reason, snapshot, used) };
-        },
-      };
-    }
-    case "macd_cross": {
-      const spec = specs.macd(config.fast, config.slow, config.signal);
-      return crossEvaluator(config, [spec], (snapshot) => {
-        const v = readIndicator(snapshot, spec);
-        return v === null ? spec : { a: v.macd, b: v.signal };
-      }, ["MACD", "signal"]);
-    }
-    case "ma_cross": {
-      const fast = maSpec(config.ma, config.fast);
-      const slow = maSpec(config.ma, config.slow);
-      return crossEvaluator(config, [fast, slow], (snapshot) => {
-        const a = readIndicator(snapshot, fast);
-        if (a === null) return fast;
-        const b = readIndicator(snapshot, slow);
-        return b === null ? slow : { a, b };
-      }, [maLabel(config.ma, config.fast), maLabel(config.ma, config.slow)]);
-    }
-    case "price_ma": {
-      const spec = maSpec(config.ma, config.period);
-      const used = [spec];
-      const label = maLabel(config.ma, config.period);
-      return {
-        config,
-        indicators: used,
-        initialState: () => null,
-        evaluate(state, bar, snapshot) {
-          const ma = readIndicator(snapshot, spec);
-          if (ma === null) return { state, signal: warming(spec, snapshot, used) };
-          const c = bar.c;
-          const sig = c > ma
-            ? signal("buy", `Close ${fmt(c)} above ${label} ${fmt(ma)}`, snapshot, used)
-            : c < ma
-            ? signal("sell", `Close ${fmt(c)} below ${label} ${fmt(ma)}`, snapshot, used)
-            : signal("hold", `Close ${fmt(c)} at ${label} ${fmt(ma)}`, snapshot, used);
-          return { state, signal: sig };
-        },
-      };
-    }
-    case "bbands": {
-      const spec = specs.bbands(config.period, config.k);
-      const used = [spec];
-      return {
-        config,
-        indicators: used,
-        initialState: () => null,
-        evaluate(state, bar, snapshot) {
-          const bands = readIndicator(snapshot, spec);
-          if (bands === null) return { state, signal: warming(spec, snapshot, used) };
-          const c = bar.c;
-          const sig = c < bands.lower
-            ? signal("buy", `Close ${fmt(c)} below lower band ${fmt(bands.lower)}`, snapshot, used)
-            : c > bands.upper
-            ? signal("sell", `Close ${fmt(c)} above upper band ${fmt(bands.upper)}`, snapshot, used)
-            : signal(
-              "hold",
-              `Close ${fmt(c)} within bands ${fmt(bands.lower)}–${fmt(bands.upper)}`,
-              snapshot,
-              used,
-            );
-          return { state, signal: sig };
-        },
-      };
-    }
-    case "stoch": {
-      const spec = specs.stoch(config.k, config.kSmooth, config.d);
-      const used = [spec];
-      return {
-        config,
-        indicators: used,
-        initialState: () => null,
-        evaluate(state, _bar, snapshot) {
-          const v = readIndicator(snapshot, spec);
-          if (v === null) return { state, signal: warming(spec, snapshot, used) };
-          const [action, reason] = levels(v.k, config.oversold, config.overbought, "Stochastic %K");
-          return { state, signal: signal(action, reason, snapshot, used) };
-        },
-      };
-    }
-    case "obv_trend": {
-      const spec = specs.obv();
-      const used = [spec];
-      const n = config.bars;
-      return {
-        config,
-        indicators: used,
-        initialState: () => ({ history: [] }),
-        evaluate(state, _bar, snapshot) {
-          const obv = readIndicator(snapshot, spec);
-          if (obv === null) return { state, signal: warming(spec, snapshot, used) };
-          const before = state !== null && "history" in state ? state.history : [];
-          const history = [...before.slice(Math.max(0, before.length - n)), obv];
-          const next = { history };
-          if (history.length <= n) {
-            const reason = `Warming up: OBV trend needs ${n + 1} bars, has ${history.length}`;
-            return { state: next, signal: signal("hold", reason, snapshot, used) };
-          }
-          const past = history[0]!;
-          const values = `${fmt(past)} → ${fmt(obv)}`;
-          const sig = obv > past
-            ? signal("buy", `OBV rising over ${n} bars (${values})`, snapshot, used)
-            : obv < past
-            ? signal("sell", `OBV falling over ${n} bars (${values})`, snapshot, used)
-            : signal("hold", `OBV unchanged over ${n} bars (${values})`, snapshot, used);
-          return { state: next, signal: sig };
-        },
-      };
-    }
-  }
+  return buildEvaluator(parseEvaluatorConfig(input));
 }

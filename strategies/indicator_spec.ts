@@ -30,67 +30,31 @@ import { z } from "zod";
 import { TradeError } from "../core/errors.ts";
 import {
   Atr,
-  type BandsValue,
   Bollinger,
   Ema,
   type Indicator,
   type IndicatorBar,
   type IndicatorValue,
   Macd,
-  type MacdValue,
   Obv,
   Rsi,
   Sma,
   Stochastic,
-  type StochasticValue,
 } from "./indicators.ts";
+import {
+  INDICATOR_KEY_PARAMS,
+  INDICATOR_NAMES,
+  indicatorKey,
+  type IndicatorName,
+  type IndicatorParams,
+  type IndicatorSnapshot,
+  type IndicatorSpec,
+  type IndicatorSpecInput,
+  isIndicatorName,
+  MAX_PERIOD,
+} from "./indicator_keys.ts";
 
-/** Largest period any indicator accepts. */
-export const MAX_PERIOD = 10_000;
-
-/** Parameters of each indicator, after defaults. */
-export interface IndicatorParams {
-  sma: { period: number };
-  ema: { period: number };
-  rsi: { period: number };
-  macd: { fast: number; slow: number; signal: number };
-  bbands: { period: number; k: number };
-  stoch: { k: number; kSmooth: number; d: number };
-  obv: Record<string, never>;
-  atr: { period: number };
-}
-
-/** The value type of each indicator. */
-export interface IndicatorValues {
-  sma: number;
-  ema: number;
-  rsi: number;
-  macd: MacdValue;
-  bbands: BandsValue;
-  stoch: StochasticValue;
-  obv: number;
-  atr: number;
-}
-
-/** An indicator name. */
-export type IndicatorName = keyof IndicatorParams;
-
-/** A validated spec with every parameter present: `{name: "macd", params: {fast, slow, signal}}`. */
-export type IndicatorSpec<N extends IndicatorName = IndicatorName> = N extends IndicatorName
-  ? { readonly name: N; readonly params: Readonly<IndicatorParams[N]> }
-  : never;
-
-/** An unvalidated spec as it arrives from configuration; missing params take their defaults. */
-export interface IndicatorSpecInput {
-  name: string;
-  params?: Record<string, unknown>;
-}
-
-/**
- * Indicator values keyed by indicator key, as computed for one bar; `null` while warming up.
- * Plain data (structured-clone friendly).
- */
-export type IndicatorSnapshot = Readonly<Record<string, IndicatorValue | null>>;
+export * from "./indicator_keys.ts";
 
 const period = (fallback: number) => z.int().min(1).max(MAX_PERIOD).default(fallback);
 
@@ -107,26 +71,6 @@ const PARAM_SCHEMAS = {
   obv: z.strictObject({}),
   atr: z.strictObject({ period: period(14) }),
 } satisfies { [N in IndicatorName]: z.ZodType<IndicatorParams[N], unknown> };
-
-/** Parameter order in keys. */
-const KEY_PARAMS: { readonly [N in IndicatorName]: readonly (keyof IndicatorParams[N])[] } = {
-  sma: ["period"],
-  ema: ["period"],
-  rsi: ["period"],
-  macd: ["fast", "slow", "signal"],
-  bbands: ["period", "k"],
-  stoch: ["k", "kSmooth", "d"],
-  obv: [],
-  atr: ["period"],
-};
-
-/** Every indicator name, sorted. */
-export const INDICATOR_NAMES: readonly IndicatorName[] = Object.keys(KEY_PARAMS)
-  .sort() as IndicatorName[];
-
-function isName(name: unknown): name is IndicatorName {
-  return typeof name === "string" && Object.hasOwn(KEY_PARAMS, name);
-}
 
 function invalid(message: string, details: Record<string, unknown>): TradeError {
   return new TradeError("INVALID_REQUEST", message, { details });
@@ -151,7 +95,7 @@ function issuesText(error: z.ZodError): { text: string; issues: unknown[] } {
  */
 export function parseIndicatorSpec(input: IndicatorSpecInput | IndicatorSpec): IndicatorSpec {
   const name: unknown = (input as { name?: unknown } | null)?.name;
-  if (!isName(name)) {
+  if (!isIndicatorName(name)) {
     throw invalid(
       `Cannot create indicator "${String(name)}": unknown name; known indicators are ${
         INDICATOR_NAMES.map((n) => `"${n}"`).join(", ")
@@ -168,26 +112,14 @@ export function parseIndicatorSpec(input: IndicatorSpecInput | IndicatorSpec): I
 }
 
 /**
- * The stable key of a validated spec: the name, then its params in a fixed order, e.g.
- * `"macd:12,26,9"`, `"bbands:20,2.5"`, `"obv"`. Never throws for a spec from
- * {@link parseIndicatorSpec} or {@link specs}.
- */
-export function indicatorKey(spec: IndicatorSpec): string {
-  const order = KEY_PARAMS[spec.name] as readonly string[];
-  if (order.length === 0) return spec.name;
-  const params = spec.params as Readonly<Record<string, number>>;
-  return `${spec.name}:${order.map((p) => String(params[p])).join(",")}`;
-}
-
-/**
  * Reads a key such as `"ema:20"` back into a validated spec. Throws {@link TradeError}
  * `INVALID_REQUEST` on an unknown name, a wrong number of params or a bad value.
  */
 export function parseIndicatorKey(key: string): IndicatorSpec {
   const colon = key.indexOf(":");
   const name = colon < 0 ? key : key.slice(0, colon);
-  if (!isName(name)) return parseIndicatorSpec({ name });
-  const order = KEY_PARAMS[name] as readonly string[];
+  if (!isIndicatorName(name)) return parseIndicatorSpec({ name });
+  const order = INDICATOR_KEY_PARAMS[name] as readonly string[];
   const parts = colon < 0 ? [] : key.slice(colon + 1).split(",");
   if (parts.length !== order.length) {
     throw invalid(
@@ -236,60 +168,6 @@ export function createIndicator(input: IndicatorSpecInput | IndicatorSpec | stri
     case "atr":
       return new Atr(spec.params.period);
   }
-}
-
-/** Builders of specs with the textbook defaults (unvalidated: {@link createIndicator} checks). */
-export const specs = {
-  sma: (period = 20): IndicatorSpec<"sma"> => ({ name: "sma", params: { period } }),
-  ema: (period = 20): IndicatorSpec<"ema"> => ({ name: "ema", params: { period } }),
-  rsi: (period = 14): IndicatorSpec<"rsi"> => ({ name: "rsi", params: { period } }),
-  macd: (fast = 12, slow = 26, signal = 9): IndicatorSpec<"macd"> => ({
-    name: "macd",
-    params: { fast, slow, signal },
-  }),
-  bbands: (period = 20, k = 2): IndicatorSpec<"bbands"> => ({
-    name: "bbands",
-    params: { period, k },
-  }),
-  stoch: (k = 14, kSmooth = 3, d = 3): IndicatorSpec<"stoch"> => ({
-    name: "stoch",
-    params: { k, kSmooth, d },
-  }),
-  obv: (): IndicatorSpec<"obv"> => ({ name: "obv", params: {} }),
-  atr: (period = 14): IndicatorSpec<"atr"> => ({ name: "atr", params: { period } }),
-} as const;
-
-/**
- * The value of `spec` in a snapshot, typed by the indicator (`null` while warming up).
- * Throws an Error when the snapshot lacks the key: the strategy read an indicator it did not
- * declare.
- */
-export function readIndicator<N extends IndicatorName>(
-  snapshot: IndicatorSnapshot,
-  spec: IndicatorSpec<N>,
-): IndicatorValues[N] | null {
-  const key = indicatorKey(spec);
-  if (!Object.hasOwn(snapshot, key)) {
-    throw new Error(
-      `Cannot read indicator "${key}": not in the snapshot (has ${
-        Object.keys(snapshot).map((k) => `"${k}"`).join(", ") || "nothing"
-      })`,
-    );
-  }
-  return snapshot[key] as IndicatorValues[N] | null;
-}
-
-/** The entries of `snapshot` for the given specs only (what a signal or intent reports). */
-export function pickSnapshot(
-  snapshot: IndicatorSnapshot,
-  wanted: readonly IndicatorSpec[],
-): Record<string, IndicatorValue | null> {
-  const out: Record<string, IndicatorValue | null> = {};
-  for (const spec of wanted) {
-    const key = indicatorKey(spec);
-    out[key] = snapshot[key] ?? null;
-  }
-  return out;
 }
 
 interface Entry {

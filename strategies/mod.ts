@@ -15,3 +15,4 @@ export * from "./sma_cross.ts";
 export * from "./indicator_vote.ts";
 export * from "./examples/rsi_reversion.ts";
 export * from "./registry.ts";
+export * from "./builtin_logic.ts";

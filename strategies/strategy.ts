@@ -8,6 +8,9 @@
  * replayed; the definition's functions are found again by name in the registry. The same
  * functions run inline in tests and backtests ({@link replayBars}) and inside bot actors.
  *
+ * The schema-free part, {@link StrategyLogic} and the step functions, lives in
+ * `strategy_logic.ts` (no zod, so a bot Worker can load it cheaply) and is re-exported here.
+ *
  * Intents say what the strategy wants (`enter_long`, `exit_long`, `enter_short`, `exit_short`);
  * the bot actor sizes them into orders. Built-in strategies track the position they have asked
  * for in their state; an exit when nothing is held is for the bot actor to drop.
@@ -17,89 +20,27 @@
 
 import type { z } from "zod";
 import type { Bar } from "../brokers/broker.ts";
-import type { OrderSide } from "../core/order_types.ts";
 import { TradeError } from "../core/errors.ts";
+import { type IndicatorSet, parseIndicatorSpec } from "./indicator_spec.ts";
 import {
-  indicatorKey,
-  type IndicatorSet,
-  type IndicatorSnapshot,
-  type IndicatorSpec,
-  parseIndicatorSpec,
-} from "./indicator_spec.ts";
-import type { IndicatorValue } from "./indicators.ts";
+  type InstanceStep,
+  type Intent,
+  startInstance,
+  stepBar,
+  type StrategyInstance,
+  type StrategyLogic,
+} from "./strategy_logic.ts";
 
-/** What a strategy wants done. */
-export type IntentKind = "enter_long" | "exit_long" | "enter_short" | "exit_short";
-
-/** The position a strategy believes it has. */
-export type PositionSide = "flat" | "long" | "short";
-
-/** A wish for the bot actor to turn into a sized order. Plain data. */
-export interface Intent {
-  kind: IntentKind;
-  symbol: string;
-  /** Why, in words, e.g. `SMA(10) 101.2 crossed above SMA(30) 100.9`. */
-  reason: string;
-  /** The indicator values behind the decision, by key. */
-  snapshot: Record<string, IndicatorValue | null>;
-  /** The bar's timestamp (`Bar.t`). */
-  t: string;
-}
-
-/** A fill as a strategy sees it. Amounts are decimal strings, as at every boundary. */
-export interface StrategyFill {
-  symbol: string;
-  side: OrderSide;
-  /** Filled quantity of this fill, e.g. `"10"`. */
-  qty: string;
-  /** Fill price, e.g. `"187.42"`. */
-  price: string;
-  /** The bot's signed position after this fill (`"-5"` is short five), e.g. `"10"`. */
-  positionQty: string;
-  /** Epoch milliseconds. */
-  ts: number;
-  clientOrderId?: string;
-}
-
-/** What a handler sees. */
-export interface StrategyContext<P, S> {
-  readonly symbol: string;
-  readonly params: Readonly<P>;
-  readonly state: Readonly<S>;
-}
-
-/** What a handler answers: the next state and any intents. */
-export interface StrategyStep<S> {
-  state: S;
-  intents: Intent[];
-}
+export * from "./strategy_logic.ts";
 
 /**
- * A strategy. Handlers must be pure: no I/O, no clock, no randomness; state must be plain data
- * (structured-clone friendly) and is replaced, never mutated in place.
+ * A strategy: its {@link StrategyLogic} plus a description and the zod schema of its params.
+ * Handlers must be pure (see {@link StrategyLogic}).
  */
-export interface StrategyDefinition<P = unknown, S = unknown> {
-  /** Registry name, snake_case. */
-  readonly name: string;
+export interface StrategyDefinition<P = unknown, S = unknown> extends StrategyLogic<P, S> {
   readonly description: string;
   /** Validates raw params and fills in defaults. */
   readonly paramsSchema: z.ZodType<P, unknown>;
-  /** The indicators `onBar` reads, on the bot's symbol and timeframe. */
-  indicators(params: P): IndicatorSpec[];
-  /** State before the first bar. */
-  initialState(params: P): S;
-  /** Handles a closed bar; `indicators` holds at least the declared keys (null while warming). */
-  onBar(ctx: StrategyContext<P, S>, bar: Bar, indicators: IndicatorSnapshot): StrategyStep<S>;
-  /** Handles a fill of one of this bot's orders. */
-  onOrderFilled?(ctx: StrategyContext<P, S>, fill: StrategyFill): StrategyStep<S>;
-}
-
-/** A running strategy: plain data. */
-export interface StrategyInstance<P = unknown, S = unknown> {
-  strategy: string;
-  symbol: string;
-  params: P;
-  state: S;
 }
 
 /** Types a definition (identity at run time). */
@@ -149,65 +90,7 @@ export function createInstance<P, S>(
   }
   const params = parseStrategyParams(definition, options.params);
   for (const spec of definition.indicators(params)) parseIndicatorSpec(spec);
-  return {
-    strategy: definition.name,
-    symbol: options.symbol,
-    params,
-    state: definition.initialState(params),
-  };
-}
-
-/** The distinct indicator keys an instance reads. */
-export function instanceIndicatorKeys<P, S>(
-  definition: StrategyDefinition<P, S>,
-  instance: StrategyInstance<P, S>,
-): string[] {
-  return [...new Set(definition.indicators(instance.params).map(indicatorKey))];
-}
-
-/** What one step of an instance gives. */
-export interface InstanceStep<P, S> {
-  instance: StrategyInstance<P, S>;
-  intents: Intent[];
-}
-
-function contextOf<P, S>(instance: StrategyInstance<P, S>): StrategyContext<P, S> {
-  return { symbol: instance.symbol, params: instance.params, state: instance.state };
-}
-
-/**
- * Runs `onBar` for a closed bar. Pure: answers a new instance, leaves the given one as it was.
- * Throws an Error naming the strategy when the definition does not match the instance.
- */
-export function stepBar<P, S>(
-  definition: StrategyDefinition<P, S>,
-  instance: StrategyInstance<P, S>,
-  bar: Bar,
-  indicators: IndicatorSnapshot,
-): InstanceStep<P, S> {
-  checkMatch(definition, instance);
-  const { state, intents } = definition.onBar(contextOf(instance), bar, indicators);
-  return { instance: { ...instance, state }, intents };
-}
-
-/** Runs `onOrderFilled` (if the strategy has one) for a fill. Pure. */
-export function stepFill<P, S>(
-  definition: StrategyDefinition<P, S>,
-  instance: StrategyInstance<P, S>,
-  fill: StrategyFill,
-): InstanceStep<P, S> {
-  checkMatch(definition, instance);
-  if (!definition.onOrderFilled) return { instance, intents: [] };
-  const { state, intents } = definition.onOrderFilled(contextOf(instance), fill);
-  return { instance: { ...instance, state }, intents };
-}
-
-function checkMatch(definition: { name: string }, instance: { strategy: string }): void {
-  if (definition.name !== instance.strategy) {
-    throw new Error(
-      `Cannot run strategy "${definition.name}" on an instance of "${instance.strategy}"`,
-    );
-  }
+  return startInstance(definition, { symbol: options.symbol, params });
 }
 
 /**
@@ -230,37 +113,4 @@ export function replayBars<P, S>(
     intents.push(...step.intents);
   }
   return { instance: current, intents };
-}
-
-/** Applies an intent to a believed position (what built-ins use to track theirs). */
-export function positionAfter(position: PositionSide, kind: IntentKind): PositionSide {
-  switch (kind) {
-    case "enter_long":
-      return "long";
-    case "enter_short":
-      return "short";
-    case "exit_long":
-      return position === "long" ? "flat" : position;
-    case "exit_short":
-      return position === "short" ? "flat" : position;
-  }
-}
-
-/**
- * The intents that take `position` to the side a signal asks for. `buy`: cover a short, then go
- * long. `sell`: sell a long, then go short only when `allowShort`. Already there: nothing.
- */
-export function intentsToward(
-  position: PositionSide,
-  action: "buy" | "sell",
-  allowShort: boolean,
-): IntentKind[] {
-  if (action === "buy") {
-    if (position === "long") return [];
-    return position === "short" ? ["exit_short", "enter_long"] : ["enter_long"];
-  }
-  const out: IntentKind[] = [];
-  if (position === "long") out.push("exit_long");
-  if (allowShort && position !== "short") out.push("enter_short");
-  return out;
 }

@@ -13,8 +13,7 @@
  * @module
  */
 
-import { z } from "zod";
-import type { Signal, SignalAction } from "./evaluators.ts";
+import type { Signal, SignalAction } from "./evaluator_logic.ts";
 
 /** How much agreement a vote needs. */
 export interface Quorum {
@@ -23,12 +22,6 @@ export interface Quorum {
   /** Least share of all evaluators voting for the winning side, 0–1, inclusive (default 0.5). */
   minFraction: number;
 }
-
-/** Schema of a {@link Quorum}; defaults are filled in. */
-export const quorumSchema = z.strictObject({
-  minVotes: z.int().min(1).max(1000).default(1),
-  minFraction: z.number().min(0).max(1).default(0.5),
-});
 
 /** The default quorum. */
 export const DEFAULT_QUORUM: Readonly<Quorum> = { minVotes: 1, minFraction: 0.5 };
