@@ -97,7 +97,7 @@ Deno.test({
     registry: testRegistry(),
     botBehaviour: TEST_BOT_BEHAVIOUR,
     // Generous for a loaded machine: a healthy Worker must never miss it.
-    heartbeat: { intervalMs: 100, timeoutMs: 2_000 },
+    heartbeat: { intervalMs: 100, timeoutMs: 4_000 },
     maxRestarts: 1,
   });
   try {
