@@ -25,48 +25,20 @@
  */
 
 import { z } from "zod";
-import type { Timeframe } from "../../brokers/broker.ts";
 import { Decimal } from "../../core/decimal.ts";
 import { TradeError } from "../../core/errors.ts";
 import { parseRiskLimits, type RiskLimits, riskLimitsSchema } from "../../core/risk.ts";
 import type { StrategyRegistry } from "../../strategies/registry.ts";
+import {
+  BOT_TIMEFRAMES,
+  type BotConfig,
+  MAX_BOT_SYMBOLS,
+  minutesOf,
+  parseDuration,
+  WEEKDAYS,
+} from "./bot_config_data.ts";
 
-/** Timeframes a bot can trade on. */
-export const BOT_TIMEFRAMES = [
-  "1Min",
-  "5Min",
-  "15Min",
-  "1Hour",
-  "1Day",
-] as const satisfies readonly Timeframe[];
-
-/** Days of the week as configured, Sunday first (index = `Date#getDay`). */
-export const WEEKDAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"] as const;
-
-/** A day of the week. */
-export type Weekday = typeof WEEKDAYS[number];
-
-/** Most symbols one bot may trade. */
-export const MAX_BOT_SYMBOLS = 50;
-
-const DURATION_RE = /^(\d{1,9})(ms|s|m|h|d)$/;
-const DURATION_UNITS: Record<string, number> = {
-  ms: 1,
-  s: 1_000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-};
-
-/**
- * Reads a duration such as `"90s"`, `"5m"`, `"1h"`, `"2d"` into milliseconds; `null` when the
- * text is not one.
- */
-export function parseDuration(text: string): number | null {
-  const m = DURATION_RE.exec(text.trim());
-  if (!m) return null;
-  return Number(m[1]) * DURATION_UNITS[m[2]!]!;
-}
+export * from "./bot_config_data.ts";
 
 const duration = z.string().transform((text, ctx) => {
   const ms = parseDuration(text);
@@ -101,11 +73,6 @@ function positiveDecimal(max?: number) {
 }
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { message: "Expected HH:MM (24-hour)" });
-
-/** Minutes after midnight of an `"HH:MM"` text (already validated). */
-export function minutesOf(text: string): number {
-  return Number(text.slice(0, 2)) * 60 + Number(text.slice(3, 5));
-}
 
 const tradingWindowSchema = z.strictObject({
   /** Days the bot may trade (default Mon–Fri). */
@@ -207,12 +174,9 @@ export const botConfigSchema = z.strictObject({
   }
 }).transform((c) => ({ ...c, max_positions: c.max_positions ?? c.symbols.length }));
 
-/** A bot's config after parsing: plain data, defaults filled in. */
-export type BotConfig = z.output<typeof botConfigSchema>;
-/** How a bot sizes entries. */
-export type SizingConfig = BotConfig["sizing"];
-/** A stop-loss or take-profit distance. */
-export type ExitDistance = NonNullable<BotConfig["stop_loss"]>;
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+// The hand-written BotConfig (bot_config_data.ts) must be what the schema gives.
+const _sameShape: Same<z.output<typeof botConfigSchema>, BotConfig> = true;
 
 /** One field error. */
 export interface ConfigIssue {
@@ -275,20 +239,4 @@ export function parseBotConfig(input: unknown, registry: StrategyRegistry): BotC
 /** The bot's risk limits as `core/risk.ts` uses them (decimals rebuilt from the config text). */
 export function botRiskLimits(config: BotConfig): RiskLimits {
   return parseRiskLimits(config.risk);
-}
-
-/** Milliseconds in one bar of `timeframe` (`1Day`: 24 h). */
-export function timeframeMs(timeframe: Timeframe): number {
-  switch (timeframe) {
-    case "1Min":
-      return 60_000;
-    case "5Min":
-      return 300_000;
-    case "15Min":
-      return 900_000;
-    case "1Hour":
-      return 3_600_000;
-    case "1Day":
-      return 86_400_000;
-  }
 }

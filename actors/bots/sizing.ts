@@ -22,8 +22,8 @@
 
 import { Decimal } from "../../core/decimal.ts";
 import type { OrderRequest } from "../../core/order_types.ts";
-import type { Intent } from "../../strategies/strategy.ts";
-import type { BotConfig, ExitDistance } from "./bot_config.ts";
+import type { Intent } from "../../strategies/strategy_logic.ts";
+import type { BotConfig, ExitDistance } from "./bot_config_data.ts";
 
 /** What sizing needs to know besides the intent and the config. */
 export interface SizingContext {

@@ -32,21 +32,15 @@ import type { ActorBehaviour, Publication, Transition } from "../runtime/behavio
 import type { BatchDelivery, ColumnBatch, TypedArray } from "../runtime/protocol.ts";
 import {
   IndicatorSet,
-  type IndicatorSnapshot,
   type IndicatorSpec,
   type IndicatorSpecInput,
   parseIndicatorKey,
 } from "../../strategies/indicator_spec.ts";
 import type { IndicatorBar } from "../../strategies/indicators.ts";
-import { BOT_TIMEFRAMES, timeframeMs } from "./bot_config.ts";
+import type { BarUpdate } from "./bar_update.ts";
+import { BOT_TIMEFRAMES, timeframeMs } from "./bot_config_data.ts";
 
-/** A closed bar with the indicators of its timeframe after it. Plain data. */
-export interface BarUpdate {
-  symbol: string;
-  timeframe: Timeframe;
-  bar: Bar;
-  indicators: IndicatorSnapshot;
-}
+export type { BarUpdate } from "./bar_update.ts";
 
 /** The topic a symbol actor publishes a timeframe's updates on, e.g. `"bars.5Min"`. */
 export function barTopic(timeframe: Timeframe): string {
