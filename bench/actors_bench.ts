@@ -101,6 +101,8 @@ const BOT_REF: BehaviourRef = {
   export: "botBehaviour",
 };
 
+const REGISTRY = new StrategyRegistry();
+
 const SYMBOLS = Array.from({ length: SYMBOL_COUNT }, (_, i) => `S${String(i).padStart(2, "0")}`);
 
 /** Bot `b` trades a window of 10 symbols starting at 5b (mod 50): every symbol feeds 4 bots. */
@@ -377,7 +379,7 @@ async function spawnBot(topology: Topology, b: number): Promise<BotRun> {
     {
       id: `bot:${b}`,
       behaviour: BOT_REF,
-      args: { config: botConfig(b), equity: "1000000" },
+      args: { config: parseBotConfig(botConfig(b), REGISTRY), equity: "1000000" },
     },
     "worker",
     {
@@ -615,9 +617,8 @@ async function symbolMemory(): Promise<WorkerPool> {
   const overflow = { symbols: 0, bots: 0, commands: 0 };
   const pool = new WorkerPool({ name: "memory" });
   try {
-    const registry = new StrategyRegistry();
     const specs = [0, 1].map((b) =>
-      botIndicatorSpecs(parseBotConfig(botConfig(b), registry), registry)
+      botIndicatorSpecs(parseBotConfig(botConfig(b), REGISTRY), REGISTRY)
     );
     const subscribe = (actors: readonly ActorHandle<SymbolMsg>[]) =>
       Promise.all(actors.map(async (actor) => {

@@ -22,8 +22,14 @@
  * `order_closed` (canceled, rejected, expired or denied). A strategy's belief and the bot's
  * position may differ after a suppressed exit; the bot trusts its fills.
  *
- * The state is plain data (structured-clone safe). The strategy definitions come from the
- * registry given to {@link createBotBehaviour}.
+ * The state is plain data (structured-clone safe). The strategies' logic comes from the lookup
+ * given to {@link createBotBehaviour} (default: the built-ins' logic, builtin_logic.ts).
+ *
+ * Memory: this module and what it imports load no zod and build no schemas, because every bot
+ * Worker loads them (tests/actors/bots/worker_graph_test.ts checks). The main thread validates a
+ * config with `parseBotConfig` (strategy params included) and spawns the bot with the result;
+ * `init` trusts it. Pass `parseConfig` to {@link createBotBehaviour} to give `init` raw configs
+ * (tests, inline tools).
  *
  * @module
  */
@@ -32,24 +38,29 @@ import type { Timeframe } from "../../brokers/broker.ts";
 import { toEt } from "../../core/calendar.ts";
 import { Decimal } from "../../core/decimal.ts";
 import type { OrderSide } from "../../core/order_types.ts";
-import type { IndicatorSpec } from "../../strategies/indicator_spec.ts";
-import { indicatorKey, specs as indicatorSpecs } from "../../strategies/indicator_spec.ts";
-import { StrategyRegistry } from "../../strategies/registry.ts";
+import { StrategyLogicSet } from "../../strategies/builtin_logic.ts";
+import type { IndicatorSpec } from "../../strategies/indicator_keys.ts";
+import { indicatorKey, specs as indicatorSpecs } from "../../strategies/indicator_keys.ts";
 import {
-  createInstance,
   type Intent,
+  startInstance,
   stepBar,
   stepFill,
   type StrategyInstance,
-} from "../../strategies/strategy.ts";
+  type StrategyLookup,
+} from "../../strategies/strategy_logic.ts";
 import type { ActorBehaviour, Transition } from "../runtime/behaviour.ts";
 import type { BatchDelivery } from "../runtime/protocol.ts";
-import { type BotConfig, minutesOf, parseBotConfig, timeframeMs, WEEKDAYS } from "./bot_config.ts";
+import type { BarUpdate } from "./bar_update.ts";
+import { type BotConfig, minutesOf, timeframeMs, WEEKDAYS } from "./bot_config_data.ts";
 import { type OrderBody, sizeIntent, toOrderBody } from "./sizing.ts";
-import type { BarUpdate } from "./symbol_behaviour.ts";
 
-/** Spawn arguments: the raw config (parsed in `init`) and what the bot starts with. */
+/** Spawn arguments: the config and what the bot starts with. */
 export interface BotArgs {
+  /**
+   * The {@link BotConfig} as `parseBotConfig` answers it, trusted as is; a raw config when the
+   * behaviour was created with `parseConfig`.
+   */
   config: unknown;
   /** Account equity, decimal text. */
   equity?: string;
@@ -154,7 +165,7 @@ function atrSpecs(config: BotConfig): IndicatorSpec[] {
  * The indicators a bot needs from each symbol actor on its timeframe: the strategy's, plus ATR
  * when a leg is sized by ATR.
  */
-export function botIndicatorSpecs(config: BotConfig, registry: StrategyRegistry): IndicatorSpec[] {
+export function botIndicatorSpecs(config: BotConfig, registry: StrategyLookup): IndicatorSpec[] {
   const def = registry.get(config.strategy);
   return [...def.indicators(config.params), ...atrSpecs(config)];
 }
@@ -173,13 +184,24 @@ function dec(text: string): Decimal {
   return Decimal.parse(text);
 }
 
+/** Options of {@link createBotBehaviour}. */
+export interface BotBehaviourOptions {
+  /**
+   * Reads `BotArgs.config` in `init`, e.g. `(raw) => parseBotConfig(raw, registry)`. Default:
+   * none, the config is already parsed.
+   */
+  parseConfig?: (raw: unknown) => BotConfig;
+}
+
 /**
- * A bot behaviour using `registry` to find its strategy. `init` throws the config's
- * `TradeError` `INVALID_REQUEST` on a bad config; `receive` throws an Error on a message of
- * unknown type.
+ * A bot behaviour using `registry` (a `StrategyRegistry`, or logic only, e.g.
+ * {@link StrategyLogicSet}) to find its strategy's logic. `init` throws what `parseConfig`
+ * throws (`parseBotConfig`: `TradeError` `INVALID_REQUEST`) and `registry`'s error for an unknown
+ * strategy; `receive` throws an Error on a message of unknown type.
  */
 export function createBotBehaviour(
-  registry: StrategyRegistry = new StrategyRegistry(),
+  registry: StrategyLookup = new StrategyLogicSet(),
+  options: BotBehaviourOptions = {},
 ): ActorBehaviour<BotState, BotMsg, BotEffect, BotArgs> {
   function handleIntents(
     state: BotState,
@@ -363,12 +385,14 @@ export function createBotBehaviour(
 
   return {
     init(args) {
-      const config = parseBotConfig(args.config, registry);
+      const config = options.parseConfig
+        ? options.parseConfig(args.config)
+        : args.config as BotConfig;
       const def = registry.get(config.strategy);
       const instances: Record<string, StrategyInstance> = {};
       const books: Record<string, SymbolBook> = {};
       for (const symbol of config.symbols) {
-        instances[symbol] = createInstance(def, { symbol, params: config.params });
+        instances[symbol] = startInstance(def, { symbol, params: config.params });
         books[symbol] = {
           position: dec(args.positions?.[symbol] ?? "0").toString(),
           pending: null,
@@ -448,6 +472,9 @@ export function createBotBehaviour(
   };
 }
 
-/** The bot behaviour with the built-in strategies (the export a Worker loads). */
+/**
+ * The bot behaviour with the built-in strategies' logic (the export a Worker loads): `init` takes
+ * a config already parsed by `parseBotConfig`.
+ */
 export const botBehaviour: ActorBehaviour<BotState, BotMsg, BotEffect, BotArgs> =
   createBotBehaviour();

@@ -45,7 +45,7 @@ import { parseOrderRequest } from "../../core/order.ts";
 import { appendAudit } from "../../db/audit.ts";
 import { type Role, type Tenant, withTenant } from "../../db/database.ts";
 import { logger } from "../../logging.ts";
-import type { IndicatorSpec } from "../../strategies/indicator_spec.ts";
+import { type IndicatorSpec, parseIndicatorSpec } from "../../strategies/indicator_spec.ts";
 import { BUILTIN_STRATEGIES, StrategyRegistry } from "../../strategies/registry.ts";
 import type { BusMessage, MessageBus } from "../bus.ts";
 import type { ExecutionEngine } from "../execution_engine.ts";
@@ -55,8 +55,13 @@ import { type Link, link, spawnActor } from "../runtime/placement.ts";
 import { WorkerPool } from "../runtime/pool.ts";
 import type { BehaviourRef, SerializedError } from "../runtime/protocol.ts";
 import { Supervisor, type SupervisorEvent } from "../runtime/supervisor.ts";
-import { parseBotConfig } from "./bot_config.ts";
-import { type BotEffect, type BotMsg, createBotBehaviour } from "./bot_behaviour.ts";
+import { type BotConfig, parseBotConfig } from "./bot_config.ts";
+import {
+  type BotEffect,
+  botIndicatorSpecs,
+  type BotMsg,
+  createBotBehaviour,
+} from "./bot_behaviour.ts";
 import { barTopic, symbolBehaviour, type SymbolMsg } from "./symbol_behaviour.ts";
 
 /** A bot's status as stored. */
@@ -155,7 +160,8 @@ interface Run {
   botId: string;
   childId: string;
   userId: string;
-  config: unknown;
+  /** Parsed on the main thread; the bot actor trusts it (no zod in bot Workers). */
+  config: BotConfig;
   symbols: string[];
   paused: boolean;
   /** Distinguishes this run's client order ids from earlier runs'. */
@@ -489,13 +495,15 @@ export class BotManager {
   async #spawnRun(tenant: Tenant, row: BotRow, paused: boolean): Promise<void> {
     if (this.#closed) throw new Error("Cannot start a bot: the bot manager is closed");
     const config = parseBotConfig(row.config, this.#opts.registry);
+    // What createInstance checked in the actor before bots trusted parsed configs.
+    for (const spec of botIndicatorSpecs(config, this.#opts.registry)) parseIndicatorSpec(spec);
     await this.#startSupervisors();
     const run: Run = {
       tenant,
       botId: row.id,
       childId: BOT_PREFIX + row.id,
       userId: row.user_id,
-      config: row.config,
+      config,
       symbols: config.symbols,
       paused,
       tag: crypto.randomUUID().slice(0, 8),

@@ -1,19 +1,26 @@
 import { assert, assertEquals } from "../../_assert.ts";
 import type { Bar } from "../../../brokers/broker.ts";
 import { IndicatorSet } from "../../../strategies/indicator_spec.ts";
-import { findStrategy } from "../../../strategies/registry.ts";
+import { findStrategy, StrategyRegistry } from "../../../strategies/registry.ts";
 import { createInstance, replayBars } from "../../../strategies/strategy.ts";
+import { parseBotConfig } from "../../../actors/bots/bot_config.ts";
 import {
-  botBehaviour,
   type BotEffect,
   type BotMsg,
   type BotState,
   type BotStatus,
+  createBotBehaviour,
 } from "../../../actors/bots/bot_behaviour.ts";
 import { type BarUpdate, symbolBehaviour } from "../../../actors/bots/symbol_behaviour.ts";
 import { walk } from "./_bars.ts";
 
 const PARAMS = { fast: 3, slow: 8 };
+
+const registry = new StrategyRegistry();
+/** The built-in bot behaviour, given raw configs (a Worker gets them parsed). */
+const botBehaviour = createBotBehaviour(registry, {
+  parseConfig: (raw) => parseBotConfig(raw, registry),
+});
 
 /** Bar updates of `symbol` for 1Min bars, through a symbol actor with the bot's subscriptions. */
 function updatesFor(symbol: string, bars: Bar[], bot: BotState): BarUpdate[] {
