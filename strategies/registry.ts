@@ -3,8 +3,9 @@
  *
  * Built in: `sma_cross`, `indicator_vote`, and the example custom strategy `rsi_reversion`
  * (strategies/examples/rsi_reversion.ts). To add a custom strategy, write a module exporting a
- * {@link StrategyDefinition} and list it in {@link BUILTIN_STRATEGIES}, or pass it to a
- * {@link StrategyRegistry} of your own.
+ * {@link StrategyDefinition} and list it in {@link BUILTIN_STRATEGIES} (and its logic in
+ * `BUILTIN_LOGIC`, builtin_logic.ts, which bot Workers use), or pass it to a
+ * {@link StrategyRegistry} of your own (strategies/README.md).
  *
  * @example
  * ```ts

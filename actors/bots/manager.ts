@@ -119,9 +119,9 @@ export interface BotManagerOptions {
   /** Where actors run (default `"worker"`). */
   placement?: "inline" | "worker";
   /**
-   * The bot behaviour a Worker loads; it must know the strategies of `registry`. Default:
-   * {@link BOT_BEHAVIOUR_REF} (the built-ins); required for Worker placement with a custom
-   * registry.
+   * The bot behaviour a Worker loads; it must know the strategies of `registry` and takes the
+   * config already parsed (`createBotBehaviour(lookup)`). Default: {@link BOT_BEHAVIOUR_REF}
+   * (the built-ins' logic, no zod); required for Worker placement with a custom registry.
    */
   botBehaviour?: BehaviourRef;
   /** Worker hosts for symbol actors (default: one per core). */

@@ -1,9 +1,11 @@
 /**
  * `rsi_reversion`: an example custom strategy, the template for writing your own.
  *
- * A custom strategy is a module exporting a {@link StrategyDefinition}: a name, a description, a
- * zod params schema, the indicators it reads, and pure handlers. Add it to the list in
- * strategies/registry.ts to make it available by name.
+ * A custom strategy is a {@link StrategyDefinition}: its logic (rsi_reversion_logic.ts: the
+ * indicators it reads and pure handlers, no zod, so bot Workers stay small) plus a description and
+ * a zod params schema (this module). List the logic in `BUILTIN_LOGIC` (builtin_logic.ts) and the
+ * definition in `BUILTIN_STRATEGIES` (registry.ts) to make it available by name; see
+ * strategies/README.md for a one-module strategy in a registry of your own.
  *
  * Rules (long-only): buy when RSI falls below `entryBelow`; sell when RSI rises above
  * `exitAbove`, or when the close drops `stopAtr` ATRs below the average entry price (learned from
