@@ -7,7 +7,6 @@
  * @module
  */
 
-import { TradeError } from "../core/errors.ts";
 import { rsiReversionLogic } from "./examples/rsi_reversion_logic.ts";
 import { indicatorVoteLogic } from "./indicator_vote_logic.ts";
 import { smaCrossLogic } from "./sma_cross_logic.ts";
@@ -40,19 +39,21 @@ export class StrategyLogicSet implements StrategyLookup {
   }
 
   /**
-   * The logic called `name`. Throws {@link TradeError} `INVALID_REQUEST` listing the known names,
-   * as `StrategyRegistry#get` does.
+   * The logic called `name`. Throws an Error with code `INVALID_REQUEST` listing the known names
+   * (a plain Error: bot Workers load this module, and the main thread has already checked the
+   * name against the registry, whose error is the `TradeError` clients see).
    */
   get(name: string): StrategyLogic {
     const logic = this.#byName.get(name);
     if (logic) return logic;
     const known = this.names();
-    throw new TradeError(
-      "INVALID_REQUEST",
-      `Cannot find strategy "${name}": known strategies are ${
-        known.map((n) => `"${n}"`).join(", ")
-      }`,
-      { details: { strategy: name, known } },
+    throw Object.assign(
+      new Error(
+        `Cannot find strategy "${name}": known strategies are ${
+          known.map((n) => `"${n}"`).join(", ")
+        }`,
+      ),
+      { code: "INVALID_REQUEST" },
     );
   }
 }
