@@ -35,7 +35,7 @@
  */
 
 import type { Timeframe } from "../../brokers/broker.ts";
-import { toEt } from "../../core/calendar.ts";
+import { toEt } from "../../core/et.ts";
 import { Decimal } from "../../core/decimal.ts";
 import type { OrderSide } from "../../core/order_types.ts";
 import { StrategyLogicSet } from "../../strategies/builtin_logic.ts";
