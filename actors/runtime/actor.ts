@@ -53,8 +53,18 @@ export interface LinkEnd {
     cell: { deliver(envelope: Envelope<unknown>): void };
     addSink(topic: string, sink: BatchSink, linkId: string): void;
   } | null;
-  /** Batches the actor publishes on `topic` go to `port`. */
-  subscribe(topic: string, port: MessagePort, linkId: string): Promise<void>;
+  /** Identifies the thread the actor publishes from: links to one subscriber share a channel. */
+  readonly host: object;
+  /**
+   * Batches the actor publishes on `topic` go to data channel `channel`; `port` opens it (the
+   * first link from this host to the subscriber).
+   */
+  subscribe(
+    topic: string,
+    channel: string,
+    port: MessagePort | undefined,
+    linkId: string,
+  ): Promise<void>;
   /** Ends the link `linkId` on `topic` (a no-op when the actor or the link is gone). */
   unsubscribe(topic: string, linkId: string): Promise<void>;
   /** Batches arriving on `port` go to the actor's data mailbox. */

@@ -15,7 +15,7 @@
 import { type AnyBehaviour, loadBehaviour } from "./behaviour.ts";
 import { ActorCell, type ReplyResult } from "./cell.ts";
 import type { PortLike } from "./endpoint.ts";
-import { attachPort, Outlets, portSink } from "./outlets.ts";
+import { attachPort, Channels, Outlets } from "./outlets.ts";
 import {
   type FromHost,
   runtimeError,
@@ -68,6 +68,9 @@ function run(): void {
 function deferData(flushPort: () => void): void {
   dataFlushes.push(flushPort);
 }
+
+/** This host's data channels, one per subscriber actor. */
+const channels = new Channels(deferData);
 
 function flush(): void {
   for (const flushPort of dataFlushes.splice(0)) flushPort();
@@ -209,10 +212,16 @@ function handle(message: ToHost): void {
     case "subscribe": {
       const hosted = actors.get(message.actorId);
       if (!hosted) {
-        message.port.close();
+        message.port?.close();
         return reply(message.id, { ok: false, error: notFound(message.actorId) });
       }
-      hosted.outlets.add(message.topic, portSink(message.port, deferData), message.linkId);
+      let sink;
+      try {
+        sink = channels.sink(message.channel, message.port);
+      } catch (e) {
+        return reply(message.id, { ok: false, error: serializeError(e, "CLOSED") });
+      }
+      hosted.outlets.add(message.topic, sink, message.linkId);
       return reply(message.id, { ok: true, value: null });
     }
     case "unsubscribe": {

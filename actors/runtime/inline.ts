@@ -19,7 +19,7 @@ import {
 } from "./actor.ts";
 import { type AnyBehaviour, isBehaviour, loadBehaviour } from "./behaviour.ts";
 import { ActorCell } from "./cell.ts";
-import { attachPort, Outlets, portSink } from "./outlets.ts";
+import { attachPort, Channels, Outlets } from "./outlets.ts";
 import { ActorError, type Batch, deserializeError, type SerializedError } from "./protocol.ts";
 import type { Exit } from "./supervisor.ts";
 
@@ -29,6 +29,7 @@ class InlineActor<M, E> implements ActorHandle<M> {
   readonly link: LinkEnd;
   #cell: ActorCell<unknown, M, E>;
   #outlets = new Outlets();
+  #channels = new Channels();
   #inputs: (() => void)[] = [];
   #seqs = new Map<string, number>();
   #latch = new ExitLatch();
@@ -57,8 +58,9 @@ class InlineActor<M, E> implements ActorHandle<M> {
         cell,
         addSink: (topic, sink, linkId) => this.#outlets.add(topic, sink, linkId),
       },
-      subscribe: (topic, port, linkId) => {
-        this.#outlets.add(topic, portSink(port), linkId);
+      host: this,
+      subscribe: (topic, channel, port, linkId) => {
+        this.#outlets.add(topic, this.#channels.sink(channel, port), linkId);
         return Promise.resolve();
       },
       unsubscribe: (topic, linkId) => {

@@ -78,12 +78,18 @@ export interface Link {
 }
 
 let linkCounter = 0;
+let channelCounter = 0;
+
+/** Data channels by subscriber, then by publishing host: links reuse them (see Channels). */
+const channelsTo = new WeakMap<ActorHandle, Map<object, { id: string; links: number }>>();
 
 /**
  * Sends every batch `from` publishes on `topic` to `to`'s data mailbox. Between two inline
- * actors delivery is a direct call; otherwise a MessageChannel joins them, its ports
- * transferred to the hosts. A link belongs to the two incarnations it joins: after a restart,
- * link again, and close links whose subscriber is gone so the publisher forgets them.
+ * actors delivery is a direct call; otherwise a MessageChannel joins the publisher's host and
+ * the subscriber, its ports transferred to the hosts, and later links from the same host to the
+ * same subscriber share it (one message per slice, whatever the number of publishers). A link
+ * belongs to the two incarnations it joins: after a restart, link again, and close links whose
+ * subscriber is gone so the publisher forgets them.
  * @throws {ActorError} when either actor is gone
  */
 export async function link(
@@ -93,6 +99,7 @@ export async function link(
 ): Promise<Link> {
   const { topic } = options;
   const id = `link-${++linkCounter}`;
+  let release = () => {};
   let closed = false;
   const handle: Link = {
     id,
@@ -100,6 +107,7 @@ export async function link(
     close: async () => {
       if (closed) return;
       closed = true;
+      release();
       try {
         await from.link.unsubscribe(topic, id);
       } catch {
@@ -113,6 +121,23 @@ export async function link(
     source.addSink(topic, directSink(target.cell), id);
     return handle;
   }
+  let byHost = channelsTo.get(to);
+  if (!byHost) channelsTo.set(to, byHost = new Map());
+  const shared = byHost.get(from.link.host);
+  if (shared) {
+    shared.links++;
+    release = releaser(byHost, from.link.host, shared);
+    try {
+      await from.link.subscribe(topic, shared.id, undefined, id);
+      return handle;
+    } catch (e) {
+      release();
+      // The host closed the channel (its publishers ended without their links being closed):
+      // forget it and open a new one.
+      if ((e as { code?: unknown }).code !== "CLOSED") throw e;
+      if (byHost.get(from.link.host) === shared) byHost.delete(from.link.host);
+    }
+  }
   const channel = new MessageChannel();
   try {
     await to.link.attach(channel.port2);
@@ -121,11 +146,29 @@ export async function link(
     channel.port2.close();
     throw e;
   }
+  const opened = { id: `channel-${++channelCounter}`, links: 1 };
   try {
-    await from.link.subscribe(topic, channel.port1, id);
+    await from.link.subscribe(topic, opened.id, channel.port1, id);
   } catch (e) {
     channel.port1.close();
     throw e;
   }
+  // Shared only once the host holds the port (a racing link opens a channel of its own).
+  if (!byHost.has(from.link.host)) byHost.set(from.link.host, opened);
+  release = releaser(byHost, from.link.host, opened);
   return handle;
+}
+
+function releaser(
+  byHost: Map<object, { id: string; links: number }>,
+  host: object,
+  channel: { id: string; links: number },
+): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    // The host closes the channel with its last link: never hand it out again.
+    if (--channel.links <= 0 && byHost.get(host) === channel) byHost.delete(host);
+  };
 }

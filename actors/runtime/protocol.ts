@@ -181,13 +181,17 @@ export type ToHost =
   | ({ actorId: string } & BatchDelivery)
   /** Batches for actors of this host, in the order they were sent (one message for many). */
   | { type: "batches"; batches: ({ actorId: string } & BatchDelivery)[] }
-  /** Batches the actor publishes on `topic` go to `port` from now on. */
+  /**
+   * Batches the actor publishes on `topic` go to data channel `channel` from now on; `port`
+   * opens the channel (the host's first link to that subscriber), later links reuse it.
+   */
   | {
     type: "subscribe";
     id: number;
     actorId: string;
     topic: string;
-    port: MessagePort;
+    channel: string;
+    port?: MessagePort;
     linkId: string;
   }
   /** Ends the link `linkId` on `topic`: its port is closed. */

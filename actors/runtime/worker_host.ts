@@ -310,10 +310,12 @@ class WorkerActor<M, E> implements ActorHandle<M> {
     this.placement = dedicated ? "worker" : "pool";
     this.link = {
       local: null,
-      subscribe: async (topic, port, linkId) => {
-        await endpoint.request({ type: "subscribe", actorId: id, topic, port, linkId }, {
-          transfer: [port],
-        });
+      host,
+      subscribe: async (topic, channel, port, linkId) => {
+        await endpoint.request(
+          { type: "subscribe", actorId: id, topic, channel, linkId, ...(port ? { port } : {}) },
+          { transfer: port ? [port] : [] },
+        );
       },
       unsubscribe: async (topic, linkId) => {
         if (this.exit || endpoint.closed) return;

@@ -312,3 +312,54 @@ Deno.test("links: a closed link stops delivery and the publisher forgets it", as
     pool.close();
   }
 });
+
+Deno.test("links: links from one host to one subscriber share a channel that closes with the last", async () => {
+  const pool = new WorkerPool({ size: 1 });
+  try {
+    const arrived = new Log<{ topic: string; seq: number; sum: number }>();
+    const a = await spawnActor<unknown>({ id: "sym:A", behaviour: ref("relay") }, pool);
+    const b = await spawnActor<unknown>({ id: "sym:B", behaviour: ref("relay") }, pool);
+    const sinkActor = await spawnActor<SinkMsg, { topic: string; seq: number; sum: number }>(
+      { id: "bot:3", behaviour: ref("sink") },
+      "worker",
+      { onEffects: (effects) => effects.forEach(arrived.push) },
+    );
+    const batch = (price: number) => ({
+      kind: "columns" as const,
+      length: 1,
+      columns: { price: Float64Array.of(price) },
+    });
+    try {
+      const la = await link(a, sinkActor, { topic: "ticks" });
+      const lb = await link(b, sinkActor, { topic: "ticks" });
+      a.sendBatch("quotes", batch(1));
+      b.sendBatch("quotes", batch(2));
+      await arrived.count(2, "a batch from each publisher");
+      await la.close();
+      a.sendBatch("quotes", batch(10));
+      b.sendBatch("quotes", batch(20));
+      await arrived.count(3, "b's second batch");
+      assertEquals(await a.request({ type: "count" }), 2);
+      assertEquals(
+        (await sinkActor.request<{ sum: number }[]>({ type: "seen" })).map((s) => s.sum),
+        [
+          1,
+          2,
+          20,
+        ],
+      );
+      // With the last link gone the channel is closed; a new link opens a new one.
+      await lb.close();
+      const again = await link(a, sinkActor, { topic: "ticks" });
+      a.sendBatch("quotes", batch(100));
+      await arrived.count(4, "a's batch on a new channel");
+      await again.close();
+    } finally {
+      await sinkActor.stop();
+      await a.stop();
+      await b.stop();
+    }
+  } finally {
+    pool.close();
+  }
+});
