@@ -10,8 +10,10 @@ import type { Bar } from "../brokers/broker.ts";
 import { crossStep, type Sign } from "./cross.ts";
 import {
   indicatorKey,
+  type IndicatorName,
   type IndicatorSnapshot,
   type IndicatorSpec,
+  type IndicatorValues,
   pickSnapshot,
   readIndicator,
   specs,
@@ -99,6 +101,26 @@ function levels(
   return ["hold", `${label} ${fmt(value)} within ${low}–${high}`];
 }
 
+/** An evaluator on one indicator, holding (warming up) until it has a value. Stateless. */
+function levelEvaluator<N extends IndicatorName>(
+  config: EvaluatorConfig,
+  spec: IndicatorSpec<N>,
+  judge: (value: IndicatorValues[N], close: number) => [SignalAction, string],
+): Evaluator {
+  const used = [spec];
+  return {
+    config,
+    indicators: used,
+    initialState: () => null,
+    evaluate(state, bar, snapshot) {
+      const value = readIndicator(snapshot, spec);
+      if (value === null) return { state, signal: warming(spec, snapshot, used) };
+      const [action, reason] = judge(value, bar.c);
+      return { state, signal: signal(action, reason, snapshot, used) };
+    },
+  };
+}
+
 function crossEvaluator(
   config: EvaluatorConfig,
   used: readonly IndicatorSpec[],
@@ -132,22 +154,12 @@ function crossEvaluator(
  */
 export function buildEvaluator(config: EvaluatorConfig): Evaluator {
   switch (config.type) {
-    case "rsi": {
-      const spec = specs.rsi(config.period);
-      const used = [spec];
-      return {
+    case "rsi":
+      return levelEvaluator(
         config,
-        indicators: used,
-        initialState: () => null,
-        evaluate(state, _bar, snapshot) {
-          const rsi = readIndicator(snapshot, spec);
-          if (rsi === null) return { state, signal: warming(spec, snapshot, used) };
-          const label = `RSI(${config.period})`;
-          const [action, reason] = levels(rsi, config.oversold, config.overbought, label);
-          return { state, signal: signal(action, reason, snapshot, used) };
-        },
-      };
-    }
+        specs.rsi(config.period),
+        (rsi) => levels(rsi, config.oversold, config.overbought, `RSI(${config.period})`),
+      );
     case "macd_cross": {
       const spec = specs.macd(config.fast, config.slow, config.signal);
       return crossEvaluator(config, [spec], (snapshot) => {
@@ -166,66 +178,35 @@ export function buildEvaluator(config: EvaluatorConfig): Evaluator {
       }, [maLabel(config.ma, config.fast), maLabel(config.ma, config.slow)]);
     }
     case "price_ma": {
-      const spec = maSpec(config.ma, config.period);
-      const used = [spec];
       const label = maLabel(config.ma, config.period);
-      return {
+      return levelEvaluator(
         config,
-        indicators: used,
-        initialState: () => null,
-        evaluate(state, bar, snapshot) {
-          const ma = readIndicator(snapshot, spec);
-          if (ma === null) return { state, signal: warming(spec, snapshot, used) };
-          const c = bar.c;
-          const sig = c > ma
-            ? signal("buy", `Close ${fmt(c)} above ${label} ${fmt(ma)}`, snapshot, used)
+        maSpec(config.ma, config.period),
+        (ma, c) =>
+          c > ma
+            ? ["buy", `Close ${fmt(c)} above ${label} ${fmt(ma)}`]
             : c < ma
-            ? signal("sell", `Close ${fmt(c)} below ${label} ${fmt(ma)}`, snapshot, used)
-            : signal("hold", `Close ${fmt(c)} at ${label} ${fmt(ma)}`, snapshot, used);
-          return { state, signal: sig };
-        },
-      };
+            ? ["sell", `Close ${fmt(c)} below ${label} ${fmt(ma)}`]
+            : ["hold", `Close ${fmt(c)} at ${label} ${fmt(ma)}`],
+      );
     }
-    case "bbands": {
-      const spec = specs.bbands(config.period, config.k);
-      const used = [spec];
-      return {
+    case "bbands":
+      return levelEvaluator(
         config,
-        indicators: used,
-        initialState: () => null,
-        evaluate(state, bar, snapshot) {
-          const bands = readIndicator(snapshot, spec);
-          if (bands === null) return { state, signal: warming(spec, snapshot, used) };
-          const c = bar.c;
-          const sig = c < bands.lower
-            ? signal("buy", `Close ${fmt(c)} below lower band ${fmt(bands.lower)}`, snapshot, used)
+        specs.bbands(config.period, config.k),
+        (bands, c) =>
+          c < bands.lower
+            ? ["buy", `Close ${fmt(c)} below lower band ${fmt(bands.lower)}`]
             : c > bands.upper
-            ? signal("sell", `Close ${fmt(c)} above upper band ${fmt(bands.upper)}`, snapshot, used)
-            : signal(
-              "hold",
-              `Close ${fmt(c)} within bands ${fmt(bands.lower)}–${fmt(bands.upper)}`,
-              snapshot,
-              used,
-            );
-          return { state, signal: sig };
-        },
-      };
-    }
-    case "stoch": {
-      const spec = specs.stoch(config.k, config.kSmooth, config.d);
-      const used = [spec];
-      return {
+            ? ["sell", `Close ${fmt(c)} above upper band ${fmt(bands.upper)}`]
+            : ["hold", `Close ${fmt(c)} within bands ${fmt(bands.lower)}–${fmt(bands.upper)}`],
+      );
+    case "stoch":
+      return levelEvaluator(
         config,
-        indicators: used,
-        initialState: () => null,
-        evaluate(state, _bar, snapshot) {
-          const v = readIndicator(snapshot, spec);
-          if (v === null) return { state, signal: warming(spec, snapshot, used) };
-          const [action, reason] = levels(v.k, config.oversold, config.overbought, "Stochastic %K");
-          return { state, signal: signal(action, reason, snapshot, used) };
-        },
-      };
-    }
+        specs.stoch(config.k, config.kSmooth, config.d),
+        (v) => levels(v.k, config.oversold, config.overbought, "Stochastic %K"),
+      );
     case "obv_trend": {
       const spec = specs.obv();
       const used = [spec];
