@@ -124,6 +124,11 @@ export interface BotManagerOptions {
    * (the built-ins' logic, no zod); required for Worker placement with a custom registry.
    */
   botBehaviour?: BehaviourRef;
+  /**
+   * The symbol actor's behaviour (default: symbol_behaviour.ts); a module reference for Worker
+   * placement. For tests that need a symbol actor to fail.
+   */
+  symbolBehaviour?: BehaviourRef | AnyBehaviour;
   /** Worker hosts for symbol actors (default: one per core). */
   poolSize?: number;
   /** Restarts of a bot within {@link restartWindowMs} before it goes to `error` (default 3). */
@@ -648,7 +653,8 @@ export class BotManager {
           spawnActor<SymbolMsg>(
             {
               id: entry.childId,
-              behaviour: this.#opts.placement === "inline" ? symbolBehaviour : SYMBOL_BEHAVIOUR_REF,
+              behaviour: this.#opts.symbolBehaviour ??
+                (this.#opts.placement === "inline" ? symbolBehaviour : SYMBOL_BEHAVIOUR_REF),
               args: { symbol },
             },
             this.#opts.placement === "inline" ? "inline" : this.#symbolPool(),

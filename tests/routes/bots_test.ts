@@ -4,7 +4,9 @@
  * strategy stopped with status error while another bot runs on, and resuming running bots.
  */
 import { assert, assertEquals } from "../_assert.ts";
-import { botManager, createBot, TREND } from "../_bots.ts";
+import { botManager, createBot, tenantOf, TREND } from "../_bots.ts";
+import type { Bar, MarketEvent } from "../../brokers/broker.ts";
+import { symbolBehaviour } from "../../actors/bots/symbol_behaviour.ts";
 import { createTestApp, DB_TEST, type TestApp } from "../_helpers.ts";
 import { testRegistry } from "../actors/bots/_strategies.ts";
 
@@ -327,6 +329,65 @@ Deno.test({
       await next.close();
     }
   } finally {
+    await t.close();
+  }
+});
+
+Deno.test({
+  name: "bots: a symbol actor that crashes is restarted and its bots are wired to it again",
+  ...DB_TEST,
+}, async () => {
+  const t = await createTestApp({ trading: true });
+  // A symbol actor that dies on a bar with negative volume; the test feeds one in.
+  const fragile: typeof symbolBehaviour = {
+    ...symbolBehaviour,
+    receive(state, msg) {
+      if (msg.type === "batch" && msg.batch.kind === "rows") {
+        if (msg.batch.rows.some((row) => (row as Bar).v < 0)) throw new Error("Poisoned bar");
+      }
+      return symbolBehaviour.receive(state, msg);
+    },
+  };
+  const { venue, clock } = t.trading;
+  const feeds: ((events: MarketEvent[]) => void)[] = [];
+  const manager = botManager(t, {
+    venue: {
+      subscribe: (sub, fn) => {
+        feeds.push(fn);
+        return venue.marketData.subscribe(sub, fn);
+      },
+    },
+    symbolBehaviour: fragile,
+  });
+  const minute = async () => {
+    clock.advance(MINUTE);
+    venue.pump();
+    await manager.settle();
+  };
+  try {
+    const id = await createBot(t, "ann", TREND);
+    await manager.start(await tenantOf(t, "ann"), id);
+    await minute();
+    await minute();
+    const bars = async () =>
+      ((await manager.botStatus(id)) as { counts: { bars: number } }).counts.bars;
+    assertEquals(await bars(), 2);
+
+    const poison = { t: new Date(clock.now()).toISOString(), o: 1, h: 1, l: 1, c: 1, v: -1 };
+    feeds[0]!([{ type: "bar", symbol: "AAPL", bar: poison as Bar }]);
+    await manager.settle();
+    assertEquals(manager.actors().symbols.map((c) => c.status), ["restarting"]);
+
+    await minute(); // the restart (after 100 ms) happens in this minute: its bar is missed
+    await minute();
+    await minute();
+    const [symbol] = manager.actors().symbols;
+    assertEquals([symbol!.status, symbol!.incarnation], ["running", 2]);
+    assertEquals(await bars(), 4);
+    // The bot itself never crashed.
+    assertEquals(manager.actors().bots.map((c) => [c.status, c.incarnation]), [["running", 1]]);
+  } finally {
+    await manager.close();
     await t.close();
   }
 });
