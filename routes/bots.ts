@@ -86,16 +86,40 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
   const bots = deps.bots;
   const registry = bots?.registry ?? new StrategyRegistry();
 
-  /** Validates a config; 400 `VALIDATION_FAILED` with `details.issues` ({path, message}). */
-  function validate(config: unknown) {
+  /**
+   * Validates a config, its symbols included (each must be an asset of the venue); 400
+   * `VALIDATION_FAILED` with `details.issues` ({path, message}).
+   */
+  async function validate(config: unknown, userId: string) {
+    let parsed;
     try {
-      return parseBotConfig(config, registry);
+      parsed = parseBotConfig(config, registry);
     } catch (e) {
       if (!isTradeError(e)) throw e;
       throw new ApiError(400, "VALIDATION_FAILED", e.message, {
         details: (e as { details?: unknown }).details,
       });
     }
+    const issues: { path: string; message: string }[] = [];
+    for (const [i, symbol] of parsed.symbols.entries()) {
+      try {
+        await deps.engine.brokerFor(userId).getAsset(symbol);
+      } catch (e) {
+        if (!isTradeError(e) || e.code !== "ASSET_NOT_FOUND") throw e;
+        issues.push({ path: `symbols.${i}`, message: `Unknown symbol "${symbol}"` });
+      }
+    }
+    if (issues.length > 0) {
+      throw new ApiError(
+        400,
+        "VALIDATION_FAILED",
+        `Cannot configure bot "${parsed.name}": ${
+          issues.map((i) => `${i.path}: ${i.message}`).join("; ")
+        }`,
+        { details: { issues } },
+      );
+    }
+    return parsed;
   }
 
   function nameTaken(e: unknown, name: string): unknown {
@@ -133,7 +157,7 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
       409: { description: "BOT_NAME_TAKEN" },
     },
   }, async (c, { body }) => {
-    const config = validate(body);
+    const config = await validate(body, c.var.user.id);
     const user = c.var.user;
     try {
       const [row] = await withTenant(sql, tenantOf(c), (tx) =>
@@ -213,7 +237,7 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
       throw new ApiError(409, "BOT_RUNNING", `Cannot update bot "${row.name}": stop it first`);
     }
     const merged = { ...row.config, ...body };
-    const config = validate(merged);
+    const config = await validate(merged, tenant.userId);
     try {
       const [updated] = await withTenant(sql, tenant, (tx) =>
         tx<BotRow[]>`

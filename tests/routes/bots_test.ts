@@ -34,6 +34,18 @@ Deno.test({
     const paths = (await bad.json()).error.details.issues.map((i: { path: string }) => i.path);
     assert(paths.includes("symbols") && paths.includes("params.fast"), String(paths));
 
+    // A symbol the venue does not list is a field error, not a bot that never sees a bar.
+    const unknown = await t.as("ann", "/api/v1/bots", {
+      method: "POST",
+      json: { ...TREND, symbols: ["AAPL", "ZZZZZ"] },
+    });
+    assertEquals(unknown.status, 400);
+    const unknownBody = await unknown.json();
+    assertEquals(unknownBody.error.code, "VALIDATION_FAILED");
+    assertEquals(unknownBody.error.details.issues, [
+      { path: "symbols.1", message: 'Unknown symbol "ZZZZZ"' },
+    ]);
+
     const id = await createBot(t, "ann", TREND);
     const dup = await t.as("ann", "/api/v1/bots", { method: "POST", json: TREND });
     assertEquals([dup.status, (await dup.json()).error.code], [409, "BOT_NAME_TAKEN"]);
