@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { assert, assertEquals } from "../_assert.ts";
+import { orderRequest as req } from "../_fixtures.ts";
 import { dec, Decimal } from "../../core/decimal.ts";
 import { TRADE_ERRORS, TradeError, type TradeErrorCode } from "../../core/errors.ts";
 import { seededIdSource } from "../../core/ids.ts";
@@ -36,17 +37,6 @@ const AAPL: AssetInfo = {
   marginable: true,
 };
 const CORE: RuleContext = { lastPrice: dec("100"), session: "core" };
-
-function req(overrides: Partial<OrderRequest> = {}): OrderRequest {
-  return {
-    symbol: "AAPL",
-    qty: dec("10"),
-    side: "buy",
-    type: "market",
-    time_in_force: "day",
-    ...overrides,
-  };
-}
 
 /** Asserts a rejection: Tradewind code, Alpaca text, and the table's status and Alpaca code. */
 function rejects(

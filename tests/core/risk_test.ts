@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { assert, assertEquals, assertStringIncludes, assertThrows } from "../_assert.ts";
+import { orderRequest as req } from "../_fixtures.ts";
 import { dec, Decimal } from "../../core/decimal.ts";
 import { TRADE_ERRORS, TradeError, type TradeErrorCode } from "../../core/errors.ts";
 import type { OrderRequest } from "../../core/order.ts";
@@ -19,17 +20,6 @@ import {
 } from "../../core/risk.ts";
 
 const FC = { seed: 20261123, numRuns: 500 } as const;
-
-function req(overrides: Partial<OrderRequest> = {}): OrderRequest {
-  return {
-    symbol: "AAPL",
-    qty: dec("10"),
-    side: "buy",
-    type: "market",
-    time_in_force: "day",
-    ...overrides,
-  };
-}
 
 function pos(qty: string, price: string, sector = "Technology"): RiskPosition {
   return { qty: dec(qty), market_value: dec(qty).mul(dec(price)), sector };

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { assert, assertEquals, assertThrows } from "../../_assert.ts";
+import { orderRequest as req, testAsset as asset } from "../../_fixtures.ts";
 import { dec, Decimal } from "../../../core/decimal.ts";
 import { TRADE_ERRORS, TradeError, type TradeErrorCode } from "../../../core/errors.ts";
 import { seededIdSource } from "../../../core/ids.ts";
@@ -34,25 +35,6 @@ const FC = { seed: 20261123, numRuns: 150 } as const;
 const A = "acct-1";
 const B = "acct-2";
 
-function asset(symbol: string, over: Partial<Asset> = {}): Asset {
-  return {
-    id: `00000000-0000-4000-8000-${symbol.padStart(12, "0")}`,
-    class: "us_equity",
-    exchange: "NASDAQ",
-    symbol,
-    name: symbol,
-    status: "active",
-    tradable: true,
-    marginable: true,
-    shortable: true,
-    easy_to_borrow: true,
-    fractionable: true,
-    sector: "Technology",
-    attributes: [],
-    ...over,
-  };
-}
-
 const ASSETS = [
   asset("AAPL"),
   asset("MSFT"),
@@ -86,17 +68,6 @@ function make(options: Partial<PaperExchangeOptions> = {}, seed = "exchange"): P
   }
   ex.drainEvents();
   return ex;
-}
-
-function req(over: Partial<OrderRequest> = {}): OrderRequest {
-  return {
-    symbol: "AAPL",
-    qty: dec("10"),
-    side: "buy",
-    type: "market",
-    time_in_force: "day",
-    ...over,
-  };
 }
 
 /** Event names, optionally only those of one order. */

@@ -1,9 +1,10 @@
 import { assert, assertEquals, assertThrows } from "../../_assert.ts";
+import { testAsset as asset } from "../../_fixtures.ts";
 import { TestClock } from "../../../core/clock.ts";
 import { dec, Decimal } from "../../../core/decimal.ts";
 import { type IdSource, seededIdSource } from "../../../core/ids.ts";
 import { type Order, type OrderRequest, toAlpacaJson } from "../../../core/order.ts";
-import type { Account, Asset, Quote, Trade, TradeUpdate } from "../../../brokers/broker.ts";
+import type { Account, Quote, Trade, TradeUpdate } from "../../../brokers/broker.ts";
 import {
   type PaperAccountState,
   type PaperEvent,
@@ -341,23 +342,6 @@ Deno.test("restore: refuses an account with activity, and a refusal changes noth
 // ---------------------------------------------------------------------------------------------
 // The exchange alone, with hand-made quotes
 
-function asset(symbol: string): Asset {
-  return {
-    id: `00000000-0000-4000-8000-${symbol.padStart(12, "0")}`,
-    class: "us_equity",
-    exchange: "NASDAQ",
-    symbol,
-    name: symbol,
-    status: "active",
-    tradable: true,
-    marginable: true,
-    shortable: true,
-    easy_to_borrow: true,
-    fractionable: true,
-    sector: "Technology",
-    attributes: [],
-  };
-}
 const ASSETS = new Map(["AAPL", "MSFT"].map((s) => [s, asset(s)]));
 const quote = (bp: number, ap: number, bs = 100, as = 100): Quote => ({
   t: "",
