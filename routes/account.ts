@@ -14,6 +14,7 @@ import type { RouteTarget, TradingDeps } from "./mod.ts";
 import { defineRoute } from "./openapi.ts";
 import { OrderJson } from "./orders.ts";
 import { positiveDecimal } from "./params.ts";
+import { tenantOf } from "./auth.ts";
 
 /** Alpaca's account JSON: decimals as strings, created_at as RFC-3339. */
 export function accountJson(a: Account): Record<string, unknown> {
@@ -65,10 +66,6 @@ const CloseBody = z.object({
 /** Mounts the account and position routes. */
 export function accountRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): void {
   const { engine } = deps;
-  const tenant = (user: { id: string; role: "trader" | "admin" | "compliance" }) => ({
-    userId: user.id,
-    role: user.role,
-  });
 
   defineRoute(target, {
     method: "get",
@@ -123,7 +120,7 @@ export function accountRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql)
     },
   }, async (c, { params, body }) => {
     const result = await engine.closePosition(
-      tenant(c.var.user),
+      tenantOf(c.var.user),
       params.symbol,
       {
         ...(body?.qty ? { qty: body.qty } : {}),
@@ -148,7 +145,7 @@ export function accountRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql)
     },
   }, async (c, { query }) => {
     const results = await engine.closeAll(
-      tenant(c.var.user),
+      tenantOf(c.var.user),
       query.cancel_orders === "true",
       c.var.requestId,
     );

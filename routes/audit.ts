@@ -14,6 +14,7 @@ import { type Tenant, withTenant } from "../db/database.ts";
 import type { RouteTarget, TradingDeps } from "./mod.ts";
 import { defineRoute } from "./openapi.ts";
 import { parseInstant } from "./params.ts";
+import { tenantOf } from "./auth.ts";
 
 const MAX_LIMIT = 1000;
 const DEFAULT_LIMIT = 100;
@@ -223,7 +224,7 @@ export function auditRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): v
     },
   }, async (c, { query }) => {
     const user = c.var.user;
-    const tenant: Tenant = { userId: user.id, role: user.role };
+    const tenant = tenantOf(user);
     let filter: Filter | null = {
       orderId: query.order_id,
       action: query.action,

@@ -18,7 +18,7 @@ import {
 import { createMiddleware } from "hono/factory";
 import { join } from "node:path";
 import type { Sql } from "postgres";
-import type { Role } from "../db/database.ts";
+import type { Role, Tenant } from "../db/database.ts";
 import { ApiError } from "./errors.ts";
 
 /** The authenticated user of a request. */
@@ -30,6 +30,11 @@ export interface AuthUser {
 
 /** Hono variables set by the auth middleware. */
 export type AuthVariables = { user: AuthUser; requestId: string };
+
+/** The tenant (row-level security identity) a request's user acts as. */
+export function tenantOf(user: AuthUser): Tenant {
+  return { userId: user.id, role: user.role };
+}
 
 const ROLES: readonly Role[] = ["trader", "admin", "compliance"];
 const USERNAME_RE = /^[A-Za-z0-9._@-]{1,64}$/;

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import type { Context } from "hono";
 import type { Sql } from "postgres";
 import { z } from "zod";
 import { parseBotConfig } from "../actors/bots/bot_config.ts";
@@ -15,9 +14,10 @@ import { appendAudit } from "../db/audit.ts";
 import { type Tenant, withTenant } from "../db/database.ts";
 import { StrategyRegistry } from "../strategies/registry.ts";
 import { ApiError } from "./errors.ts";
-import type { AppEnv, RouteTarget, TradingDeps } from "./mod.ts";
+import type { RouteTarget, TradingDeps } from "./mod.ts";
 import { defineRoute } from "./openapi.ts";
 import type { BotStatus as BotActorStatus } from "../actors/bots/bot_behaviour.ts";
+import { tenantOf } from "./auth.ts";
 
 const BotJson = z.object({
   id: z.uuid(),
@@ -67,10 +67,6 @@ export function botJson(r: BotRow): z.output<typeof BotJson> {
     created_at: r.created_at.toISOString(),
     updated_at: r.updated_at.toISOString(),
   };
-}
-
-function tenantOf(c: Context<AppEnv>): Tenant {
-  return { userId: c.var.user.id, role: c.var.user.role };
 }
 
 function notFound(id: string): ApiError {
@@ -160,7 +156,7 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
     const config = await validate(body, c.var.user.id);
     const user = c.var.user;
     try {
-      const [row] = await withTenant(sql, tenantOf(c), (tx) =>
+      const [row] = await withTenant(sql, tenantOf(c.var.user), (tx) =>
         tx<BotRow[]>`
           insert into bots (user_id, name, strategy, config)
           values (${user.id}, ${config.name}, ${config.strategy}, ${tx.json(body as never)})
@@ -180,7 +176,7 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
   }, async (c) => {
     const rows = await withTenant(
       sql,
-      tenantOf(c),
+      tenantOf(c.var.user),
       (tx) => tx<BotRow[]>`select * from bots where deleted_at is null order by created_at, id`,
     );
     return c.json(rows.map(botJson));
@@ -197,7 +193,7 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
       404: { description: "BOT_NOT_FOUND" },
     },
   }, async (c, { params }) => {
-    const row = await load(tenantOf(c), params.id);
+    const row = await load(tenantOf(c.var.user), params.id);
     let runtime: z.output<typeof BotRuntimeJson> | null = null;
     const status = await deps.bots?.botStatus(row.id).catch(() => null) as
       | BotActorStatus
@@ -231,7 +227,7 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
       409: { description: "BOT_RUNNING or BOT_NAME_TAKEN" },
     },
   }, async (c, { params, body }) => {
-    const tenant = tenantOf(c);
+    const tenant = tenantOf(c.var.user);
     const row = await load(tenant, params.id);
     if (isActive(row, bots)) {
       throw new ApiError(409, "BOT_RUNNING", `Cannot update bot "${row.name}": stop it first`);
@@ -263,7 +259,7 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
       409: { description: "BOT_RUNNING: stop it first" },
     },
   }, async (c, { params }) => {
-    const tenant = tenantOf(c);
+    const tenant = tenantOf(c.var.user);
     const row = await load(tenant, params.id);
     if (isActive(row, bots)) {
       throw new ApiError(409, "BOT_RUNNING", `Cannot delete bot "${row.name}": stop it first`);
@@ -303,7 +299,7 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
         409: { description: "BOT_CONFLICT (e.g. pausing a bot that is not running)" },
       },
     }, async (c, { params }) => {
-      const row = await manager()[action](tenantOf(c), params.id);
+      const row = await manager()[action](tenantOf(c.var.user), params.id);
       return c.json(botJson(row));
     });
   }

@@ -19,10 +19,10 @@ import { type OrderRow, rowToOrder } from "../db/ledger.ts";
 import { withLegs } from "../core/order.ts";
 import { tradeErrors } from "../core/errors.ts";
 import { ApiError } from "./errors.ts";
-import { type AppEnv, type RouteTarget, type TradingDeps } from "./mod.ts";
+import type { RouteTarget, TradingDeps } from "./mod.ts";
 import { defineRoute } from "./openapi.ts";
-import type { Context } from "hono";
 import { InstantParam } from "./params.ts";
+import { tenantOf } from "./auth.ts";
 
 /** The order as Alpaca renders it (documentation schema; amounts are decimal strings). */
 export const OrderJson = z.looseObject({
@@ -87,11 +87,6 @@ function orderBody(order: Order): Record<string, unknown> {
   return toAlpacaJson(order) as unknown as Record<string, unknown>;
 }
 
-function tenantOf(c: Context<AppEnv>) {
-  const user = c.var.user;
-  return { userId: user.id, role: user.role };
-}
-
 /** Mounts the order routes. */
 export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): void {
   const { engine } = deps;
@@ -133,7 +128,7 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
     const request = { ...body, symbol: body.symbol.toUpperCase() };
     if (key && !request.client_order_id) request.client_order_id = key;
     const result = await engine.submit({
-      tenant: tenantOf(c),
+      tenant: tenantOf(c.var.user),
       request,
       correlationId: c.var.requestId,
     });
@@ -162,7 +157,7 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
     },
   }, async (c, { body }) => {
     const report = await engine.validate({
-      tenant: tenantOf(c),
+      tenant: tenantOf(c.var.user),
       request: { ...body, symbol: body.symbol.toUpperCase() },
       correlationId: c.var.requestId,
     });
@@ -184,7 +179,7 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
       : query.status === "closed"
       ? [...TERMINAL_STATUSES]
       : null;
-    const rows = await withTenant(sql, tenantOf(c), async (tx) => {
+    const rows = await withTenant(sql, tenantOf(c.var.user), async (tx) => {
       const list = await tx<OrderRow[]>`
         select * from orders
         where true
@@ -226,13 +221,13 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
       404: { description: "ORDER_NOT_FOUND" },
     },
   }, async (c, { params }) => {
-    const row = await withTenant(sql, tenantOf(c), async (tx) => {
+    const row = await withTenant(sql, tenantOf(c.var.user), async (tx) => {
       const [r] = await tx<{ id: string }[]>`
         select id from orders where client_order_id = ${params.client_order_id}`;
       return r;
     });
     if (!row) throw tradeErrors.orderNotFound(params.client_order_id);
-    return c.json(orderBody(await engine.orderView(tenantOf(c), row.id)));
+    return c.json(orderBody(await engine.orderView(tenantOf(c.var.user), row.id)));
   });
 
   defineRoute(target, {
@@ -249,10 +244,10 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
       404: { description: "ORDER_NOT_FOUND (also for another user's order)" },
     },
   }, async (c, { params }) => {
-    const order = await engine.orderView(tenantOf(c), params.id);
+    const order = await engine.orderView(tenantOf(c.var.user), params.id);
     const fills = await withTenant(
       sql,
-      tenantOf(c),
+      tenantOf(c.var.user),
       (tx) =>
         tx<
           {
@@ -293,7 +288,7 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
       404: { description: "ORDER_NOT_FOUND" },
     },
   }, async (c, { params }) => {
-    const rows = await withTenant(sql, tenantOf(c), async (tx) => {
+    const rows = await withTenant(sql, tenantOf(c.var.user), async (tx) => {
       const [o] = await tx`select 1 from orders where id = ${params.id}`;
       if (!o) throw tradeErrors.orderNotFound(params.id);
       return await tx<
@@ -342,7 +337,7 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
         "Nothing to replace: send qty, limit_price, stop_price, trail or time_in_force",
       );
     }
-    const order = await engine.replace(tenantOf(c), params.id, body, c.var.requestId);
+    const order = await engine.replace(tenantOf(c.var.user), params.id, body, c.var.requestId);
     return c.json(orderBody(order));
   });
 
@@ -360,7 +355,7 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
       422: { description: "ORDER_NOT_CANCELABLE: already filled, canceled or expired" },
     },
   }, async (c, { params }) => {
-    await engine.cancel(tenantOf(c), params.id, c.var.requestId);
+    await engine.cancel(tenantOf(c.var.user), params.id, c.var.requestId);
     return c.body(null, 204);
   });
 
@@ -376,7 +371,7 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
       },
     },
   }, async (c) => {
-    const results = await engine.cancelAll(tenantOf(c), c.var.requestId);
+    const results = await engine.cancelAll(tenantOf(c.var.user), c.var.requestId);
     return c.json(results, 207);
   });
 }

@@ -19,6 +19,7 @@ import { type Tenant, withTenant } from "../db/database.ts";
 import { ApiError } from "./errors.ts";
 import type { AppEnv, RouteTarget, TradingDeps } from "./mod.ts";
 import { defineRoute } from "./openapi.ts";
+import { tenantOf } from "./auth.ts";
 
 const LimitsJson = z.object(
   Object.fromEntries(
@@ -72,7 +73,7 @@ async function targetTenant(
 ): Promise<{ tenant: Tenant; username: string }> {
   const user = c.var.user;
   if (!username || username === user.username) {
-    return { tenant: { userId: user.id, role: user.role }, username: user.username };
+    return { tenant: tenantOf(user), username: user.username };
   }
   if (user.role !== "admin") {
     throw new ApiError(403, "FORBIDDEN", `Only an admin may act on another user ("${username}")`);

@@ -14,6 +14,7 @@ import { ApiError } from "./errors.ts";
 import type { RouteTarget, TradingDeps } from "./mod.ts";
 import { defineRoute } from "./openapi.ts";
 import { InstantParam } from "./params.ts";
+import { tenantOf } from "./auth.ts";
 
 const SORTABLE = [
   "closed_at",
@@ -158,11 +159,6 @@ export function tradeStats(pls: Decimal[]) {
 
 /** Mounts /trades, /trades/stats, /trades/{id} and /summary. */
 export function tradeRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): void {
-  const tenantOf = (user: { id: string; role: "trader" | "admin" | "compliance" }) => ({
-    userId: user.id,
-    role: user.role,
-  });
-
   // deno-lint-ignore no-explicit-any
   const where = (tx: any, f: z.output<typeof Filters>) => {
     const w = rangeWindow(f.range, deps.clock.now(), f.start, f.end);
