@@ -280,6 +280,26 @@ export class TradeError extends Error {
   }
 }
 
+/** A field path (`a.b.0`) and what is wrong with it, as `details.issues` carries them. */
+export interface FieldIssue {
+  path: string;
+  message: string;
+}
+
+/**
+ * The issues of a failed schema parse (zod's shape, without importing zod) as field paths and
+ * messages; an issue at the root gets `root` as its path.
+ */
+export function fieldIssues(
+  error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] },
+  root = "",
+): FieldIssue[] {
+  return error.issues.map((i) => ({
+    path: i.path.length ? i.path.map(String).join(".") : root,
+    message: i.message,
+  }));
+}
+
 /** True when `value` is a {@link TradeError}. */
 export function isTradeError(value: unknown): value is TradeError {
   return value instanceof TradeError;

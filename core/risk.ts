@@ -25,7 +25,7 @@
 import { z } from "zod";
 import type { Account, Asset } from "../brokers/broker.ts";
 import { Decimal, DecimalError, SCALE } from "./decimal.ts";
-import { TradeError, type TradeErrorCode } from "./errors.ts";
+import { fieldIssues, TradeError, type TradeErrorCode } from "./errors.ts";
 import { normalizeOrderClass, type OrderRequest } from "./order.ts";
 import { orderCostBasis, type Session } from "./order_rules.ts";
 import type { RateDecision } from "./rate_limiter.ts";
@@ -232,10 +232,7 @@ export const riskLimitsSchema: z.ZodType<RiskLimits, unknown> = z.strictObject({
 export function parseRiskLimits(input: unknown): RiskLimits {
   const result = riskLimitsSchema.safeParse(input);
   if (result.success) return result.data;
-  const issues = result.error.issues.map((i) => ({
-    path: i.path.length ? i.path.map(String).join(".") : "(body)",
-    message: i.message,
-  }));
+  const issues = fieldIssues(result.error, "(body)");
   const text = issues.map((i) => `${i.path}: ${i.message}`).join("; ");
   throw new TradeError("INVALID_REQUEST", `Cannot read risk limits: ${text}`, {
     details: { issues },

@@ -11,6 +11,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
+import { type FieldIssue, fieldIssues } from "../core/errors.ts";
 
 /** An error with an HTTP status and a stable code, thrown by routes and middleware. */
 export class ApiError extends Error {
@@ -58,11 +59,8 @@ const STATUS_CODES: Record<number, string> = {
 };
 
 /** Field paths and messages of a zod failure, for `details`. */
-export function zodIssues(error: z.ZodError): { path: string; message: string }[] {
-  return error.issues.map((i) => ({
-    path: i.path.length ? i.path.map(String).join(".") : "(root)",
-    message: i.message,
-  }));
+export function zodIssues(error: z.ZodError): FieldIssue[] {
+  return fieldIssues(error, "(root)");
 }
 
 /** A 400 VALIDATION_FAILED naming each bad field. */

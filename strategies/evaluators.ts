@@ -23,7 +23,7 @@
  */
 
 import { z } from "zod";
-import { TradeError } from "../core/errors.ts";
+import { fieldIssues, TradeError } from "../core/errors.ts";
 import { buildEvaluator, type Evaluator, type EvaluatorConfig } from "./evaluator_logic.ts";
 import { MAX_PERIOD } from "./indicator_keys.ts";
 
@@ -81,10 +81,7 @@ export const evaluatorConfigSchema: z.ZodType<EvaluatorConfig, unknown> = z.disc
 export function parseEvaluatorConfig(input: unknown): EvaluatorConfig {
   const result = evaluatorConfigSchema.safeParse(input);
   if (result.success) return result.data;
-  const issues = result.error.issues.map((i) => ({
-    path: i.path.map(String).join("."),
-    message: i.message,
-  }));
+  const issues = fieldIssues(result.error);
   throw new TradeError(
     "INVALID_REQUEST",
     `Cannot create evaluator: ${

@@ -27,7 +27,7 @@
  */
 
 import { z } from "zod";
-import { TradeError } from "../core/errors.ts";
+import { fieldIssues, TradeError } from "../core/errors.ts";
 import {
   Atr,
   Bollinger,
@@ -77,10 +77,7 @@ function invalid(message: string, details: Record<string, unknown>): TradeError 
 }
 
 function issuesText(error: z.ZodError): { text: string; issues: unknown[] } {
-  const issues = error.issues.map((i) => ({
-    path: i.path.map(String).join("."),
-    message: i.message,
-  }));
+  const issues = fieldIssues(error);
   return {
     text: issues.map((i) => `${i.path ? `params.${i.path}` : "params"}: ${i.message}`).join("; "),
     issues,

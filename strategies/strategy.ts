@@ -20,7 +20,7 @@
 
 import type { z } from "zod";
 import type { Bar } from "../brokers/broker.ts";
-import { TradeError } from "../core/errors.ts";
+import { fieldIssues, TradeError } from "../core/errors.ts";
 import { type IndicatorSet, parseIndicatorSpec } from "./indicator_spec.ts";
 import {
   type InstanceStep,
@@ -61,10 +61,7 @@ export function parseStrategyParams<P>(
 ): P {
   const result = definition.paramsSchema.safeParse(raw ?? {});
   if (result.success) return result.data;
-  const issues = result.error.issues.map((i) => ({
-    path: i.path.map(String).join("."),
-    message: i.message,
-  }));
+  const issues = fieldIssues(result.error);
   throw new TradeError(
     "INVALID_REQUEST",
     `Cannot configure strategy "${definition.name}": ${

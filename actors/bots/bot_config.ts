@@ -26,7 +26,7 @@
 
 import { z } from "zod";
 import { Decimal } from "../../core/decimal.ts";
-import { TradeError } from "../../core/errors.ts";
+import { fieldIssues, TradeError } from "../../core/errors.ts";
 import { parseRiskLimits, type RiskLimits, riskLimitsSchema } from "../../core/risk.ts";
 import type { StrategyRegistry } from "../../strategies/registry.ts";
 import {
@@ -199,12 +199,7 @@ export function parseBotConfig(input: unknown, registry: StrategyRegistry): BotC
     ? (input as { name: string }).name
     : "(unnamed)";
   if (!result.success) {
-    for (const i of result.error.issues) {
-      issues.push({
-        path: i.path.length ? i.path.map(String).join(".") : "(config)",
-        message: i.message,
-      });
-    }
+    issues.push(...fieldIssues(result.error, "(config)"));
   }
   const rawStrategy = (input as { strategy?: unknown })?.strategy;
   const rawParams = (input as { params?: unknown })?.params;
