@@ -46,7 +46,7 @@ import { appendAudit } from "../../db/audit.ts";
 import { type Role, type Tenant, withTenant } from "../../db/database.ts";
 import { logger } from "../../logging.ts";
 import { type IndicatorSpec, parseIndicatorSpec } from "../../strategies/indicator_spec.ts";
-import { BUILTIN_STRATEGIES, StrategyRegistry } from "../../strategies/registry.ts";
+import { StrategyRegistry } from "../../strategies/registry.ts";
 import type { BusMessage, MessageBus } from "../bus.ts";
 import type { ExecutionEngine } from "../execution_engine.ts";
 import type { ActorHandle } from "../runtime/actor.ts";
@@ -234,9 +234,8 @@ export class BotManager {
       registry,
     };
     this.#inlineBot = createBotBehaviour(registry);
-    const builtins = registry.names().join() === new StrategyRegistry().names().join() &&
-      BUILTIN_STRATEGIES.every((d) => registry.has(d.name) && registry.get(d.name) === d);
-    this.#botRef = options.botBehaviour ?? (builtins ? BOT_BEHAVIOUR_REF : null);
+    // A Worker loads its behaviour by module: the default one knows the built-ins only.
+    this.#botRef = options.botBehaviour ?? (options.registry ? null : BOT_BEHAVIOUR_REF);
     if (this.#opts.placement === "worker" && !this.#botRef) {
       throw new TypeError(
         "Cannot place bots in Workers with a custom strategy registry: pass botBehaviour, a " +
