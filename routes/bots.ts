@@ -195,7 +195,8 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
   }, async (c, { params }) => {
     const row = await load(tenantOf(c.var.user), params.id);
     let runtime: z.output<typeof BotRuntimeJson> | null = null;
-    const status = await deps.bots?.botStatus(row.id).catch(() => null) as
+    // A bot whose Worker is busy or hung must not hold the request for long.
+    const status = await deps.bots?.botStatus(row.id, { timeoutMs: 1_000 }).catch(() => null) as
       | BotActorStatus
       | null
       | undefined;

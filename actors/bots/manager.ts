@@ -394,9 +394,9 @@ export class BotManager {
   }
 
   /** The bot actor's status reply (plain data), or null when it is not running here. */
-  async botStatus(botId: string): Promise<unknown> {
+  async botStatus(botId: string, options: { timeoutMs?: number } = {}): Promise<unknown> {
     const bot = this.#runs.get(botId)?.bot;
-    return bot && !bot.exit ? await bot.request({ type: "status" }) : null;
+    return bot && !bot.exit ? await bot.request({ type: "status" }, options) : null;
   }
 
   /** Stops every bot's actors without changing their stored status (shutdown). */
