@@ -363,6 +363,8 @@ export class StreamConnection {
   readonly #delivered = new RecentKeys(4096);
   /** Live order events held while the replay runs. */
   #held: OrderEventRow[] | null = null;
+  /** The `?after=` this connection replayed from: events at or before it were seen already. */
+  #floor: bigint | null = null;
   #unreported = 0;
   #dropped = 0;
   #sent = 0;
@@ -505,6 +507,8 @@ export class StreamConnection {
   /** Queues an order event unless this connection already sent its sequence. */
   deliverOrder(row: OrderEventRow, text?: string): void {
     if (this.#closed || !this.#streams.has("orders")) return;
+    // A read announced by NOTIFY may end after this connection replayed past its event.
+    if (this.#floor !== null && BigInt(row.seq) <= this.#floor) return;
     if (this.#held) {
       this.#held.push(row);
       if (this.#held.length > this.#hub.limits.bufferSize) {
@@ -520,8 +524,12 @@ export class StreamConnection {
     this.pushPrivate(text ?? orderText(row));
   }
 
-  /** Holds live order events until {@link endReplay}. */
-  beginReplay(): void {
+  /**
+   * Holds live order events until {@link endReplay}; from now on, events at or before `after`
+   * are never delivered.
+   */
+  beginReplay(after: string): void {
+    this.#floor = BigInt(after);
     this.#held = [];
   }
 
@@ -1161,7 +1169,7 @@ export class StreamHub {
 
   async #replay(conn: StreamConnection, after: string): Promise<void> {
     const store = this.#deps.store;
-    conn.beginReplay();
+    conn.beginReplay(after);
     let cursor = after;
     let count = 0;
     try {

@@ -696,3 +696,56 @@ Deno.test({
     await a.close();
   }
 });
+
+Deno.test({
+  name: "stream: a replay from ?after= never delivers an event at or before that sequence",
+  ...DB_TEST,
+}, async () => {
+  // A second process learns of an order event by NOTIFY and reads it; that read can end after
+  // a client connected with ?after= past the event. The client must not receive it.
+  const a = await startEnv();
+  const fetchEntered = Promise.withResolvers<void>();
+  const fetchGate = Promise.withResolvers<void>();
+  const b = await startEnv({
+    db: a.db,
+    store: (real) => ({
+      orderEventsAfter: (userId, after, limit) => real.orderEventsAfter(userId, after, limit),
+      async orderEventsBySeq(userId, seqs) {
+        fetchEntered.resolve();
+        await fetchGate.promise;
+        return await real.orderEventsBySeq(userId, seqs);
+      },
+      listen: (fn) => real.listen(fn),
+      signal: (s) => real.signal(s),
+    }),
+  });
+  try {
+    const watcherB = await b.connect("frank", "streams=orders");
+    const onA = await a.connect("frank", "streams=orders");
+    await a.place("frank", buy("AAPL", "1", "f-1"));
+    await a.trading.advance(1_000);
+    const filled = await onA.stream("orders", "order.filled");
+    await fetchEntered.promise; // b is reading f-1's events, announced by NOTIFY
+
+    const late = await b.connect("frank", `streams=orders&after=${filled.seq}`);
+    assertEquals((await late.stream("replayed")).data.count, 0);
+    fetchGate.resolve();
+    await watcherB.next(
+      (m) => m.data?.client_order_id === "f-1" && m.data.event === "order.filled",
+      "f-1 on the watcher",
+    );
+    await a.place("frank", buy("MSFT", "1", "f-2"));
+    await a.trading.advance(1_000);
+    await late.next(
+      (m) => m.data?.client_order_id === "f-2" && m.data.event === "order.filled",
+      "f-2",
+    );
+    assertEquals(
+      late.orders().map((m) => `${m.data.client_order_id} ${m.data.event}`),
+      ["f-2 order.new", "f-2 order.filled"],
+    );
+  } finally {
+    await b.close();
+    await a.close();
+  }
+});
