@@ -15,7 +15,13 @@ import { type Config, ConfigError, loadConfig } from "./config.ts";
 import { verifyAudit } from "./db/audit.ts";
 import { type Database, openDatabase } from "./db/database.ts";
 import { configureLogging, logger } from "./logging.ts";
-import { createAuthenticator, loadJwtSecret, parseTtl, signToken } from "./routes/auth.ts";
+import {
+  createAuthenticator,
+  formatTtl,
+  loadJwtSecret,
+  parseTtl,
+  signToken,
+} from "./routes/auth.ts";
 import { Metrics } from "./routes/metrics.ts";
 import { MessageBus } from "./actors/bus.ts";
 import { BotManager } from "./actors/bots/manager.ts";
@@ -40,7 +46,8 @@ const USAGE = `Usage: tradewind <command>
 Commands:
   start | serve                          run the engine (default)
   migrate                                apply pending database migrations
-  token <username> [--role R] [--ttl T]  print a token (R: trader, admin, compliance; T: 12h)
+  token <username> [--role R] [--ttl T]  print a token (R: trader, admin, compliance;
+                                         T: 12h, at most JWT_MAX_TTL, 30d)
   audit verify                           check the audit trail's hash chain
   help                                   this text
 
@@ -77,6 +84,7 @@ async function serve(config: Config): Promise<void> {
     issuer: config.jwt.issuer,
     audience: config.jwt.audience,
     jwksUrl: config.jwt.jwksUrl,
+    maxTtlSeconds: config.jwt.maxTtlSeconds,
   });
   const metrics = new Metrics();
   if (config.broker !== "paper") {
@@ -156,6 +164,7 @@ async function serve(config: Config): Promise<void> {
     ready: db.ready,
     auth,
     metrics,
+    metricsToken: config.metricsToken,
     version: VERSION,
     trading: { engine, venue, marketData: new CachedMarketData(venue, clock), clock, bots },
     stream,
@@ -235,6 +244,13 @@ async function tokenCommand(config: Config, args: string[]): Promise<void> {
   } catch (e) {
     fail((e as Error).message);
   }
+  if (ttlSeconds > config.jwt.maxTtlSeconds) {
+    fail(
+      `Cannot sign a token valid for "${ttl}": the maximum is "${
+        formatTtl(config.jwt.maxTtlSeconds)
+      }" (JWT_MAX_TTL)`,
+    );
+  }
   const secret = await loadJwtSecret(config.jwt.secret, config.dataDir);
   try {
     const token = await signToken({ username, role: role as "trader" }, {
@@ -242,6 +258,7 @@ async function tokenCommand(config: Config, args: string[]): Promise<void> {
       issuer: config.jwt.issuer,
       audience: config.jwt.audience,
       ttlSeconds,
+      maxTtlSeconds: config.jwt.maxTtlSeconds,
     });
     console.log(token);
   } catch (e) {
