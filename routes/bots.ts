@@ -7,7 +7,9 @@
  */
 import type { Sql } from "postgres";
 import { z } from "zod";
-import { parseBotConfig } from "../actors/bots/bot_config.ts";
+import { botRiskLimits, parseBotConfig } from "../actors/bots/bot_config.ts";
+import { assertWithinCeiling, resolveLimits } from "../core/risk_authority.ts";
+import { readLimitLayers } from "../db/risk_limits.ts";
 import type { BotManager, BotRow } from "../actors/bots/manager.ts";
 import { isTradeError } from "../core/errors.ts";
 import { appendAudit } from "../db/audit.ts";
@@ -84,9 +86,11 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
 
   /**
    * Validates a config, its symbols included (each must be an asset of the venue); 400
-   * `VALIDATION_FAILED` with `details.issues` ({path, message}).
+   * `VALIDATION_FAILED` with `details.issues` ({path, message}). A `risk` limit above the
+   * owner's effective limit is 403 `RISK_LIMIT_ABOVE_CEILING`, naming `risk.<field>`.
    */
-  async function validate(config: unknown, userId: string) {
+  async function validate(config: unknown, tenant: Tenant) {
+    const userId = tenant.userId;
     let parsed;
     try {
       parsed = parseBotConfig(config, registry);
@@ -115,6 +119,13 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
         { details: { issues } },
       );
     }
+    // A bot's own limits can only tighten its owner's effective limits.
+    const layers = await withTenant(sql, tenant, (tx) => readLimitLayers(tx, userId));
+    assertWithinCeiling(
+      botRiskLimits(parsed),
+      resolveLimits({ default: deps.engine.defaultLimits, ...layers }),
+      { action: `Cannot configure bot "${parsed.name}"`, prefix: "risk." },
+    );
     return parsed;
   }
 
@@ -150,10 +161,11 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
     responses: {
       201: { description: "Created", schema: BotJson },
       400: { description: "VALIDATION_FAILED with details.issues [{path, message}]" },
+      403: { description: "RISK_LIMIT_ABOVE_CEILING: a risk limit above the owner's" },
       409: { description: "BOT_NAME_TAKEN" },
     },
   }, async (c, { body }) => {
-    const config = await validate(body, c.var.user.id);
+    const config = await validate(body, tenantOf(c.var.user));
     const user = c.var.user;
     try {
       const [row] = await withTenant(sql, tenantOf(c.var.user), (tx) =>
@@ -224,6 +236,7 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
     responses: {
       200: { description: "Updated", schema: BotJson },
       400: { description: "VALIDATION_FAILED" },
+      403: { description: "RISK_LIMIT_ABOVE_CEILING: a risk limit above the owner's" },
       404: { description: "BOT_NOT_FOUND" },
       409: { description: "BOT_RUNNING or BOT_NAME_TAKEN" },
     },
@@ -234,7 +247,7 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
       throw new ApiError(409, "BOT_RUNNING", `Cannot update bot "${row.name}": stop it first`);
     }
     const merged = { ...row.config, ...body };
-    const config = await validate(merged, tenant.userId);
+    const config = await validate(merged, tenant);
     try {
       const [updated] = await withTenant(sql, tenant, (tx) =>
         tx<BotRow[]>`
