@@ -223,7 +223,7 @@ async function serve(config: Config): Promise<void> {
 async function tokenCommand(config: Config, args: string[]): Promise<void> {
   let username: string | undefined;
   let role = "trader";
-  let ttl = "12h";
+  let ttl: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === "--role") role = args[++i] ?? fail("--role needs a value");
@@ -238,9 +238,10 @@ async function tokenCommand(config: Config, args: string[]): Promise<void> {
   if (!["trader", "admin", "compliance"].includes(role)) {
     fail(`Cannot use role "${role}": choose trader, admin or compliance`);
   }
-  let ttlSeconds: number;
+  // Default: 12 hours, or JWT_MAX_TTL when that is shorter.
+  let ttlSeconds = Math.min(12 * 3600, config.jwt.maxTtlSeconds);
   try {
-    ttlSeconds = parseTtl(ttl);
+    if (ttl !== undefined) ttlSeconds = parseTtl(ttl);
   } catch (e) {
     fail((e as Error).message);
   }

@@ -123,6 +123,13 @@ Deno.test("token: prints only the token, and refuses a bad role or a ttl beyond 
     assertEquals([capped.code, capped.stdout], [2, ""]);
     assertStringIncludes(capped.stderr, 'the maximum is "1h"');
     assertEquals((await run(["token", "alice", "--ttl", "30d"], env(dir))).code, 0);
+    // Without --ttl: 12 hours, or the cap when it is shorter.
+    const short = await run(["token", "alice"], env(dir, { JWT_MAX_TTL: "1h" }));
+    assertEquals(short.code, 0, short.stderr);
+    const claims = JSON.parse(
+      atob(short.stdout.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/")),
+    );
+    assertEquals(claims.exp - claims.iat, 3600);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
