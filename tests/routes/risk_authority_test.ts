@@ -287,6 +287,20 @@ Deno.test({
       "RISK_LIMIT_ABOVE_CEILING",
     ]);
 
+    // Setting a bot's limits is on the audit trail too; a change without them writes none.
+    const renamed = await t.as("cal", `/api/v1/bots/${id}`, {
+      method: "PATCH",
+      json: { name: "b2", risk: { max_order_notional: "10.0" } },
+    });
+    assertEquals(renamed.status, 200);
+    const botRows = await t.db.owner<{ bot_id: string; payload: Record<string, unknown> }[]>`
+      select bot_id, payload from execution_logs
+      where action = 'RISK_LIMITS_SET' and bot_id is not null`;
+    assertEquals(botRows.map((r) => [r.bot_id, r.payload.by, r.payload.by_role, r.payload.layer]), [
+      [id, "cal", "trader", "bot"],
+    ]);
+    assertEquals((botRows[0]!.payload.limits as Record<string, unknown>).max_order_notional, "10");
+
     // The bot's own limit applies to the orders it places (and not to its owner's).
     const [cal] = await t.db.owner<{ id: string }[]>`select id from users where username = 'cal'`;
     const request = parseOrderRequest({
