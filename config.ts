@@ -22,6 +22,17 @@ const decimalText = z.string().trim().regex(
   "must be a non-negative decimal number such as 25000 or 0.5",
 );
 
+const TTL_UNITS = { s: 1, m: 60, h: 3600, d: 86400 } as const;
+
+/** A duration such as `30d`, `12h`, `90m` or `3600s`, in seconds (1 s to 3650 days). */
+const ttl = z.string().trim().regex(
+  /^\d+[smhd]$/,
+  "must be a number and s, m, h or d, such as 30d or 12h",
+).transform((v) => Number(v.slice(0, -1)) * TTL_UNITS[v.slice(-1) as keyof typeof TTL_UNITS])
+  .pipe(
+    z.number().min(1, "must be more than zero").max(3650 * 86400, "must be at most 3650d"),
+  );
+
 const schema = z.object({
   PORT: intIn(0, 65535).default(8000),
   HOST: z.string().trim().min(1).default("127.0.0.1"),
@@ -40,6 +51,8 @@ const schema = z.object({
   JWT_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
   JWT_ISSUER: z.string().trim().min(1).optional(),
   JWT_AUDIENCE: z.string().trim().min(1).optional(),
+  JWT_MAX_TTL: ttl.default(30 * 86400),
+  METRICS_TOKEN: z.string().trim().min(32, "must be at least 32 characters").optional(),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warning", "error", "fatal"]).default("info"),
   LOG_FORMAT: z.enum(["json", "text"]).default("json"),
   SHUTDOWN_TIMEOUT_MS: intIn(0, 600_000).default(10_000),
@@ -94,7 +107,11 @@ export type Config = {
     jwksUrl: string | undefined;
     issuer: string;
     audience: string;
+    /** JWT_MAX_TTL in seconds: the longest lifetime (exp - iat) a token may have. */
+    maxTtlSeconds: number;
   };
+  /** METRICS_TOKEN: a bearer that may read `/metrics` (for a scraper); unset: admins only. */
+  metricsToken: string | undefined;
   logLevel: "trace" | "debug" | "info" | "warning" | "error" | "fatal";
   logFormat: "json" | "text";
   shutdownTimeoutMs: number;
@@ -161,7 +178,8 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? "environment");
-      const shown = name.includes("SECRET") || name.includes("KEY") || name.endsWith("_URL")
+      const shown = name.includes("SECRET") || name.includes("KEY") || name.includes("TOKEN") ||
+          name.endsWith("_URL")
         ? "(hidden)"
         : JSON.stringify(present[name] ?? "");
       return `Invalid ${name}: ${shown} ${issue.message}`;
@@ -197,7 +215,9 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
       jwksUrl: e.JWT_JWKS_URL,
       issuer: e.JWT_ISSUER ?? "tradewind",
       audience: e.JWT_AUDIENCE ?? "tradewind",
+      maxTtlSeconds: e.JWT_MAX_TTL,
     },
+    metricsToken: e.METRICS_TOKEN,
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

@@ -15,7 +15,13 @@ import { type Config, ConfigError, loadConfig } from "./config.ts";
 import { verifyAudit } from "./db/audit.ts";
 import { type Database, openDatabase } from "./db/database.ts";
 import { configureLogging, logger } from "./logging.ts";
-import { createAuthenticator, loadJwtSecret, parseTtl, signToken } from "./routes/auth.ts";
+import {
+  createAuthenticator,
+  formatTtl,
+  loadJwtSecret,
+  parseTtl,
+  signToken,
+} from "./routes/auth.ts";
 import { Metrics } from "./routes/metrics.ts";
 import { MessageBus } from "./actors/bus.ts";
 import { BotManager } from "./actors/bots/manager.ts";
@@ -40,7 +46,8 @@ const USAGE = `Usage: tradewind <command>
 Commands:
   start | serve                          run the engine (default)
   migrate                                apply pending database migrations
-  token <username> [--role R] [--ttl T]  print a token (R: trader, admin, compliance; T: 12h)
+  token <username> [--role R] [--ttl T]  print a token (R: trader, admin, compliance;
+                                         T: 12h, at most JWT_MAX_TTL, 30d)
   audit verify                           check the audit trail's hash chain
   help                                   this text
 
@@ -77,6 +84,7 @@ async function serve(config: Config): Promise<void> {
     issuer: config.jwt.issuer,
     audience: config.jwt.audience,
     jwksUrl: config.jwt.jwksUrl,
+    maxTtlSeconds: config.jwt.maxTtlSeconds,
   });
   const metrics = new Metrics();
   if (config.broker !== "paper") {
@@ -156,6 +164,7 @@ async function serve(config: Config): Promise<void> {
     ready: db.ready,
     auth,
     metrics,
+    metricsToken: config.metricsToken,
     version: VERSION,
     trading: { engine, venue, marketData: new CachedMarketData(venue, clock), clock, bots },
     stream,
@@ -214,7 +223,7 @@ async function serve(config: Config): Promise<void> {
 async function tokenCommand(config: Config, args: string[]): Promise<void> {
   let username: string | undefined;
   let role = "trader";
-  let ttl = "12h";
+  let ttl: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === "--role") role = args[++i] ?? fail("--role needs a value");
@@ -229,11 +238,19 @@ async function tokenCommand(config: Config, args: string[]): Promise<void> {
   if (!["trader", "admin", "compliance"].includes(role)) {
     fail(`Cannot use role "${role}": choose trader, admin or compliance`);
   }
-  let ttlSeconds: number;
+  // Default: 12 hours, or JWT_MAX_TTL when that is shorter.
+  let ttlSeconds = Math.min(12 * 3600, config.jwt.maxTtlSeconds);
   try {
-    ttlSeconds = parseTtl(ttl);
+    if (ttl !== undefined) ttlSeconds = parseTtl(ttl);
   } catch (e) {
     fail((e as Error).message);
+  }
+  if (ttlSeconds > config.jwt.maxTtlSeconds) {
+    fail(
+      `Cannot sign a token valid for "${ttl}": the maximum is "${
+        formatTtl(config.jwt.maxTtlSeconds)
+      }" (JWT_MAX_TTL)`,
+    );
   }
   const secret = await loadJwtSecret(config.jwt.secret, config.dataDir);
   try {
@@ -242,6 +259,7 @@ async function tokenCommand(config: Config, args: string[]): Promise<void> {
       issuer: config.jwt.issuer,
       audience: config.jwt.audience,
       ttlSeconds,
+      maxTtlSeconds: config.jwt.maxTtlSeconds,
     });
     console.log(token);
   } catch (e) {

@@ -33,10 +33,9 @@ import {
 import { orderCostBasis, validateOrder, validateReplace } from "../core/order_rules.ts";
 import { canTransition, isOpen, isTerminal, OPEN_STATUSES } from "../core/order_state.ts";
 import { SlidingWindowLimiter } from "../core/rate_limiter.ts";
+import { limitsFromStored, resolveLimits } from "../core/risk_authority.ts";
 import {
   evaluateRisk,
-  mergeLimits,
-  RISK_LIMIT_FIELDS,
   type RiskLimits,
   type RiskNotice,
   type RiskPosition,
@@ -146,35 +145,24 @@ function requestJson(request: OrderRequest | ReplaceRequest): Record<string, unk
   return JSON.parse(JSON.stringify(request));
 }
 
-/** Limits from a `risk_limits` row (numeric as strings), only the fields that are set. */
-function limitsFromRow(row: Record<string, unknown> | null): RiskLimits {
-  const out: Record<string, unknown> = {};
-  if (!row) return out as RiskLimits;
-  for (const field of RISK_LIMIT_FIELDS) {
-    const v = row[field];
-    if (v === null || v === undefined) continue;
-    out[field] = field === "max_open_positions" || field === "max_daily_trades" ||
-        field === "max_orders_per_minute"
-      ? Number(v)
-      : Decimal.parse(String(v));
-  }
-  return out as RiskLimits;
-}
-
 /**
- * The effective limits: the user's own values replace the config defaults field by field,
- * then a bot's limits can only tighten them.
+ * The effective limits: the strictest value of each field over the engine's defaults, the
+ * user's limit layers (an admin's and their own) and a bot's own limits; each layer can only
+ * tighten the ones above it (`core/risk_authority.ts`).
  */
 export function effectiveLimits(
   defaults: RiskLimits,
-  user: RiskLimits,
+  user: { admin?: RiskLimits; user?: RiskLimits },
   bot: RiskLimits | null,
 ): RiskLimits {
-  const userLevel = {
-    ...defaults,
-    ...Object.fromEntries(Object.entries(user).filter(([, v]) => v !== null && v !== undefined)),
-  } as RiskLimits;
-  return bot ? mergeLimits(userLevel, bot) as RiskLimits : userLevel;
+  return resolveLimits({ default: defaults, ...user, bot }).limits;
+}
+
+/** The stored limit layers of a snapshot (`layer` → row), as limits. */
+function limitLayersOf(
+  rows: Record<string, Record<string, unknown>> | null,
+): { admin: RiskLimits; user: RiskLimits } {
+  return { admin: limitsFromStored(rows?.admin), user: limitsFromStored(rows?.user) };
 }
 
 interface RiskSnapshot {
@@ -183,7 +171,9 @@ interface RiskSnapshot {
   pending: Record<string, string>;
   trades_today: number;
   realized_today: string;
-  user_limits: Record<string, unknown> | null;
+  /** The user's limit layers by layer name (`admin`, `user`). */
+  user_limits: Record<string, Record<string, unknown>> | null;
+  /** The bot's own limits (its config's `risk`). */
   bot_limits: Record<string, unknown> | null;
   state: TradingState | null;
 }
@@ -595,9 +585,13 @@ export class ExecutionEngine {
             as trades_today,
           (select coalesce(sum(realized_pl), 0)::text from trades
              where closed_at >= ${new Date(dayStart)}) as realized_today,
-          (select row_to_json(r) from risk_limits r where bot_id is null) as user_limits,
-          (select row_to_json(r) from risk_limits r where bot_id = ${botId}) as bot_limits,
-          (select state from trading_states) as state`.execute());
+          (select json_object_agg(r.layer, row_to_json(r)) from risk_limits r
+             where r.user_id = tradewind_user_id() and r.bot_id is null) as user_limits,
+          (select b.config -> 'risk' from bots b
+             where b.id = ${botId} and b.user_id = tradewind_user_id()) as bot_limits,
+          (select state from trading_states where user_id = tradewind_user_id()
+             order by case state when 'halted' then 0 when 'reducing' then 1 else 2 end
+             limit 1) as state`.execute());
     return row!;
   }
 
@@ -656,8 +650,8 @@ export class ExecutionEngine {
 
     const limits = effectiveLimits(
       this.#deps.defaultLimits,
-      limitsFromRow(snap.user_limits),
-      snap.bot_limits ? limitsFromRow(snap.bot_limits) : null,
+      limitLayersOf(snap.user_limits),
+      snap.bot_limits ? limitsFromStored(snap.bot_limits) : null,
     );
     const perMinute = limits.max_orders_per_minute ?? null;
     const rate = perMinute === null

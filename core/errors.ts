@@ -56,6 +56,8 @@ export const TRADE_ERROR_CODES = [
   "RISK_PRICE_BAND",
   "TRADING_HALTED",
   "TRADING_REDUCING",
+  "RISK_LIMIT_ABOVE_CEILING",
+  "TRADING_STATE_SET_BY_ADMIN",
   "VENUE_UNAVAILABLE",
   "INTERNAL",
 ] as const;
@@ -150,6 +152,8 @@ export const TRADE_ERRORS: Readonly<Record<TradeErrorCode, TradeErrorSpec>> = {
   RISK_PRICE_BAND: spec(422, 42210000, "price is outside the allowed band", false),
   TRADING_HALTED: spec(403, 40310000, "trading is halted", false),
   TRADING_REDUCING: spec(403, 40310000, "trading is limited to reducing positions", false),
+  RISK_LIMIT_ABOVE_CEILING: spec(403, 40310000, "risk limit exceeds the limit above it", false),
+  TRADING_STATE_SET_BY_ADMIN: spec(403, 40310000, "trading state was set by an admin", false),
   VENUE_UNAVAILABLE: spec(503, 50310000, "service unavailable", false),
   INTERNAL: spec(500, 50010000, "internal server error", false),
 };

@@ -4,7 +4,9 @@
  * token into the request's user (creating the user row on first sight).
  *
  * `alg: none` and algorithm confusion are refused: each key type accepts only its own
- * algorithms, and the issuer and audience are always checked.
+ * algorithms, and the issuer and audience are always checked. A token must carry `exp`, and its
+ * lifetime (from `iat`, or from now when absent) may not exceed `JWT_MAX_TTL` (default 30 days).
+ * The user is the token's `sub`, never another claim.
  *
  * @module
  */
@@ -49,6 +51,19 @@ export interface AuthOptions {
   jwksUrl?: string | undefined;
   /** Clock for `exp`/`nbf` checks (seconds since epoch); defaults to now. */
   now?: () => number;
+  /** Longest token lifetime accepted, in seconds (`JWT_MAX_TTL`); default 30 days. */
+  maxTtlSeconds?: number;
+}
+
+/** The default of `JWT_MAX_TTL`: 30 days, in seconds. */
+export const DEFAULT_JWT_MAX_TTL_S = 30 * 86400;
+
+/** A lifetime in seconds as the shortest exact text: `30d`, `12h`, `90m` or `45s`. */
+export function formatTtl(seconds: number): string {
+  for (const [unit, size] of [["d", 86400], ["h", 3600], ["m", 60]] as const) {
+    if (seconds % size === 0) return `${seconds / size}${unit}`;
+  }
+  return `${seconds}s`;
 }
 
 /** Claims Tradewind reads from a verified token. */
@@ -73,12 +88,17 @@ function unauthorized(message: string): ApiError {
   });
 }
 
+/**
+ * The identity of a verified token: `sub` is the username (other claims such as
+ * `preferred_username` are display names a user may be able to choose, so they never name the
+ * account), `role` the role (trader when absent or unknown).
+ */
 function identityOf(payload: JWTPayload): Identity {
-  const username = typeof payload.preferred_username === "string"
-    ? payload.preferred_username
-    : payload.sub;
+  const username = payload.sub;
   if (typeof username !== "string" || !USERNAME_RE.test(username)) {
-    throw unauthorized("Token subject is missing or is not a valid username");
+    throw unauthorized(
+      "Token subject (sub) is missing or is not a valid username: use 1 to 64 letters, digits, . _ @ -",
+    );
   }
   const claimed = payload.role;
   const role: Role = typeof claimed === "string" && (ROLES as string[]).includes(claimed)
@@ -111,6 +131,7 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
     );
   const jwks = options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl)) : null;
   const nowSeconds = options.now ?? (() => Date.now() / 1000);
+  const maxTtl = options.maxTtlSeconds ?? DEFAULT_JWT_MAX_TTL_S;
   const currentDate = options.now ? () => new Date(options.now!() * 1000) : undefined;
   const verified = new Map<string, { identity: Identity; exp: number; until: number }>();
   return {
@@ -146,11 +167,10 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
         } else {
           throw unauthorized(`Token algorithm "${alg ?? "none"}" is not accepted`);
         }
+        checkLifetime(payload, now, maxTtl);
         const identity = identityOf(payload);
-        if (typeof payload.exp === "number") {
-          if (verified.size >= VERIFIED_MAX) verified.clear();
-          verified.set(token, { identity, exp: payload.exp, until: now + VERIFIED_TTL_S });
-        }
+        if (verified.size >= VERIFIED_MAX) verified.clear();
+        verified.set(token, { identity, exp: payload.exp!, until: now + VERIFIED_TTL_S });
         return identity;
       } catch (e) {
         if (e instanceof ApiError) throw e;
@@ -168,6 +188,27 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
   };
 }
 
+/**
+ * Refuses a token without `exp`, or whose lifetime exceeds `maxTtl` seconds: measured from `iat`
+ * (or from now, for a token without one, or one "issued" in the future) to `exp`.
+ */
+function checkLifetime(payload: JWTPayload, now: number, maxTtl: number): void {
+  if (typeof payload.exp !== "number") {
+    throw unauthorized("Token has no expiry (exp claim): sign tokens with an exp");
+  }
+  const from = typeof payload.iat === "number" ? Math.min(payload.iat, now) : now;
+  const lifetime = payload.exp - from;
+  if (lifetime > maxTtl + CLOCK_TOLERANCE_S) {
+    throw unauthorized(
+      `Token lifetime of ${
+        Math.round(lifetime)
+      } s exceeds the maximum of ${maxTtl} s (JWT_MAX_TTL ${
+        formatTtl(maxTtl)
+      }): sign a shorter-lived token`,
+    );
+  }
+}
+
 /** Parses a duration such as `12h`, `30m`, `7d` or `3600s` into seconds. */
 export function parseTtl(text: string): number {
   const m = /^(\d+)\s*([smhd])$/.exec(text.trim());
@@ -178,11 +219,28 @@ export function parseTtl(text: string): number {
   return n * unit;
 }
 
-/** Signs an HS256 token for a user. */
+/**
+ * Signs an HS256 token for a user. Throws when the username or role is invalid, or when
+ * `ttlSeconds` exceeds `maxTtlSeconds` (default 30 days: the verifier would refuse the token).
+ */
 export async function signToken(
   identity: Identity,
-  options: { secret: Uint8Array | string; issuer: string; audience: string; ttlSeconds: number },
+  options: {
+    secret: Uint8Array | string;
+    issuer: string;
+    audience: string;
+    ttlSeconds: number;
+    maxTtlSeconds?: number;
+  },
 ): Promise<string> {
+  const maxTtl = options.maxTtlSeconds ?? DEFAULT_JWT_MAX_TTL_S;
+  if (options.ttlSeconds > maxTtl) {
+    throw new Error(
+      `Cannot sign a token valid for "${formatTtl(options.ttlSeconds)}": the maximum is "${
+        formatTtl(maxTtl)
+      }" (JWT_MAX_TTL)`,
+    );
+  }
   if (!USERNAME_RE.test(identity.username)) {
     throw new Error(
       `Cannot sign a token for "${identity.username}": use 1 to 64 letters, digits, . _ @ -`,

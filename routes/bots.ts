@@ -5,16 +5,20 @@
  *
  * @module
  */
-import type { Sql } from "postgres";
+import type { Context } from "hono";
+import type { Sql, TransactionSql } from "postgres";
 import { z } from "zod";
-import { parseBotConfig } from "../actors/bots/bot_config.ts";
+import { botRiskLimits, parseBotConfig } from "../actors/bots/bot_config.ts";
+import { assertWithinCeiling, limitsFromStored, resolveLimits } from "../core/risk_authority.ts";
+import { readLimitLayers } from "../db/risk_limits.ts";
 import type { BotManager, BotRow } from "../actors/bots/manager.ts";
 import { isTradeError } from "../core/errors.ts";
+import { RISK_LIMIT_FIELDS } from "../core/risk.ts";
 import { appendAudit } from "../db/audit.ts";
 import { type Tenant, withTenant } from "../db/database.ts";
 import { StrategyRegistry } from "../strategies/registry.ts";
 import { ApiError } from "./errors.ts";
-import type { RouteTarget, TradingDeps } from "./mod.ts";
+import type { AppEnv, RouteTarget, TradingDeps } from "./mod.ts";
 import { defineRoute } from "./openapi.ts";
 import type { BotStatus as BotActorStatus } from "../actors/bots/bot_behaviour.ts";
 import { tenantOf } from "./auth.ts";
@@ -77,6 +81,48 @@ function isActive(row: BotRow, bots: BotManager | undefined): boolean {
   return row.status === "running" || row.status === "paused" || !!bots?.isRunning(row.id);
 }
 
+/** A bot's `risk` as comparable text: every limit field, in canonical form, or null. */
+function riskText(risk: unknown): Record<string, string | null> {
+  const limits = limitsFromStored((risk ?? {}) as Record<string, unknown>);
+  const out: Record<string, string | null> = {};
+  for (const f of RISK_LIMIT_FIELDS) {
+    const v = limits[f];
+    out[f] = v === null || v === undefined ? null : String(v);
+  }
+  return out;
+}
+
+/**
+ * Writes a `RISK_LIMITS_SET` audit row (layer `bot`) when a bot's own limits change, naming
+ * who changed them, like a change of the user's limits.
+ */
+async function auditBotRisk(
+  tx: TransactionSql,
+  c: Context<AppEnv>,
+  botId: string,
+  before: unknown,
+  after: unknown,
+): Promise<void> {
+  const [from, to] = [riskText(before), riskText(after)];
+  if (JSON.stringify(from) === JSON.stringify(to)) return;
+  const u = c.var.user;
+  await appendAudit(tx, {
+    userId: u.id,
+    botId,
+    action: "RISK_LIMITS_SET",
+    status: "ok",
+    payload: {
+      by: u.username,
+      by_user_id: u.id,
+      by_role: u.role,
+      layer: "bot",
+      before: from,
+      limits: to,
+    },
+    correlationId: c.var.requestId,
+  });
+}
+
 /** Mounts the bot routes. */
 export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): void {
   const bots = deps.bots;
@@ -84,9 +130,11 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
 
   /**
    * Validates a config, its symbols included (each must be an asset of the venue); 400
-   * `VALIDATION_FAILED` with `details.issues` ({path, message}).
+   * `VALIDATION_FAILED` with `details.issues` ({path, message}). A `risk` limit above the
+   * owner's effective limit is 403 `RISK_LIMIT_ABOVE_CEILING`, naming `risk.<field>`.
    */
-  async function validate(config: unknown, userId: string) {
+  async function validate(config: unknown, tenant: Tenant) {
+    const userId = tenant.userId;
     let parsed;
     try {
       parsed = parseBotConfig(config, registry);
@@ -115,6 +163,13 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
         { details: { issues } },
       );
     }
+    // A bot's own limits can only tighten its owner's effective limits.
+    const layers = await withTenant(sql, tenant, (tx) => readLimitLayers(tx, userId));
+    assertWithinCeiling(
+      botRiskLimits(parsed),
+      resolveLimits({ default: deps.engine.defaultLimits, ...layers }),
+      { action: `Cannot configure bot "${parsed.name}"`, prefix: "risk." },
+    );
     return parsed;
   }
 
@@ -150,18 +205,22 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
     responses: {
       201: { description: "Created", schema: BotJson },
       400: { description: "VALIDATION_FAILED with details.issues [{path, message}]" },
+      403: { description: "RISK_LIMIT_ABOVE_CEILING: a risk limit above the owner's" },
       409: { description: "BOT_NAME_TAKEN" },
     },
   }, async (c, { body }) => {
-    const config = await validate(body, c.var.user.id);
+    const config = await validate(body, tenantOf(c.var.user));
     const user = c.var.user;
     try {
-      const [row] = await withTenant(sql, tenantOf(c.var.user), (tx) =>
-        tx<BotRow[]>`
+      const row = await withTenant(sql, tenantOf(c.var.user), async (tx) => {
+        const [row] = await tx<BotRow[]>`
           insert into bots (user_id, name, strategy, config)
           values (${user.id}, ${config.name}, ${config.strategy}, ${tx.json(body as never)})
-          returning *`);
-      return c.json(botJson(row!), 201);
+          returning *`;
+        await auditBotRisk(tx, c, row!.id, {}, config.risk);
+        return row!;
+      });
+      return c.json(botJson(row), 201);
     } catch (e) {
       throw nameTaken(e, config.name);
     }
@@ -224,6 +283,7 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
     responses: {
       200: { description: "Updated", schema: BotJson },
       400: { description: "VALIDATION_FAILED" },
+      403: { description: "RISK_LIMIT_ABOVE_CEILING: a risk limit above the owner's" },
       404: { description: "BOT_NOT_FOUND" },
       409: { description: "BOT_RUNNING or BOT_NAME_TAKEN" },
     },
@@ -234,13 +294,16 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
       throw new ApiError(409, "BOT_RUNNING", `Cannot update bot "${row.name}": stop it first`);
     }
     const merged = { ...row.config, ...body };
-    const config = await validate(merged, tenant.userId);
+    const config = await validate(merged, tenant);
     try {
-      const [updated] = await withTenant(sql, tenant, (tx) =>
-        tx<BotRow[]>`
+      const updated = await withTenant(sql, tenant, async (tx) => {
+        const [updated] = await tx<BotRow[]>`
           update bots set name = ${config.name}, strategy = ${config.strategy},
             config = ${tx.json(merged as never)}, updated_at = now()
-          where id = ${params.id} returning *`);
+          where id = ${params.id} returning *`;
+        if (updated) await auditBotRisk(tx, c, updated.id, row.config.risk, config.risk);
+        return updated;
+      });
       if (!updated) throw notFound(params.id);
       return c.json(botJson(updated));
     } catch (e) {

@@ -1,9 +1,49 @@
 /**
  * Prometheus metrics: request counts and latency histograms by route and status, rendered in
- * the text exposition format at `/metrics`.
+ * the text exposition format at `/metrics`, and who may read them: admins, or a scraper that
+ * presents `METRICS_TOKEN` as its bearer.
  *
  * @module
  */
+import { createMiddleware } from "hono/factory";
+import type { Sql } from "postgres";
+import { type Authenticator, type AuthVariables, bearerToken, requireAuth } from "./auth.ts";
+import { ApiError } from "./errors.ts";
+
+async function digest(text: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+}
+
+/** Compares two secrets in time that does not depend on where they differ. */
+async function sameSecret(a: string, b: string): Promise<boolean> {
+  const [x, y] = await Promise.all([digest(a), digest(b)]);
+  let diff = 0;
+  for (let i = 0; i < x.length; i++) diff |= x[i]! ^ y[i]!;
+  return diff === 0;
+}
+
+/**
+ * Middleware guarding `/metrics`: the bearer `metricsToken` (when configured) passes as is;
+ * otherwise the token must be a valid user token (401 `UNAUTHORIZED`) of an admin (403
+ * `FORBIDDEN`), since the figures describe every user's traffic.
+ */
+export function requireMetricsAccess(auth: Authenticator, sql: Sql, metricsToken?: string) {
+  const userAuth = requireAuth(auth, sql);
+  return createMiddleware<{ Variables: AuthVariables }>(async (c, next) => {
+    const token = bearerToken(c.req.header("authorization"));
+    if (metricsToken && token && await sameSecret(token, metricsToken)) return await next();
+    await userAuth(c, async () => {
+      if (c.var.user.role !== "admin") {
+        throw new ApiError(
+          403,
+          "FORBIDDEN",
+          `Only an admin or the METRICS_TOKEN bearer may read /metrics, not "${c.var.user.username}" (role "${c.var.user.role}")`,
+        );
+      }
+      await next();
+    });
+  });
+}
 
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 

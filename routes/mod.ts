@@ -30,7 +30,7 @@ import { orderRoutes } from "./orders.ts";
 import { riskRoutes } from "./risk.ts";
 import { tradeRoutes } from "./trades.ts";
 import { streamRoutes } from "./stream.ts";
-import type { Metrics } from "./metrics.ts";
+import { type Metrics, requireMetricsAccess } from "./metrics.ts";
 import { ApiSpec, defineRoute } from "./openapi.ts";
 
 /** Everything the HTTP layer needs, built in main.ts. */
@@ -39,6 +39,8 @@ export interface AppDeps {
   ready: () => Promise<boolean>;
   auth: Authenticator;
   metrics: Metrics;
+  /** `METRICS_TOKEN`: a bearer that may read `/metrics` besides admins. */
+  metricsToken?: string | undefined;
   version: string;
   /** The trading stack; absent only in tests of the HTTP plumbing itself. */
   trading?: TradingDeps;
@@ -128,10 +130,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
         "Self-hosted algorithmic trading engine. Every route but /health and /ready needs a bearer token.",
     })));
   app.get("/docs", (c) => c.html(DOCS_HTML));
-  app.get("/metrics", requireAuth(deps.auth, deps.sql), (c) =>
-    c.text(deps.metrics.render(), 200, {
-      "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
-    }));
+  app.get(
+    "/metrics",
+    requireMetricsAccess(deps.auth, deps.sql, deps.metricsToken),
+    (c) =>
+      c.text(deps.metrics.render(), 200, {
+        "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
+      }),
+  );
 
   const api = new Hono<AppEnv>();
   api.use("*", requireAuth(deps.auth, deps.sql));

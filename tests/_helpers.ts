@@ -206,6 +206,8 @@ export interface TestAppOptions {
     /** Seeds of the venue's and the engine's ids (a restarted stack needs fresh ones). */
     idSeeds?: { venue: number; engine: number };
   };
+  /** `METRICS_TOKEN` of the app (a bearer that may read `/metrics`). */
+  metricsToken?: string;
 }
 
 /** An app wired to a fresh test database. */
@@ -289,6 +291,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     ready: db.ready,
     auth,
     metrics,
+    metricsToken: options.metricsToken,
     version: "test",
     ...(trading
       ? {

@@ -47,3 +47,16 @@ Deno.test("config: an external identity provider needs issuer and audience", () 
     "JWT_ISSUER",
   );
 });
+
+Deno.test("config: JWT_MAX_TTL (default 30 days) and METRICS_TOKEN", () => {
+  assertEquals(loadConfig({}).jwt.maxTtlSeconds, 30 * 86400);
+  assertEquals(loadConfig({}).metricsToken, undefined);
+  assertEquals(loadConfig({ JWT_MAX_TTL: "7d" }).jwt.maxTtlSeconds, 7 * 86400);
+  assertEquals(loadConfig({ JWT_MAX_TTL: "90m" }).jwt.maxTtlSeconds, 5400);
+  for (const bad of ["forever", "0h", "30", "4000d"]) {
+    const e = assertThrows(() => loadConfig({ JWT_MAX_TTL: bad }), ConfigError);
+    assert(e.message.startsWith(`Invalid JWT_MAX_TTL: "${bad}"`), e.message);
+  }
+  const e = assertThrows(() => loadConfig({ METRICS_TOKEN: "short-token" }), ConfigError);
+  assert(e.message.startsWith("Invalid METRICS_TOKEN: (hidden)"), e.message);
+});

@@ -101,7 +101,7 @@ Deno.test("start-up: a bad PORT stops the engine with a message naming it", asyn
   }
 });
 
-Deno.test("token: prints only the token, and refuses a bad role", async () => {
+Deno.test("token: prints only the token, and refuses a bad role or a ttl beyond JWT_MAX_TTL", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const r = await run(["token", "alice", "--role", "admin", "--ttl", "1h"], env(dir));
@@ -115,6 +115,21 @@ Deno.test("token: prints only the token, and refuses a bad role", async () => {
     const bad = await run(["token", "alice", "--role", "root"], env(dir));
     assertEquals(bad.code, 2);
     assertStringIncludes(bad.stderr, 'Cannot use role "root"');
+    // A lifetime beyond JWT_MAX_TTL (30 days unless set) is refused: no token is printed.
+    const long = await run(["token", "alice", "--ttl", "31d"], env(dir));
+    assertEquals([long.code, long.stdout], [2, ""]);
+    assertStringIncludes(long.stderr, 'the maximum is "30d" (JWT_MAX_TTL)');
+    const capped = await run(["token", "alice", "--ttl", "2h"], env(dir, { JWT_MAX_TTL: "1h" }));
+    assertEquals([capped.code, capped.stdout], [2, ""]);
+    assertStringIncludes(capped.stderr, 'the maximum is "1h"');
+    assertEquals((await run(["token", "alice", "--ttl", "30d"], env(dir))).code, 0);
+    // Without --ttl: 12 hours, or the cap when it is shorter.
+    const short = await run(["token", "alice"], env(dir, { JWT_MAX_TTL: "1h" }));
+    assertEquals(short.code, 0, short.stderr);
+    const claims = JSON.parse(
+      atob(short.stdout.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/")),
+    );
+    assertEquals(claims.exp - claims.iat, 3600);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
