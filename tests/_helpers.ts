@@ -67,7 +67,7 @@ async function startCluster(): Promise<Cluster> {
   if (external) {
     serverUrl = external;
   } else {
-    embedded = new EmbeddedPostgres({ dataDir: TEST_DATA_DIR, port: TEST_PORT });
+    embedded = new EmbeddedPostgres({ dataDir: TEST_DATA_DIR, port: TEST_PORT, disposable: true });
     serverUrl = await embedded.start();
     // Every test process using the cluster leaves its pid here; the one that started the
     // server stops it on exit only when no other test process still uses it.
