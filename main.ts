@@ -31,6 +31,7 @@ import { riskLimitsFromConfig } from "./core/risk.ts";
 import { Decimal } from "./core/decimal.ts";
 import { loadPaperState } from "./db/paper_state.ts";
 import { createApp } from "./routes/mod.ts";
+import { shutdownGate } from "./signals.ts";
 
 /** The engine's version, shown by /health and the OpenAPI document. */
 export const VERSION = "0.1.0";
@@ -166,7 +167,6 @@ async function serve(config: Config): Promise<void> {
     seed: config.sim.seed,
   });
 
-  let stopping = false;
   const server = Deno.serve({
     port: config.port,
     hostname: config.host,
@@ -180,12 +180,6 @@ async function serve(config: Config): Promise<void> {
   }, app.fetch);
 
   const shutdown = async (signal: string) => {
-    if (stopping) {
-      log.warning("Second {signal}: exiting at once", { signal });
-      db.embedded?.stopNowait();
-      Deno.exit(130);
-    }
-    stopping = true;
     log.info("{signal}: draining requests and shutting down", { signal });
     const timer = setTimeout(() => {
       log.error("Shutdown took longer than {ms} ms: exiting", { ms: config.shutdownTimeoutMs });
@@ -206,8 +200,22 @@ async function serve(config: Config): Promise<void> {
     }
     Deno.exit(0);
   };
-  Deno.addSignalListener("SIGINT", () => void shutdown("SIGINT"));
-  Deno.addSignalListener("SIGTERM", () => void shutdown("SIGTERM"));
+  const onSignal = shutdownGate({
+    clock,
+    drain: (signal) => void shutdown(signal),
+    exitNow: (signal) => {
+      log.warning("Second {signal}: exiting at once", { signal });
+      db.embedded?.stopNowait();
+      Deno.exit(130);
+    },
+    ignored: (signal, afterMs) =>
+      log.info("{signal} again {ms} ms after the first: the same request, already draining", {
+        signal,
+        ms: afterMs,
+      }),
+  });
+  Deno.addSignalListener("SIGINT", () => onSignal("SIGINT"));
+  Deno.addSignalListener("SIGTERM", () => onSignal("SIGTERM"));
   await server.finished;
 }
 
