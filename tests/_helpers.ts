@@ -205,6 +205,8 @@ export interface TestAppOptions {
     registry?: StrategyRegistry;
     /** Seeds of the venue's and the engine's ids (a restarted stack needs fresh ones). */
     idSeeds?: { venue: number; engine: number };
+    /** The engine's snapshot interval once `engine.start()` runs (default 0: off). */
+    snapshotEveryMs?: number;
   };
 }
 
@@ -245,7 +247,7 @@ export function createTestTrading(
     bus,
     defaultLimits: options.limits ?? {},
     reconcileEveryMs: 0,
-    snapshotEveryMs: 0,
+    snapshotEveryMs: options.snapshotEveryMs ?? 0,
     resilience: options.resilience ?? { timeoutMs: 2_000, attempts: 2, initialDelayMs: 1 },
   });
   const bots = new BotManager({
