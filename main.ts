@@ -11,7 +11,7 @@
  * @module
  */
 import postgres from "postgres";
-import { type Config, ConfigError, loadConfig } from "./config.ts";
+import { type Config, ConfigError, loadConfig, readEnvironment } from "./config.ts";
 import { verifyAudit } from "./db/audit.ts";
 import { type Database, openDatabase } from "./db/database.ts";
 import { configureLogging, logger } from "./logging.ts";
@@ -45,7 +45,8 @@ Commands:
   audit verify                           check the audit trail's hash chain
   help                                   this text
 
-Configuration comes from the environment; see README.md and .env.example.`;
+Configuration comes from the environment and, under it, a .env file in the current
+directory when there is one; see README.md and .env.example.`;
 
 function fail(message: string, code = 2): never {
   console.error(`tradewind: ${message}`);
@@ -293,7 +294,8 @@ async function main(argv: string[]): Promise<void> {
   }
   let config: Config;
   try {
-    config = loadConfig();
+    const { env, file } = readEnvironment();
+    config = loadConfig(env, { envFile: file });
   } catch (e) {
     if (e instanceof ConfigError) fail(`Cannot start: ${e.message}`);
     throw e;
