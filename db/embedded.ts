@@ -425,7 +425,15 @@ export class EmbeddedPostgres {
       this.#log(`The disposable cluster in ${target} is gone: making a new one`);
       await Deno.remove(this.pgDir);
     } else if (found) {
-      return this.pgDir;
+      if (await reachable(this.pgDir, ids)) return this.pgDir;
+      const left = [...Deno.readDirSync(this.pgDir)];
+      if (left.length > 0) {
+        throw new EmbeddedPostgresError(
+          `Cannot use the cluster in "${this.pgDir}": the "postgres" user cannot reach it; move it to a directory that user can reach and make "${this.pgDir}" a symbolic link to it, ${OR_EXTERNAL}`,
+        );
+      }
+      // An empty directory left by an attempt that failed for this very reason: start over.
+      await Deno.remove(this.pgDir);
     }
     if (await reachable(dirname(this.dataDir), ids)) {
       if (ids.uid !== undefined) {

