@@ -220,22 +220,29 @@ export function parseEnvFile(text: string, path = ".env"): Record<string, string
 
 /**
  * The environment the engine runs with: the process environment over the settings of an env
- * file (default `.env` in the current directory, which `./tradewind` sets to the checkout) when
- * that file exists. A variable set in the environment, even empty, wins over the file.
+ * file when that file exists. The file is `TRADEWIND_ENV_FILE` (which must then exist; `none`
+ * reads no file), else `.env` in the current directory (`./tradewind` runs from the checkout).
+ * A variable set in the environment, even empty, wins over the file.
  *
  * @throws {ConfigError} when the file cannot be read or has a line that is not `KEY=VALUE`.
  */
 export function readEnvironment(
   options: { path?: string; env?: Record<string, string> } = {},
 ): { env: Record<string, string>; file: EnvFileSource | null } {
-  const path = options.path ?? ".env";
   const env = options.env ?? Deno.env.toObject();
+  const named = env.TRADEWIND_ENV_FILE?.trim() || undefined;
+  if (named === "none") return { env: { ...env }, file: null };
+  const path = options.path ?? named ?? ".env";
   let text: string;
   try {
     text = Deno.readTextFileSync(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return { env: { ...env }, file: null };
-    throw new ConfigError(`Cannot read ${path}: ${(e as Error).message}`);
+    if (e instanceof Deno.errors.NotFound && path !== named) return { env: { ...env }, file: null };
+    throw new ConfigError(
+      `Cannot read ${path}${path === named ? " (TRADEWIND_ENV_FILE)" : ""}: ${
+        (e as Error).message
+      }`,
+    );
   }
   const fromFile = parseEnvFile(text, path);
   const keys = new Set(Object.keys(fromFile).filter((k) => !(k in env)));

@@ -69,6 +69,16 @@ Deno.test(".env: the environment wins, even empty; an error says the value came 
     assertStringIncludes(e.message, `(PORT set in ${dir}/.env)`);
     const none = readEnvironment({ path: `${dir}/missing.env`, env: { PORT: "1" } });
     assertEquals([none.env, none.file], [{ PORT: "1" }, null]);
+    // TRADEWIND_ENV_FILE names another file, which must exist, or "none".
+    const named = readEnvironment({ env: { TRADEWIND_ENV_FILE: `${dir}/.env` } });
+    assertEquals(named.env.PORT, "eighty");
+    assertThrows(
+      () => readEnvironment({ env: { TRADEWIND_ENV_FILE: `${dir}/missing.env` } }),
+      ConfigError,
+      "(TRADEWIND_ENV_FILE)",
+    );
+    const off = readEnvironment({ path: `${dir}/.env`, env: { TRADEWIND_ENV_FILE: "none" } });
+    assertEquals(off.file, null);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -101,6 +111,12 @@ Deno.test(".env: the engine's commands read .env from the directory they run in"
     assertEquals(bad.code, 2);
     assertStringIncludes(bad.stderr, 'Invalid BROKER: "alpaca" is not available');
     assertStringIncludes(bad.stderr, "(BROKER set in .env)");
+    // TRADEWIND_ENV_FILE=none: the file is not read (the tests that spawn the engine use it).
+    const off = await main(["token", "alice"], dir, {
+      TRADEWIND_ENV_FILE: "none",
+      TRADEWIND_DATA_DIR: `${dir}/no-file`,
+    });
+    assertEquals(off.code, 0, off.stderr);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

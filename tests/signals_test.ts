@@ -63,6 +63,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
         env: {
           PATH: `${dirname(Deno.execPath())}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`,
           TRADEWIND_DATA_DIR: dir,
+          TRADEWIND_ENV_FILE: "none",
           EMBEDDED_PG_PORT: String(freePort()),
           PORT: "0",
           LOG_FORMAT: "json",
