@@ -476,14 +476,16 @@ export class EmbeddedPostgres {
         throw new EmbeddedPostgresError(
           `Cannot create the system user "postgres": ${
             new TextDecoder().decode(out.stderr).trim()
-          }`,
+          }; create it yourself (useradd -r -s /usr/sbin/nologin postgres), run as another user, ${OR_EXTERNAL}`,
         );
       }
       uid = await idOf("-u", "postgres");
     }
     const gid = await idOf("-g", "postgres");
     if (uid === null || gid === null) {
-      throw new EmbeddedPostgresError('Cannot find the system user "postgres"');
+      throw new EmbeddedPostgresError(
+        `Cannot find the system user "postgres" PostgreSQL runs as under root: create it (useradd -r postgres), ${OR_EXTERNAL}`,
+      );
     }
     return { uid, gid };
   }
@@ -613,7 +615,9 @@ export class EmbeddedPostgres {
       }
       if (await waitFor(() => !isAlive(pid), waitMs, 20)) return;
     }
-    throw new EmbeddedPostgresError(`Cannot stop PostgreSQL (pid ${pid})`);
+    throw new EmbeddedPostgresError(
+      `Cannot stop PostgreSQL (pid ${pid}): stop it yourself (kill -9 ${pid}) and start again`,
+    );
   }
 }
 
