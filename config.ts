@@ -93,6 +93,9 @@ const schema = z.object({
   BOTS_HEARTBEAT_TIMEOUT_MS: intIn(10, 3_600_000).default(5_000),
 });
 
+/** The brokers this version can trade through; `BROKER` names one of them. */
+export const BROKERS_AVAILABLE: readonly ("paper" | "alpaca")[] = ["paper"];
+
 /** The parsed, typed configuration. */
 export type Config = {
   port: number;
@@ -158,8 +161,114 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
+/** Settings read from an env file: its path and the names it set that the environment did not. */
+export interface EnvFileSource {
+  path: string;
+  keys: ReadonlySet<string>;
+}
+
+const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Parses a `.env` file: `KEY=VALUE` lines (an `export ` prefix is allowed), blank lines and
+ * `#` comments, a ` # comment` after an unquoted value, `'single'` quotes taken literally and
+ * `"double"` quotes with `\n`, `\t`, `\"` and `\\` escapes. A later line overrides an earlier one.
+ *
+ * @throws {ConfigError} naming the file and line of one that is not `KEY=VALUE` (never its value).
+ * @example
+ * ```ts
+ * parseEnvFile('PORT=9000  # API\nJWT_SECRET="a b"'); // { PORT: "9000", JWT_SECRET: "a b" }
+ * ```
+ */
+export function parseEnvFile(text: string, path = ".env"): Record<string, string> {
+  const out: Record<string, string> = {};
+  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
+  lines.forEach((raw, i) => {
+    const bad = (what: string): never => {
+      throw new ConfigError(`Invalid ${path} line ${i + 1}: ${what}`);
+    };
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) return;
+    const body = line.startsWith("export ") ? line.slice(7).trimStart() : line;
+    const eq = body.indexOf("=");
+    if (eq < 0) bad("expected KEY=VALUE");
+    const key = body.slice(0, eq).trim();
+    if (!ENV_KEY.test(key)) {
+      bad(`"${key.slice(0, 40)}" is not a variable name (letters, digits and _)`);
+    }
+    const unquoted = body.slice(eq + 1);
+    const rest = unquoted.trimStart();
+    let value: string;
+    let after: string;
+    if (rest.startsWith("'")) {
+      const end = rest.indexOf("'", 1);
+      if (end < 0) bad(`${key} has no closing '`);
+      value = rest.slice(1, end);
+      after = rest.slice(end + 1);
+    } else if (rest.startsWith('"')) {
+      let j = 1;
+      value = "";
+      const escapes: Record<string, string> = { n: "\n", t: "\t", r: "\r", '"': '"', "\\": "\\" };
+      while (j < rest.length && rest[j] !== '"') {
+        if (rest[j] === "\\" && j + 1 < rest.length) {
+          const c = rest[j + 1]!;
+          value += escapes[c] ?? `\\${c}`;
+          j += 2;
+        } else {
+          value += rest[j];
+          j++;
+        }
+      }
+      if (j >= rest.length) bad(`${key} has no closing "`);
+      after = rest.slice(j + 1);
+    } else {
+      // " #" starts a comment (so does a lone "#" after "KEY= "); "KEY=a#b" is "a#b".
+      const hash = unquoted.search(/\s#/);
+      value = (hash < 0 ? unquoted : unquoted.slice(0, hash)).trim();
+      after = "";
+    }
+    if (after.trim() !== "" && !after.trimStart().startsWith("#")) {
+      bad(`${key} has text after its closing quote`);
+    }
+    out[key] = value;
+  });
+  return out;
+}
+
+/**
+ * The environment the engine runs with: the process environment over the settings of an env
+ * file when that file exists. The file is `TRADEWIND_ENV_FILE` (which must then exist; `none`
+ * reads no file), else `.env` in the current directory (`./tradewind` runs from the checkout).
+ * A variable set in the environment, even empty, wins over the file.
+ *
+ * @throws {ConfigError} when the file cannot be read or has a line that is not `KEY=VALUE`.
+ */
+export function readEnvironment(
+  options: { path?: string; env?: Record<string, string> } = {},
+): { env: Record<string, string>; file: EnvFileSource | null } {
+  const env = options.env ?? Deno.env.toObject();
+  const named = env.TRADEWIND_ENV_FILE?.trim() || undefined;
+  if (named === "none") return { env: { ...env }, file: null };
+  const path = options.path ?? named ?? ".env";
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound && path !== named) return { env: { ...env }, file: null };
+    throw new ConfigError(
+      `Cannot read ${path}${path === named ? " (TRADEWIND_ENV_FILE)" : ""}: ${
+        (e as Error).message
+      }`,
+    );
+  }
+  const fromFile = parseEnvFile(text, path);
+  const keys = new Set(Object.keys(fromFile).filter((k) => !(k in env)));
+  return { env: { ...fromFile, ...env }, file: { path, keys } };
+}
+
 /**
  * Reads the configuration from an environment map (by default the process environment).
+ * With `envFile`, an error about a variable that came from that file says so.
  *
  * @throws {ConfigError} when a variable is invalid, naming it and saying what to fix.
  * @example
@@ -168,7 +277,25 @@ export class ConfigError extends Error {
  * config.port; // 8080
  * ```
  */
-export function loadConfig(env: Record<string, string | undefined> = Deno.env.toObject()): Config {
+export function loadConfig(
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+  options: { envFile?: EnvFileSource | null } = {},
+): Config {
+  try {
+    return parseConfig(env);
+  } catch (e) {
+    const file = options.envFile;
+    if (!(e instanceof ConfigError) || !file) throw e;
+    const named = [...e.message.matchAll(/Invalid ([A-Z_]+)/g)].map((m) => m[1]!);
+    const fromFile = named.filter((k) => file.keys.has(k));
+    if (fromFile.length === 0) throw e;
+    throw new ConfigError(
+      `${e.message} (${[...new Set(fromFile)].join(", ")} set in ${file.path})`,
+    );
+  }
+}
+
+function parseConfig(env: Record<string, string | undefined>): Config {
   const present: Record<string, string> = {};
   for (const key of Object.keys(schema.shape)) {
     const value = env[key];
@@ -187,6 +314,12 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
     throw new ConfigError(lines.join("; "));
   }
   const e = parsed.data;
+  if (e.BROKER === "alpaca" && !BROKERS_AVAILABLE.includes("alpaca")) {
+    throw new ConfigError(
+      'Invalid BROKER: "alpaca" is not available in this version yet (the Alpaca adapter is not built): use BROKER=paper, the default',
+    );
+  }
+  // The rules below hold for Alpaca once its adapter is in BROKERS_AVAILABLE.
   if (e.BROKER === "alpaca" && (!e.ALPACA_KEY_ID || !e.ALPACA_SECRET_KEY)) {
     throw new ConfigError(
       'Invalid BROKER: "alpaca" needs ALPACA_KEY_ID and ALPACA_SECRET_KEY to be set',

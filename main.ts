@@ -11,7 +11,7 @@
  * @module
  */
 import postgres from "postgres";
-import { type Config, ConfigError, loadConfig } from "./config.ts";
+import { type Config, ConfigError, loadConfig, readEnvironment } from "./config.ts";
 import { verifyAudit } from "./db/audit.ts";
 import { type Database, openDatabase } from "./db/database.ts";
 import { configureLogging, logger } from "./logging.ts";
@@ -37,6 +37,7 @@ import { riskLimitsFromConfig } from "./core/risk.ts";
 import { Decimal } from "./core/decimal.ts";
 import { loadPaperState } from "./db/paper_state.ts";
 import { createApp } from "./routes/mod.ts";
+import { shutdownGate } from "./signals.ts";
 
 /** The engine's version, shown by /health and the OpenAPI document. */
 export const VERSION = "0.1.0";
@@ -51,7 +52,8 @@ Commands:
   audit verify                           check the audit trail's hash chain
   help                                   this text
 
-Configuration comes from the environment; see README.md and .env.example.`;
+Configuration comes from the environment and, under it, a .env file in the current
+directory when there is one; see README.md and .env.example.`;
 
 function fail(message: string, code = 2): never {
   console.error(`tradewind: ${message}`);
@@ -175,7 +177,6 @@ async function serve(config: Config): Promise<void> {
     seed: config.sim.seed,
   });
 
-  let stopping = false;
   const server = Deno.serve({
     port: config.port,
     hostname: config.host,
@@ -189,12 +190,6 @@ async function serve(config: Config): Promise<void> {
   }, app.fetch);
 
   const shutdown = async (signal: string) => {
-    if (stopping) {
-      log.warning("Second {signal}: exiting at once", { signal });
-      db.embedded?.stopNowait();
-      Deno.exit(130);
-    }
-    stopping = true;
     log.info("{signal}: draining requests and shutting down", { signal });
     const timer = setTimeout(() => {
       log.error("Shutdown took longer than {ms} ms: exiting", { ms: config.shutdownTimeoutMs });
@@ -215,8 +210,22 @@ async function serve(config: Config): Promise<void> {
     }
     Deno.exit(0);
   };
-  Deno.addSignalListener("SIGINT", () => void shutdown("SIGINT"));
-  Deno.addSignalListener("SIGTERM", () => void shutdown("SIGTERM"));
+  const onSignal = shutdownGate({
+    clock,
+    drain: (signal) => void shutdown(signal),
+    exitNow: (signal) => {
+      log.warning("Second {signal}: exiting at once", { signal });
+      db.embedded?.stopNowait();
+      Deno.exit(130);
+    },
+    ignored: (signal, afterMs) =>
+      log.info("{signal} again {ms} ms after the first: the same request, already draining", {
+        signal,
+        ms: afterMs,
+      }),
+  });
+  Deno.addSignalListener("SIGINT", () => onSignal("SIGINT"));
+  Deno.addSignalListener("SIGTERM", () => onSignal("SIGTERM"));
   await server.finished;
 }
 
@@ -303,7 +312,8 @@ async function main(argv: string[]): Promise<void> {
   }
   let config: Config;
   try {
-    config = loadConfig();
+    const { env, file } = readEnvironment();
+    config = loadConfig(env, { envFile: file });
   } catch (e) {
     if (e instanceof ConfigError) fail(`Cannot start: ${e.message}`);
     throw e;

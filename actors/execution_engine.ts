@@ -60,6 +60,7 @@ import {
 } from "../brokers/resilient.ts";
 import { appendAudit, appendAudits, type AuditEntry } from "../db/audit.ts";
 import { type Tenant, withTenant } from "../db/database.ts";
+import { type PositionSnapshotRow, writeSnapshots } from "../db/snapshots.ts";
 import {
   findOrder,
   findOrderByBrokerId,
@@ -255,6 +256,8 @@ export class ExecutionEngine {
   readonly #cache: TtlCache;
   #stopReconcile: (() => void) | null = null;
   #stopSnapshots: (() => void) | null = null;
+  /** The snapshot run in progress (one at a time; a tick that finds one running is skipped). */
+  #snapshotRun: Promise<void> | null = null;
 
   constructor(deps: ExecutionDeps) {
     this.#deps = deps;
@@ -266,7 +269,10 @@ export class ExecutionEngine {
     return this.#deps.defaultLimits;
   }
 
-  /** Reconciles once, then every `reconcileEveryMs`. */
+  /**
+   * Reconciles once, then every `reconcileEveryMs`; takes snapshots every `snapshotEveryMs`
+   * on the clock's multiples of it (every 5 minutes: at :00, :05, …).
+   */
   async start(): Promise<void> {
     await this.reconcile();
     const every = this.#deps.reconcileEveryMs ?? 60_000;
@@ -277,9 +283,10 @@ export class ExecutionEngine {
         );
       }, every);
     }
+    this.#scheduleSnapshots();
   }
 
-  /** Stops timers and waits for queued ledger work. */
+  /** Stops timers and waits for queued ledger work (and a snapshot run in progress). */
   async stop(): Promise<void> {
     this.#stopReconcile?.();
     this.#stopReconcile = null;
@@ -288,9 +295,41 @@ export class ExecutionEngine {
     await this.settle();
   }
 
+  #scheduleSnapshots(): void {
+    const every = this.#deps.snapshotEveryMs ?? 300_000;
+    if (every <= 0 || this.#stopSnapshots) return;
+    const clock = this.#deps.clock;
+    const tick = () => {
+      if (this.#snapshotRun) {
+        this.#log("warning", "Snapshots skipped: the previous run is still writing", {
+          everyMs: every,
+        });
+        return;
+      }
+      const run = this.takeSnapshots().then(
+        () => {},
+        (e) => this.#log("error", "Snapshots failed", { error: String(e) }),
+      );
+      this.#snapshotRun = run;
+      run.finally(() => {
+        if (this.#snapshotRun === run) this.#snapshotRun = null;
+      });
+    };
+    let stopRepeating: (() => void) | null = null;
+    const stopFirst = clock.setTimer(() => {
+      tick();
+      stopRepeating = clock.setRepeating(tick, every);
+    }, every - (clock.now() % every));
+    this.#stopSnapshots = () => {
+      stopFirst();
+      stopRepeating?.();
+    };
+  }
+
   /** Resolves when every queued broker event has been written (tests use it, not sleeps). */
   async settle(): Promise<void> {
     while (true) {
+      await this.#snapshotRun;
       const tails = [...this.#queues.values()];
       await Promise.all(tails.map((p) => p.catch(() => {})));
       await Promise.resolve();
@@ -1556,13 +1595,25 @@ export class ExecutionEngine {
 
   /**
    * Writes a snapshot row per open position of every user (price, market value, unrealized
-   * P&L), for analytics. Answers the number of rows written.
+   * P&L), with each user's account snapshot beside them. Answers the number of position rows.
    */
   async snapshotPositions(): Promise<number> {
+    return (await this.takeSnapshots()).positions;
+  }
+
+  /**
+   * Takes one snapshot run, stamped with one time: per user, a row per open position of the
+   * ledger (marked at the latest trade) and the account from the venue (cash, equity, long and
+   * short market value, buying power), in one transaction. A user whose account the venue
+   * cannot give now is logged and skipped; the others are still written. Runs on the timer
+   * (`snapshotEveryMs`); answers the rows written.
+   */
+  async takeSnapshots(): Promise<{ positions: number; accounts: number }> {
     const users = await this.#deps.sql<{ id: string; role: string }[]>`
       select id, role from tradewind_all_users()`;
     const now = this.#deps.clock.now();
-    let rows = 0;
+    let positions = 0;
+    let accounts = 0;
     for (const u of users) {
       const tenant: Tenant = { userId: u.id, role: "trader" };
       const held = await withTenant(
@@ -1570,28 +1621,56 @@ export class ExecutionEngine {
         tenant,
         (tx) =>
           tx<{ symbol: string; qty: string; avg_entry_price: string; cost_basis: string }[]>`
-          select symbol, qty, avg_entry_price, cost_basis from positions where qty <> 0`,
+          select symbol, qty, avg_entry_price, cost_basis from positions where qty <> 0
+          order by symbol`,
       );
-      if (held.length === 0) continue;
-      const marks = await this.#deps.venue.marketData.latestTrades(held.map((h) => h.symbol))
-        .catch(() => ({} as Record<string, { p: number }>));
-      await withTenant(this.#deps.sql, tenant, async (tx) => {
-        for (const h of held) {
-          const qty = Decimal.parse(h.qty);
-          const mark = marks[h.symbol] ? Decimal.parse(String(marks[h.symbol]!.p)) : null;
-          const value = mark ? qty.mul(mark) : null;
-          const cost = Decimal.parse(h.cost_basis);
-          await tx`
-            insert into position_snapshots (user_id, ts, symbol, qty, avg_entry_price,
-              current_price, market_value, cost_basis, unrealized_pl)
-            values (${u.id}, ${new Date(now)}, ${h.symbol}, ${h.qty}, ${h.avg_entry_price},
-              ${mark?.toString() ?? null}, ${value?.toString() ?? null}, ${h.cost_basis},
-              ${value ? value.sub(cost).toString() : null})`;
-          rows++;
-        }
+      let account: Account;
+      try {
+        account = await this.brokerFor(u.id).getAccount();
+      } catch (e) {
+        this.#log("warning", "No snapshot for a user: the venue did not give the account", {
+          user: u.id,
+          error: String(e),
+        });
+        continue;
+      }
+      const marks = held.length === 0
+        ? {}
+        : await this.#deps.venue.marketData.latestTrades(held.map((h) => h.symbol))
+          .catch(() => ({} as Record<string, { p: number }>));
+      const rows: PositionSnapshotRow[] = held.map((h) => {
+        const qty = Decimal.parse(h.qty);
+        const mark = marks[h.symbol] ? Decimal.parse(String(marks[h.symbol]!.p)) : null;
+        const value = mark ? qty.mul(mark) : null;
+        return {
+          symbol: h.symbol,
+          qty: h.qty,
+          avgEntryPrice: h.avg_entry_price,
+          currentPrice: mark?.toString() ?? null,
+          marketValue: value?.toString() ?? null,
+          costBasis: h.cost_basis,
+          unrealizedPl: value ? value.sub(Decimal.parse(h.cost_basis)).toString() : null,
+        };
       });
+      const written = await withTenant(this.#deps.sql, tenant, (tx) =>
+        writeSnapshots(tx, {
+          userId: u.id,
+          ts: now,
+          positions: rows,
+          account: {
+            cash: account.cash.toString(),
+            equity: account.equity.toString(),
+            lastEquity: account.last_equity.toString(),
+            longMarketValue: account.long_market_value.toString(),
+            shortMarketValue: account.short_market_value.toString(),
+            positionsValue: account.long_market_value.add(account.short_market_value).toString(),
+            buyingPower: account.buying_power.toString(),
+          },
+        }));
+      positions += written.positions;
+      if (written.account) accounts++;
     }
-    return rows;
+    return { positions, accounts };
   }
 
   // ---------------------------------------------------------------------------------------

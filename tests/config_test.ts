@@ -28,16 +28,20 @@ Deno.test("config: secrets are never echoed in errors", () => {
   assert(!u.message.includes("pw"), u.message);
 });
 
-Deno.test("config: real-money trading needs an explicit setting", () => {
+Deno.test("config: BROKER=alpaca is refused at validation until its adapter exists", () => {
   const keys = { BROKER: "alpaca", ALPACA_KEY_ID: "k", ALPACA_SECRET_KEY: "s" };
-  assertEquals(loadConfig(keys).liveTrading, false);
-  const e = assertThrows(() => loadConfig({ ...keys, ALPACA_PAPER: "false" }), ConfigError);
-  assert(e.message.includes("TRADEWIND_LIVE_TRADING"), e.message);
-  assertEquals(
-    loadConfig({ ...keys, ALPACA_PAPER: "false", TRADEWIND_LIVE_TRADING: "true" }).liveTrading,
-    true,
-  );
-  assertThrows(() => loadConfig({ BROKER: "alpaca" }), ConfigError, "ALPACA_KEY_ID");
+  for (
+    const env of [
+      { BROKER: "alpaca" },
+      keys,
+      { ...keys, ALPACA_PAPER: "false", TRADEWIND_LIVE_TRADING: "true" },
+    ]
+  ) {
+    const e = assertThrows(() => loadConfig(env), ConfigError);
+    assert(e.message.startsWith('Invalid BROKER: "alpaca" is not available'), e.message);
+    assert(e.message.includes("use BROKER=paper"), e.message);
+  }
+  assertEquals(loadConfig({ BROKER: "paper" }).liveTrading, false);
 });
 
 Deno.test("config: an external identity provider needs issuer and audience", () => {

@@ -11,6 +11,7 @@ const MAIN = new URL("../main.ts", import.meta.url).pathname;
 function env(dataDir: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     TRADEWIND_DATA_DIR: dataDir,
+    TRADEWIND_ENV_FILE: "none", // a developer's .env must not reach the engines tests start
     EMBEDDED_PG_PORT: String(55000 + (Deno.pid % 400)),
     PORT: "0",
     LOG_FORMAT: "json",
