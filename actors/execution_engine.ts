@@ -43,15 +43,7 @@ import {
   type TradingState,
   validationAdvice,
 } from "../core/risk.ts";
-import type {
-  Account,
-  Asset,
-  Broker,
-  CancelResult,
-  Position,
-  TradeUpdate,
-  Venue,
-} from "../brokers/broker.ts";
+import type { Account, Asset, Broker, Position, TradeUpdate, Venue } from "../brokers/broker.ts";
 import { type CacheStats, TtlCache } from "../brokers/cache.ts";
 import {
   AmbiguousSubmitError,
@@ -92,6 +84,27 @@ export interface SubmitResult {
   pending: boolean;
 }
 
+/** One order's result in {@link ExecutionEngine.cancelAll}: 200 when the cancel was requested. */
+export interface OrderCancelResult {
+  id: string;
+  symbol: string;
+  status: number;
+  error?: { code: string; message: string };
+}
+
+/**
+ * One symbol's result in {@link ExecutionEngine.closeAll}: the closing order (200), or the
+ * error; no order and no error when there was no position, only orders to cancel.
+ */
+export interface CloseAllItem {
+  symbol: string;
+  status: number;
+  order?: Order;
+  error?: { code: string; message: string };
+  /** The results of canceling this symbol's open orders. */
+  orders: OrderCancelResult[];
+}
+
 /** What `POST /orders/validate` answers. */
 export interface ValidationReport {
   valid: boolean;
@@ -114,6 +127,8 @@ export interface ExecutionDeps {
   reconcileEveryMs?: number;
   /** Position snapshot interval; 0 turns it off. Default 300000 ms. */
   snapshotEveryMs?: number;
+  /** How long close-all waits for its cancels to be confirmed. Default 5000 ms. */
+  cancelConfirmMs?: number;
   log?: (
     level: "info" | "warning" | "error",
     message: string,
@@ -261,6 +276,8 @@ export class ExecutionEngine {
    */
   readonly #live = new Map<string, LiveOrder>();
   readonly #inflight = new Map<string, Promise<SubmitResult>>();
+  /** Waiters for a user's next applied venue events (close-all waiting for its cancels). */
+  readonly #changed = new Map<string, Set<() => void>>();
   readonly #limiter = new SlidingWindowLimiter({ windowMs: 60_000 });
   readonly #cache: TtlCache;
   #stopReconcile: (() => void) | null = null;
@@ -942,22 +959,41 @@ export class ExecutionEngine {
     await this.brokerFor(tenant.userId).cancelOrder(row.broker_order_id);
   }
 
-  /** Cancels every open order of the user; answers one result per order. */
-  async cancelAll(tenant: Tenant, correlationId: string): Promise<CancelResult[]> {
+  /**
+   * Cancels every open order of the user, exit legs of a filled bracket or oto included;
+   * answers one result per order (200: cancel requested, else the error). A venue cancels a
+   * group's other orders with the one canceled, so a leg the venue already canceled with its
+   * group counts as requested. The outcomes arrive as broker events.
+   */
+  async cancelAll(tenant: Tenant, correlationId: string): Promise<OrderCancelResult[]> {
     const rows = await withTenant(
       this.#deps.sql,
       tenant,
       (tx) =>
         tx<OrderRow[]>`select * from orders where status = any(${OPEN as string[]})
-                     and parent_id is null order by created_at`,
+                     order by (parent_id is not null), created_at, id`,
     );
-    const results: CancelResult[] = [];
+    const results: OrderCancelResult[] = [];
+    // Groups (by parent id) with a cancel already sent in this call.
+    const sent = new Set<string>();
     for (const row of rows) {
+      const group = row.parent_id ?? row.id;
       try {
         await this.cancel(tenant, row.id, correlationId);
-        results.push({ id: row.id, status: 200 });
+        sent.add(group);
+        results.push({ id: row.id, symbol: row.symbol, status: 200 });
       } catch (e) {
-        results.push({ id: row.id, status: isTradeError(e) ? e.status : 500 });
+        if (!isTradeError(e)) throw e;
+        if (e.code === "ORDER_NOT_CANCELABLE" && sent.has(group) && row.broker_order_id) {
+          results.push({ id: row.id, symbol: row.symbol, status: 200 });
+          continue;
+        }
+        results.push({
+          id: row.id,
+          symbol: row.symbol,
+          status: e.status,
+          error: { code: e.code, message: e.message },
+        });
       }
     }
     return results;
@@ -1065,31 +1101,90 @@ export class ExecutionEngine {
     });
   }
 
-  /** Closes every position (optionally cancelling open orders first). */
+  /**
+   * Closes every position. With `cancelOrders`, first cancels every open order (legs
+   * included) and waits, at most `cancelConfirmMs`, until the ledger has them closed: a
+   * position whose orders are still open is not closed (409 ORDERS_STILL_OPEN), since a live
+   * exit order could fill after the close and open the opposite position. Answers one item per
+   * symbol that had a position or a canceled order, sorted, each with its orders' results.
+   */
   async closeAll(
     tenant: Tenant,
     cancelOrders: boolean,
     correlationId: string,
-  ): Promise<
-    { symbol: string; status: number; order?: Order; error?: { code: string; message: string } }[]
-  > {
-    if (cancelOrders) await this.cancelAll(tenant, correlationId);
+  ): Promise<CloseAllItem[]> {
+    const canceled = cancelOrders ? await this.cancelAll(tenant, correlationId) : [];
+    const open = await this.#awaitClosed(tenant, canceled.map((c) => c.id));
     const rows = await withTenant(
       this.#deps.sql,
       tenant,
       (tx) => tx<{ symbol: string }[]>`select symbol from positions where qty <> 0 order by symbol`,
     );
-    const out = [];
-    for (const { symbol } of rows) {
+    const held = new Set(rows.map((r) => r.symbol));
+    const symbols = [...new Set([...held, ...canceled.map((c) => c.symbol)])].sort();
+    const out: CloseAllItem[] = [];
+    for (const symbol of symbols) {
+      const orders = canceled.filter((c) => c.symbol === symbol);
+      if (!held.has(symbol)) {
+        const failed = orders.find((o) => o.status !== 200);
+        out.push({ symbol, status: failed?.status ?? 200, orders });
+        continue;
+      }
+      const stillOpen = orders.filter((o) => open.has(o.id)).map((o) => o.id);
+      if (stillOpen.length > 0) {
+        const e = new TradeError(
+          "ORDERS_STILL_OPEN",
+          `Cannot close position "${symbol}": its open orders ${
+            stillOpen.map((id) => `"${id}"`).join(", ")
+          } are not canceled yet; try again shortly`,
+          { details: { symbol, order_ids: stillOpen } },
+        );
+        out.push({ symbol, status: e.status, error: { code: e.code, message: e.message }, orders });
+        continue;
+      }
       try {
         const r = await this.closePosition(tenant, symbol, {}, correlationId);
-        out.push({ symbol, status: 200, order: r.order });
+        out.push({ symbol, status: 200, order: r.order, orders });
       } catch (e) {
         if (!isTradeError(e)) throw e;
-        out.push({ symbol, status: e.status, error: { code: e.code, message: e.message } });
+        out.push({ symbol, status: e.status, error: { code: e.code, message: e.message }, orders });
       }
     }
     return out;
+  }
+
+  /**
+   * Waits until the ledger has none of these orders open (their venue events applied), at
+   * most `cancelConfirmMs`; answers the ids still open then.
+   */
+  async #awaitClosed(tenant: Tenant, ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const userId = tenant.userId;
+    const deadline = this.#deps.clock.now() + (this.#deps.cancelConfirmMs ?? 5_000);
+    while (true) {
+      // Venue events received so far are written once this no-op takes its turn.
+      await this.#enqueueAndWait(userId, () => Promise.resolve());
+      const rows = await withTenant(
+        this.#deps.sql,
+        tenant,
+        (tx) =>
+          tx<{ id: string }[]>`select id from orders
+                             where id = any(${ids}) and status = any(${OPEN as string[]})`,
+      );
+      const left = this.#deps.clock.now() < deadline ? deadline - this.#deps.clock.now() : 0;
+      if (rows.length === 0 || left === 0) return new Set(rows.map((r) => r.id));
+      await new Promise<void>((resolve) => {
+        let waiters = this.#changed.get(userId);
+        if (!waiters) this.#changed.set(userId, waiters = new Set());
+        const stop = this.#deps.clock.setTimer(done, left);
+        function done() {
+          stop();
+          waiters!.delete(done);
+          resolve();
+        }
+        waiters.add(done);
+      });
+    }
   }
 
   // ---------------------------------------------------------------------------------------
@@ -1130,6 +1225,11 @@ export class ExecutionEngine {
       this.#publish(userId, r.seq, r.event, r.order, r.fill, r.correlationId, r.ts);
       if (this.#watching.has(r.order.id)) this.#known.set(r.order.id, r.order);
       if (r.fill) this.#cache.invalidate(`acct:${userId}:`);
+    }
+    const waiters = this.#changed.get(userId);
+    if (waiters && results.length > 0) {
+      this.#changed.delete(userId);
+      for (const wake of waiters) wake();
     }
   }
 

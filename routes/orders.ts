@@ -23,6 +23,7 @@ import type { RouteTarget, TradingDeps } from "./mod.ts";
 import { defineRoute } from "./openapi.ts";
 import { InstantParam } from "./params.ts";
 import { tenantOf } from "./auth.ts";
+import type { OrderCancelResult } from "../actors/execution_engine.ts";
 
 /** The order as Alpaca renders it (documentation schema; amounts are decimal strings). */
 export const OrderJson = z.looseObject({
@@ -82,6 +83,18 @@ const ListQuery = z.object({
   ),
   side: z.enum(["buy", "sell"]).optional(),
 });
+
+/** One order's result of a cancel-all (Alpaca's `{id, status}`, with the error if any). */
+export const CancelItem = z.object({
+  id: z.uuid(),
+  status: z.number(),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+});
+
+/** The JSON of one cancel-all result. */
+export function cancelItem(r: OrderCancelResult): z.infer<typeof CancelItem> {
+  return { id: r.id, status: r.status, ...(r.error ? { error: r.error } : {}) };
+}
 
 function orderBody(order: Order): Record<string, unknown> {
   return toAlpacaJson(order) as unknown as Record<string, unknown>;
@@ -169,7 +182,7 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
     path: "/orders",
     summary: "List orders",
     description:
-      "Alpaca's filters. after/until are exclusive bounds on submission time. With nested=true bracket, oco and oto legs are rolled into their parent's legs.",
+      "Alpaca's filters. after/until are exclusive bounds on submission time. With nested=true bracket, oco and oto legs are rolled into their parent's legs, and a parent is listed when it or one of its legs matches status (a filled bracket with open exits is open).",
     tags: ["orders"],
     query: ListQuery,
     responses: { 200: { description: "Orders", schema: z.array(OrderJson) } },
@@ -183,7 +196,14 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
       const list = await tx<OrderRow[]>`
         select * from orders
         where true
-          ${statuses ? tx`and status = any(${statuses as string[]})` : tx``}
+          ${
+        !statuses ? tx`` : query.nested
+          // A group is listed while any of its orders matches: a filled bracket's open legs.
+          ? tx`and (status = any(${statuses as string[]}) or exists (
+                 select 1 from orders l
+                 where l.parent_id = orders.id and l.status = any(${statuses as string[]})))`
+          : tx`and status = any(${statuses as string[]})`
+      }
           ${query.symbols ? tx`and symbol = any(${query.symbols})` : tx``}
           ${query.side ? tx`and side = ${query.side}` : tx``}
           ${query.after !== undefined ? tx`and created_at > ${new Date(query.after)}` : tx``}
@@ -362,16 +382,17 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
   defineRoute(target, {
     method: "delete",
     path: "/orders",
-    summary: "Cancel every open order",
+    summary: "Cancel every open order, bracket and oto exit legs included",
     tags: ["orders"],
     responses: {
       207: {
-        description: "One result per order",
-        schema: z.array(z.object({ id: z.uuid(), status: z.number() })),
+        description:
+          "One result per order: status 200 when the cancel was requested, else the error",
+        schema: z.array(CancelItem),
       },
     },
   }, async (c) => {
     const results = await engine.cancelAll(tenantOf(c.var.user), c.var.requestId);
-    return c.json(results, 207);
+    return c.json(results.map(cancelItem), 207);
   });
 }
