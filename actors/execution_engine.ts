@@ -31,6 +31,13 @@ import {
   withLegs,
 } from "../core/order.ts";
 import { orderCostBasis, validateOrder, validateReplace } from "../core/order_rules.ts";
+import {
+  clientOrderIdConflict,
+  fingerprintDifferences,
+  fingerprintOfOrder,
+  type OrderFingerprint,
+  orderFingerprint,
+} from "../core/order_identity.ts";
 import { canTransition, isOpen, isTerminal, OPEN_STATUSES } from "../core/order_state.ts";
 import { SlidingWindowLimiter } from "../core/rate_limiter.ts";
 import {
@@ -275,7 +282,10 @@ export class ExecutionEngine {
    * dropped before anything else writes their row (acknowledgement, rejection, reconciliation).
    */
   readonly #live = new Map<string, LiveOrder>();
-  readonly #inflight = new Map<string, Promise<SubmitResult>>();
+  readonly #inflight = new Map<
+    string,
+    { result: Promise<SubmitResult>; fingerprint: OrderFingerprint }
+  >();
   /** Waiters for a user's next applied venue events (close-all waiting for its cancels). */
   readonly #changed = new Map<string, Set<() => void>>();
   readonly #limiter = new SlidingWindowLimiter({ windowMs: 60_000 });
@@ -354,14 +364,21 @@ export class ExecutionEngine {
   async submit(cmd: SubmitOrder): Promise<SubmitResult> {
     const clientOrderId = cmd.request.client_order_id ?? this.#deps.ids();
     const request = { ...cmd.request, client_order_id: clientOrderId };
+    const fingerprint = orderFingerprint(request);
     const key = `${cmd.tenant.userId}\u0000${clientOrderId}`;
     const running = this.#inflight.get(key);
     if (running) {
-      const r = await running;
+      if (fingerprintDifferences(running.fingerprint, fingerprint).length > 0) {
+        // Another order is being placed under this key: judge this one against it once it is
+        // recorded (or denied, which leaves the key free).
+        await running.result.catch(() => {});
+        return await this.submit(cmd);
+      }
+      const r = await running.result;
       return { ...r, created: false };
     }
-    const p = this.#submit({ ...cmd, request });
-    this.#inflight.set(key, p);
+    const p = this.#submit({ ...cmd, request }, fingerprint);
+    this.#inflight.set(key, { result: p, fingerprint });
     try {
       return await p;
     } finally {
@@ -369,7 +386,10 @@ export class ExecutionEngine {
     }
   }
 
-  async #submit(cmd: SubmitOrder & { request: OrderRequest & { client_order_id: string } }) {
+  async #submit(
+    cmd: SubmitOrder & { request: OrderRequest & { client_order_id: string } },
+    fingerprint: OrderFingerprint,
+  ) {
     const { tenant, request } = cmd;
     const userId = tenant.userId;
     const broker = this.brokerFor(userId);
@@ -398,7 +418,10 @@ export class ExecutionEngine {
         const snap = await this.#readSnapshot(tx, request.client_order_id, cmd.botId ?? null, now);
         if (snap.existing) {
           const existing = snap.existing as unknown as Record<string, unknown>;
-          return { kind: "existing" as const, id: String(existing.id) };
+          const conflict = await this.#keyConflict(tx, existing, fingerprint);
+          return conflict
+            ? { kind: "denied" as const, error: conflict }
+            : { kind: "existing" as const, id: String(existing.id) };
         }
         // Validation, then risk: the first failure is recorded (below, after this read-only
         // transaction ends) and thrown.
@@ -426,6 +449,7 @@ export class ExecutionEngine {
           botId: cmd.botId ?? null,
           broker: this.#deps.venue.name,
           correlationId: cmd.correlationId,
+          request: fingerprint as unknown as Record<string, unknown>,
         });
         inserting.catch(() => {});
         // Write-ahead: SENT commits before the order leaves. If the process dies before it
@@ -462,13 +486,19 @@ export class ExecutionEngine {
     } catch (e) {
       if ((e as { code?: string }).code === "23505") {
         // Another engine process took this client order id first: answer its order.
-        const row = await withTenant(
-          this.#deps.sql,
-          tenant,
-          (tx) => findOrderByClientId(tx, request.client_order_id),
-        );
-        if (row) {
-          return { order: await this.orderView(tenant, row.id), created: false, pending: false };
+        const found = await withTenant(this.#deps.sql, tenant, async (tx) => {
+          const row = await findOrderByClientId(tx, request.client_order_id);
+          const conflict = row
+            ? await this.#keyConflict(tx, row as unknown as Record<string, unknown>, fingerprint)
+            : null;
+          return row ? { id: row.id, conflict } : null;
+        });
+        if (found?.conflict) {
+          await this.#deny(tenant, audit, request, found.conflict);
+          throw found.conflict;
+        }
+        if (found) {
+          return { order: await this.orderView(tenant, found.id), created: false, pending: false };
         }
       }
       throw e;
@@ -528,6 +558,33 @@ export class ExecutionEngine {
     return { order: await this.orderView(tenant, order.id), created: true, pending: false };
   }
 
+  /**
+   * Null when `existing` (an order row, as JSON or as read) was placed with the same request as
+   * `fingerprint`; otherwise the CLIENT_ORDER_ID_CONFLICT to answer. A later rule may free the
+   * key of an order that provably never reached the venue: it belongs here.
+   */
+  async #keyConflict(
+    tx: TransactionSql,
+    existing: Record<string, unknown>,
+    fingerprint: OrderFingerprint,
+  ): Promise<TradeError | null> {
+    const id = String(existing.id);
+    let differences;
+    if (existing.request) {
+      differences = fingerprintDifferences(existing.request as OrderFingerprint, fingerprint);
+    } else {
+      // Recorded without a fingerprint (older rows, adopted orders): compare its own fields.
+      const row = await findOrder(tx, id);
+      if (!row) return null;
+      differences = fingerprintDifferences(fingerprintOfOrder(rowToOrder(row)), fingerprint, {
+        lenient: true,
+      });
+    }
+    return differences.length === 0
+      ? null
+      : clientOrderIdConflict(String(existing.client_order_id), id, differences);
+  }
+
   /** What `POST /orders/validate` says about an order, placing nothing. */
   async validate(cmd: SubmitOrder): Promise<ValidationReport> {
     const now = this.#deps.clock.now();
@@ -549,7 +606,19 @@ export class ExecutionEngine {
         session: ev.session,
         ...(ev.quote ? { quote: ev.quote } : {}),
       });
-      const errors = ev.allDenials.map((d) => ({
+      const conflict = snap.existing
+        ? await withTenant(
+          this.#deps.sql,
+          cmd.tenant,
+          (tx) =>
+            this.#keyConflict(
+              tx,
+              snap.existing as unknown as Record<string, unknown>,
+              orderFingerprint(cmd.request),
+            ),
+        )
+        : null;
+      const errors = [...(conflict ? [conflict] : []), ...ev.allDenials].map((d) => ({
         code: d.code,
         message: d.message,
         details: d.details,
