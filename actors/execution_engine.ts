@@ -31,6 +31,7 @@ import {
   withLegs,
 } from "../core/order.ts";
 import { orderCostBasis, validateOrder, validateReplace } from "../core/order_rules.ts";
+import { openRequest, replacementRequest } from "../core/replacement.ts";
 import {
   clientOrderIdConflict,
   fingerprintDifferences,
@@ -1086,18 +1087,42 @@ export class ExecutionEngine {
       );
     }
     const broker = this.brokerFor(tenant.userId);
+    const audit = (e: Omit<AuditEntry, "userId">): AuditEntry => ({
+      userId: tenant.userId,
+      orderId,
+      botId: row.bot_id,
+      clientOrderId: row.client_order_id,
+      correlationId,
+      causationId: null,
+      ...e,
+    });
+    // A replace is a new order: the same validation and risk as a submit. A denial leaves the
+    // order as it was and is recorded on its trail.
+    const next = replacementRequest(current, request);
+    const evaluated = await this.#evaluateReplace(tenant, row, next, correlationId, broker)
+      .catch((e) => {
+        if (isTradeError(e)) return { denial: e, refPrice: null, exposure: null, warnings: [] };
+        throw e;
+      });
+    if (evaluated.denial) {
+      await this.#deny(tenant, audit, next, evaluated.denial);
+      throw evaluated.denial;
+    }
     // Write-ahead, as for SENT: the request is on record before it leaves.
     await withTenant(this.#deps.sql, tenant, (tx) =>
-      appendAudit(tx, {
-        userId: tenant.userId,
-        orderId,
-        botId: row.bot_id,
-        clientOrderId: row.client_order_id,
-        action: "REPLACE_REQUESTED",
-        status: "ok",
-        payload: { request: requestJson(request) },
-        correlationId,
-      }));
+      appendAudit(
+        tx,
+        audit({
+          action: "REPLACE_REQUESTED",
+          status: "ok",
+          payload: {
+            request: requestJson(request),
+            ref_price: evaluated.refPrice?.toString() ?? null,
+            exposure: JSON.parse(JSON.stringify(evaluated.exposure)),
+            warnings: evaluated.warnings,
+          },
+        }),
+      ));
     const replacement = await broker.replaceOrder(row.broker_order_id, request);
     const newId = await this.#enqueueAndWait(tenant.userId, async () => {
       const out = await withTenant(this.#deps.sql, tenant, async (tx) => {
@@ -1116,6 +1141,60 @@ export class ExecutionEngine {
       return out;
     });
     return await this.orderView(tenant, newId);
+  }
+
+  /**
+   * Validation and risk of a replacement (`next`, the request for the qty still to fill) as for
+   * a new order, with the replaced order's own exposure taken out: its open qty leaves the
+   * pending figures, and what it holds of buying power is available to its replacement (the
+   * venue holds the larger of the two, not both). A client order id already in use is refused.
+   */
+  async #evaluateReplace(
+    tenant: Tenant,
+    row: OrderRow,
+    next: OrderRequest,
+    correlationId: string,
+    broker: Broker,
+  ) {
+    const now = this.#deps.clock.now();
+    const current = rowToOrder(row);
+    const snap = await this.#snapshot(tenant, next.client_order_id ?? "", row.bot_id, now);
+    if (snap.existing) {
+      throw tradeErrors.duplicateClientOrderId(next.client_order_id!, snap.existing.id);
+    }
+    const old = openRequest(current);
+    const oldQty = old.qty ?? Decimal.ZERO;
+    if (current.parent_id === null) {
+      const signed = current.side === "buy" ? oldQty : oldQty.neg();
+      const pending = Decimal.parse(String(snap.pending[current.symbol] ?? "0"));
+      snap.pending = { ...snap.pending, [current.symbol]: pending.sub(signed).toString() };
+    }
+    const market = await this.#market(broker, tenant.userId, current.symbol);
+    const held = snap.positions.find((p) => p.symbol === market.asset.symbol);
+    const positionQty = held ? Decimal.parse(String(held.qty)) : Decimal.ZERO;
+    const oldShort = current.side === "sell" && positionQty.sub(oldQty).isNegative();
+    const oldOpening = current.side === "buy" ? !positionQty.isNegative() : oldShort;
+    const holds = oldOpening
+      ? orderCostBasis(old, Decimal.parse(String(market.trade.p)), { shortSale: oldShort })
+      : Decimal.ZERO;
+    const view: MarketView = {
+      ...market,
+      account: { ...market.account, buying_power: market.account.buying_power.add(holds) },
+    };
+    const ev = await this.#evaluate(
+      { tenant, request: next, botId: row.bot_id, correlationId },
+      snap,
+      broker,
+      now,
+      true,
+      Promise.resolve(view),
+    );
+    return {
+      denial: ev.denial,
+      refPrice: ev.refPrice,
+      exposure: ev.exposure,
+      warnings: ev.warnings,
+    };
   }
 
   /**
