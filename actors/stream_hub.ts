@@ -363,6 +363,8 @@ export class StreamConnection {
   readonly #delivered = new RecentKeys(4096);
   /** Live order events held while the replay runs. */
   #held: OrderEventRow[] | null = null;
+  /** The client's `?after=`: order events at or before it are not sent again. */
+  #floor: bigint | null = null;
   #unreported = 0;
   #dropped = 0;
   #sent = 0;
@@ -505,6 +507,7 @@ export class StreamConnection {
   /** Queues an order event unless this connection already sent its sequence. */
   deliverOrder(row: OrderEventRow, text?: string): void {
     if (this.#closed || !this.#streams.has("orders")) return;
+    if (this.#floor !== null && BigInt(row.seq) <= this.#floor) return;
     if (this.#held) {
       this.#held.push(row);
       if (this.#held.length > this.#hub.limits.bufferSize) {
@@ -520,9 +523,14 @@ export class StreamConnection {
     this.pushPrivate(text ?? orderText(row));
   }
 
-  /** Holds live order events until {@link endReplay}. */
-  beginReplay(): void {
+  /**
+   * Holds live order events until {@link endReplay}. From now on an event at or before `after`
+   * (committed earlier, its live delivery still on its way, e.g. read back after a NOTIFY) is
+   * one the client already has, and is not sent.
+   */
+  beginReplay(after: string): void {
     this.#held = [];
+    this.#floor = BigInt(after);
   }
 
   /** Sends replayed rows (oldest first), skipping sequences already sent. */
@@ -1161,7 +1169,7 @@ export class StreamHub {
 
   async #replay(conn: StreamConnection, after: string): Promise<void> {
     const store = this.#deps.store;
-    conn.beginReplay();
+    conn.beginReplay(after);
     let cursor = after;
     let count = 0;
     try {
