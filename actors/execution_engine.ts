@@ -413,7 +413,7 @@ export class ExecutionEngine {
     let outcome:
       | { kind: "existing"; id: string }
       | { kind: "denied"; error: TradeError }
-      | { kind: "placed"; order: Order };
+      | { kind: "placed"; order: Order; sent: { seq: string; ts: Date } };
     try {
       outcome = await withTenant(this.#deps.sql, tenant, async (tx, finish) => {
         const snap = await this.#readSnapshot(tx, request.client_order_id, cmd.botId ?? null, now);
@@ -477,12 +477,13 @@ export class ExecutionEngine {
             orderId: order.id,
             action: "SENT",
             status: "ok",
-            payload: { broker: this.#deps.venue.name },
+            // Streamed as order.accepted: Tradewind holds the order and is sending it.
+            payload: { broker: this.#deps.venue.name, event: "accepted" },
           }),
         ]);
         auditing.catch(() => {});
-        await finish(Promise.all([inserting, auditing]));
-        return { kind: "placed" as const, order };
+        const [, receipts] = await finish(Promise.all([inserting, auditing]));
+        return { kind: "placed" as const, order, sent: receipts[2]! };
       });
     } catch (e) {
       if ((e as { code?: string }).code === "23505") {
@@ -512,6 +513,16 @@ export class ExecutionEngine {
       throw outcome.error;
     }
     const order = outcome.order;
+    // Recorded: announced before anything the venue answers.
+    this.#publish(
+      userId,
+      outcome.sent.seq,
+      "accepted",
+      order,
+      null,
+      cmd.correlationId,
+      outcome.sent.ts,
+    );
 
     let sent: Order;
     this.#watching.add(order.id);
@@ -532,16 +543,16 @@ export class ExecutionEngine {
       if (e instanceof AmbiguousSubmitError) {
         return await this.#recover(tenant, order, cmd, e);
       }
-      const reason = isTradeError(e) ? e : null;
+      const reason = isTradeError(e) ? await this.#withLedgerIds(tenant, e) : null;
       await this.#enqueueAndWait(
         userId,
         () =>
           this.#reject(tenant, order.id, cmd, reason?.code ?? "BROKER_UNAVAILABLE", {
-            message: (e as Error).message,
+            message: (reason ?? e as Error).message,
             ...(reason ? { alpaca_code: reason.alpacaCode } : {}),
           }),
       );
-      throw e;
+      throw reason ?? e;
     }
     const simple = sent.order_class === "" || sent.order_class === "simple";
     await this.#enqueueAndWait(userId, async () => {
@@ -1026,7 +1037,9 @@ export class ExecutionEngine {
         status: "ok",
         correlationId,
       }));
-    await this.brokerFor(tenant.userId).cancelOrder(row.broker_order_id);
+    await this.brokerFor(tenant.userId).cancelOrder(row.broker_order_id).catch(async (e) => {
+      throw isTradeError(e) ? await this.#withLedgerIds(tenant, e) : e;
+    });
   }
 
   /**
@@ -1123,7 +1136,11 @@ export class ExecutionEngine {
           },
         }),
       ));
-    const replacement = await broker.replaceOrder(row.broker_order_id, request);
+    const replacement = await broker.replaceOrder(row.broker_order_id, request).catch(
+      async (e) => {
+        throw isTradeError(e) ? await this.#withLedgerIds(tenant, e) : e;
+      },
+    );
     const newId = await this.#enqueueAndWait(tenant.userId, async () => {
       const out = await withTenant(this.#deps.sql, tenant, async (tx) => {
         const mine = await findOrderByBrokerId(tx, replacement.id) ??
@@ -1141,6 +1158,52 @@ export class ExecutionEngine {
       return out;
     });
     return await this.orderView(tenant, newId);
+  }
+
+  /**
+   * The venue's error with every order id it names (`existing_order_id`, `order_id`,
+   * `related_orders`, and in the messages) replaced by Tradewind's id of that order, so a
+   * trader is never handed an id no route knows. Ids the ledger does not know stay as they are.
+   */
+  async #withLedgerIds(tenant: Tenant, error: TradeError): Promise<TradeError> {
+    const named = new Set<string>();
+    const collect = (bag: Record<string, unknown>) => {
+      for (const key of ["existing_order_id", "order_id"]) {
+        if (typeof bag[key] === "string") named.add(bag[key] as string);
+      }
+      if (Array.isArray(bag.related_orders)) {
+        for (const id of bag.related_orders) if (typeof id === "string") named.add(id);
+      }
+    };
+    collect(error.details);
+    collect(error.alpacaExtra as Record<string, unknown>);
+    if (named.size === 0) return error;
+    const rows = await withTenant(
+      this.#deps.sql,
+      tenant,
+      (tx) =>
+        tx<{ id: string; broker_order_id: string }[]>`
+          select id, broker_order_id from orders where broker_order_id = any(${[...named]})`,
+    );
+    if (rows.length === 0) return error;
+    const ids = new Map(rows.map((r) => [r.broker_order_id, r.id]));
+    const swap = (v: unknown): unknown =>
+      typeof v === "string" ? ids.get(v) ?? v : Array.isArray(v) ? v.map(swap) : v;
+    const mapBag = <T extends object>(bag: T): T =>
+      Object.fromEntries(Object.entries(bag).map(([k, v]) => [k, swap(v)])) as T;
+    let message = error.message;
+    let alpacaMessage = error.alpacaMessage;
+    for (const [venueId, id] of ids) {
+      message = message.replaceAll(venueId, id);
+      alpacaMessage = alpacaMessage.replaceAll(venueId, id);
+    }
+    return new TradeError(error.code, message, {
+      details: mapBag({ ...error.details }),
+      alpacaCode: error.alpacaCode,
+      alpacaMessage,
+      alpacaExtra: mapBag({ ...error.alpacaExtra }),
+      cause: error,
+    });
   }
 
   /**

@@ -14,7 +14,7 @@ import {
   toAlpacaJson,
 } from "../core/order.ts";
 import { OPEN_STATUSES, TERMINAL_STATUSES } from "../core/order_state.ts";
-import { withTenant } from "../db/database.ts";
+import { type Tenant, withTenant } from "../db/database.ts";
 import { type OrderRow, rowToOrder } from "../db/ledger.ts";
 import { withLegs } from "../core/order.ts";
 import { tradeErrors } from "../core/errors.ts";
@@ -230,6 +230,41 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
     }));
   });
 
+  /** An order with its legs and its fills, as both GET routes answer it. */
+  async function orderWithFills(tenant: Tenant, id: string): Promise<Record<string, unknown>> {
+    const order = await engine.orderView(tenant, id);
+    const fills = await withTenant(
+      sql,
+      tenant,
+      (tx) =>
+        tx<
+          {
+            id: string;
+            execution_id: string;
+            qty: string;
+            price: string;
+            side: string;
+            ts: Date;
+            venue: string;
+          }[]
+        >`
+        select id, execution_id, qty, price, side, ts, venue from fills
+        where order_id = ${id} order by ts, execution_id`,
+    );
+    return {
+      ...orderBody(order),
+      fills: fills.map((f) => ({
+        id: f.id,
+        execution_id: f.execution_id,
+        qty: f.qty,
+        price: f.price,
+        side: f.side,
+        timestamp: f.ts.toISOString(),
+        venue: f.venue,
+      })),
+    };
+  }
+
   defineRoute(target, {
     method: "get",
     path: "/orders/by-client-id/:client_order_id",
@@ -237,7 +272,10 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
     tags: ["orders"],
     params: z.object({ client_order_id: z.string().min(1).max(128) }),
     responses: {
-      200: { description: "The order", schema: OrderJson },
+      200: {
+        description: "The order, with `fills`",
+        schema: OrderJson.extend({ fills: z.array(FillJson) }),
+      },
       404: { description: "ORDER_NOT_FOUND" },
     },
   }, async (c, { params }) => {
@@ -247,7 +285,7 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
       return r;
     });
     if (!row) throw tradeErrors.orderNotFound(params.client_order_id);
-    return c.json(orderBody(await engine.orderView(tenantOf(c.var.user), row.id)));
+    return c.json(await orderWithFills(tenantOf(c.var.user), row.id));
   });
 
   defineRoute(target, {
@@ -263,39 +301,7 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
       },
       404: { description: "ORDER_NOT_FOUND (also for another user's order)" },
     },
-  }, async (c, { params }) => {
-    const order = await engine.orderView(tenantOf(c.var.user), params.id);
-    const fills = await withTenant(
-      sql,
-      tenantOf(c.var.user),
-      (tx) =>
-        tx<
-          {
-            id: string;
-            execution_id: string;
-            qty: string;
-            price: string;
-            side: string;
-            ts: Date;
-            venue: string;
-          }[]
-        >`
-        select id, execution_id, qty, price, side, ts, venue from fills
-        where order_id = ${params.id} order by ts, execution_id`,
-    );
-    return c.json({
-      ...orderBody(order),
-      fills: fills.map((f) => ({
-        id: f.id,
-        execution_id: f.execution_id,
-        qty: f.qty,
-        price: f.price,
-        side: f.side,
-        timestamp: f.ts.toISOString(),
-        venue: f.venue,
-      })),
-    });
-  });
+  }, async (c, { params }) => c.json(await orderWithFills(tenantOf(c.var.user), params.id)));
 
   defineRoute(target, {
     method: "get",
