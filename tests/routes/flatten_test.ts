@@ -5,6 +5,11 @@
  */
 import { assertEquals } from "../_assert.ts";
 import { createTestApp, DB_TEST, type TestApp } from "../_helpers.ts";
+import { type Faults, faultyVenue } from "../_faults.ts";
+import type { Venue } from "../../brokers/broker.ts";
+import { ExecutionEngine } from "../../actors/execution_engine.ts";
+import { MessageBus } from "../../actors/bus.ts";
+import { seededIdSource } from "../../core/ids.ts";
 
 /** A filled market bracket on AAPL (its take-profit and stop-loss stay open). */
 async function filledBracket(t: TestApp, user: string, symbol = "AAPL") {
@@ -135,6 +140,55 @@ Deno.test({
     await t.trading.advance(1_000);
     assertEquals(await (await t.as("ben", "/api/v1/positions")).json(), []);
     assertEquals(await openOrders(t, "ben"), []);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test({
+  name: "flatten: a position whose orders are not confirmed canceled is not closed (409)",
+  ...DB_TEST,
+}, async () => {
+  const faults: Faults = {
+    hangAfterSubmit: false,
+    hangBeforeSubmit: false,
+    dropEvents: false,
+    down: false,
+  };
+  let wrapped: Venue | undefined;
+  const t = await createTestApp({ trading: { wrap: (v) => (wrapped ??= faultyVenue(v, faults)) } });
+  try {
+    await filledBracket(t, "cy");
+    const [user] = await t.db.owner<{ id: string }[]>`select id from users where username = 'cy'`;
+    // The venue cancels, but its events never arrive: the ledger still has the legs open.
+    faults.dropEvents = true;
+    const engine = new ExecutionEngine({
+      sql: t.db.sql,
+      venue: wrapped!,
+      clock: t.trading.clock,
+      ids: seededIdSource(5),
+      bus: new MessageBus(),
+      defaultLimits: {},
+      reconcileEveryMs: 0,
+      snapshotEveryMs: 0,
+      cancelConfirmMs: 0,
+    });
+    const items = await engine.closeAll(
+      { userId: user!.id, role: "trader" },
+      true,
+      crypto.randomUUID(),
+    );
+    assertEquals(items.map((i) => [i.symbol, i.status, i.error?.code, i.order]), [[
+      "AAPL",
+      409,
+      "ORDERS_STILL_OPEN",
+      undefined,
+    ]]);
+    assertEquals(items[0]!.orders.map((o) => o.status), [200, 200]);
+    const closing = await t.db
+      .owner`select 1 from orders where side = 'sell' and parent_id is null`;
+    assertEquals(closing.length, 0, "no closing order was placed");
+    await engine.stop();
   } finally {
     await t.close();
   }
