@@ -1325,7 +1325,12 @@ export class ExecutionEngine {
     correlationId: string,
   ): Promise<CloseAllItem[]> {
     const canceled = cancelOrders ? await this.cancelAll(tenant, correlationId) : [];
-    const open = await this.#awaitClosed(tenant, canceled.map((c) => c.id));
+    // Only the cancels sent are waited for; an order whose cancel failed is checked as it is.
+    const open = await this.#awaitClosed(
+      tenant,
+      canceled.map((c) => c.id),
+      canceled.filter((c) => c.status === 200).map((c) => c.id),
+    );
     const rows = await withTenant(
       this.#deps.sql,
       tenant,
@@ -1365,10 +1370,10 @@ export class ExecutionEngine {
   }
 
   /**
-   * Waits until the ledger has none of these orders open (their venue events applied), at
-   * most `cancelConfirmMs`; answers the ids still open then.
+   * Waits until the ledger has none of the `awaited` orders open (their venue events applied),
+   * at most `cancelConfirmMs`; answers which of `ids` are still open then.
    */
-  async #awaitClosed(tenant: Tenant, ids: string[]): Promise<Set<string>> {
+  async #awaitClosed(tenant: Tenant, ids: string[], awaited: string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();
     const userId = tenant.userId;
     const deadline = this.#deps.clock.now() + (this.#deps.cancelConfirmMs ?? 5_000);
@@ -1383,7 +1388,9 @@ export class ExecutionEngine {
                              where id = any(${ids}) and status = any(${OPEN as string[]})`,
       );
       const left = this.#deps.clock.now() < deadline ? deadline - this.#deps.clock.now() : 0;
-      if (rows.length === 0 || left === 0) return new Set(rows.map((r) => r.id));
+      if (left === 0 || !rows.some((r) => awaited.includes(r.id))) {
+        return new Set(rows.map((r) => r.id));
+      }
       await new Promise<void>((resolve) => {
         let waiters = this.#changed.get(userId);
         if (!waiters) this.#changed.set(userId, waiters = new Set());
