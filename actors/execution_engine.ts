@@ -1061,6 +1061,11 @@ export class ExecutionEngine {
     const sent = new Set<string>();
     for (const row of rows) {
       const group = row.parent_id ?? row.id;
+      if (row.status === "pending_cancel") {
+        // Already being canceled: nothing more to ask of the venue.
+        results.push({ id: row.id, symbol: row.symbol, status: 200 });
+        continue;
+      }
       try {
         await this.cancel(tenant, row.id, correlationId);
         sent.add(group);
