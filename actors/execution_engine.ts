@@ -31,6 +31,14 @@ import {
   withLegs,
 } from "../core/order.ts";
 import { orderCostBasis, validateOrder, validateReplace } from "../core/order_rules.ts";
+import { openRequest, replacementRequest } from "../core/replacement.ts";
+import {
+  clientOrderIdConflict,
+  fingerprintDifferences,
+  fingerprintOfOrder,
+  type OrderFingerprint,
+  orderFingerprint,
+} from "../core/order_identity.ts";
 import { canTransition, isOpen, isTerminal, OPEN_STATUSES } from "../core/order_state.ts";
 import { SlidingWindowLimiter } from "../core/rate_limiter.ts";
 import { limitsFromStored, resolveLimits } from "../core/risk_authority.ts";
@@ -42,15 +50,7 @@ import {
   type TradingState,
   validationAdvice,
 } from "../core/risk.ts";
-import type {
-  Account,
-  Asset,
-  Broker,
-  CancelResult,
-  Position,
-  TradeUpdate,
-  Venue,
-} from "../brokers/broker.ts";
+import type { Account, Asset, Broker, Position, TradeUpdate, Venue } from "../brokers/broker.ts";
 import { type CacheStats, TtlCache } from "../brokers/cache.ts";
 import {
   AmbiguousSubmitError,
@@ -92,6 +92,27 @@ export interface SubmitResult {
   pending: boolean;
 }
 
+/** One order's result in {@link ExecutionEngine.cancelAll}: 200 when the cancel was requested. */
+export interface OrderCancelResult {
+  id: string;
+  symbol: string;
+  status: number;
+  error?: { code: string; message: string };
+}
+
+/**
+ * One symbol's result in {@link ExecutionEngine.closeAll}: the closing order (200), or the
+ * error; no order and no error when there was no position, only orders to cancel.
+ */
+export interface CloseAllItem {
+  symbol: string;
+  status: number;
+  order?: Order;
+  error?: { code: string; message: string };
+  /** The results of canceling this symbol's open orders. */
+  orders: OrderCancelResult[];
+}
+
 /** What `POST /orders/validate` answers. */
 export interface ValidationReport {
   valid: boolean;
@@ -114,6 +135,8 @@ export interface ExecutionDeps {
   reconcileEveryMs?: number;
   /** Position snapshot interval; 0 turns it off. Default 300000 ms. */
   snapshotEveryMs?: number;
+  /** How long close-all waits for its cancels to be confirmed. Default 5000 ms. */
+  cancelConfirmMs?: number;
   log?: (
     level: "info" | "warning" | "error",
     message: string,
@@ -251,7 +274,12 @@ export class ExecutionEngine {
    * dropped before anything else writes their row (acknowledgement, rejection, reconciliation).
    */
   readonly #live = new Map<string, LiveOrder>();
-  readonly #inflight = new Map<string, Promise<SubmitResult>>();
+  readonly #inflight = new Map<
+    string,
+    { result: Promise<SubmitResult>; fingerprint: OrderFingerprint }
+  >();
+  /** Waiters for a user's next applied venue events (close-all waiting for its cancels). */
+  readonly #changed = new Map<string, Set<() => void>>();
   readonly #limiter = new SlidingWindowLimiter({ windowMs: 60_000 });
   readonly #cache: TtlCache;
   #stopReconcile: (() => void) | null = null;
@@ -366,14 +394,21 @@ export class ExecutionEngine {
   async submit(cmd: SubmitOrder): Promise<SubmitResult> {
     const clientOrderId = cmd.request.client_order_id ?? this.#deps.ids();
     const request = { ...cmd.request, client_order_id: clientOrderId };
+    const fingerprint = orderFingerprint(request);
     const key = `${cmd.tenant.userId}\u0000${clientOrderId}`;
     const running = this.#inflight.get(key);
     if (running) {
-      const r = await running;
+      if (fingerprintDifferences(running.fingerprint, fingerprint).length > 0) {
+        // Another order is being placed under this key: judge this one against it once it is
+        // recorded (or denied, which leaves the key free).
+        await running.result.catch(() => {});
+        return await this.submit(cmd);
+      }
+      const r = await running.result;
       return { ...r, created: false };
     }
-    const p = this.#submit({ ...cmd, request });
-    this.#inflight.set(key, p);
+    const p = this.#submit({ ...cmd, request }, fingerprint);
+    this.#inflight.set(key, { result: p, fingerprint });
     try {
       return await p;
     } finally {
@@ -381,7 +416,10 @@ export class ExecutionEngine {
     }
   }
 
-  async #submit(cmd: SubmitOrder & { request: OrderRequest & { client_order_id: string } }) {
+  async #submit(
+    cmd: SubmitOrder & { request: OrderRequest & { client_order_id: string } },
+    fingerprint: OrderFingerprint,
+  ) {
     const { tenant, request } = cmd;
     const userId = tenant.userId;
     const broker = this.brokerFor(userId);
@@ -404,13 +442,16 @@ export class ExecutionEngine {
     let outcome:
       | { kind: "existing"; id: string }
       | { kind: "denied"; error: TradeError }
-      | { kind: "placed"; order: Order };
+      | { kind: "placed"; order: Order; sent: { seq: string; ts: Date } };
     try {
       outcome = await withTenant(this.#deps.sql, tenant, async (tx, finish) => {
         const snap = await this.#readSnapshot(tx, request.client_order_id, cmd.botId ?? null, now);
         if (snap.existing) {
           const existing = snap.existing as unknown as Record<string, unknown>;
-          return { kind: "existing" as const, id: String(existing.id) };
+          const conflict = await this.#keyConflict(tx, existing, fingerprint);
+          return conflict
+            ? { kind: "denied" as const, error: conflict }
+            : { kind: "existing" as const, id: String(existing.id) };
         }
         // Validation, then risk: the first failure is recorded (below, after this read-only
         // transaction ends) and thrown.
@@ -438,6 +479,7 @@ export class ExecutionEngine {
           botId: cmd.botId ?? null,
           broker: this.#deps.venue.name,
           correlationId: cmd.correlationId,
+          request: fingerprint as unknown as Record<string, unknown>,
         });
         inserting.catch(() => {});
         // Write-ahead: SENT commits before the order leaves. If the process dies before it
@@ -464,23 +506,30 @@ export class ExecutionEngine {
             orderId: order.id,
             action: "SENT",
             status: "ok",
-            payload: { broker: this.#deps.venue.name },
+            // Streamed as order.accepted: Tradewind holds the order and is sending it.
+            payload: { broker: this.#deps.venue.name, event: "accepted" },
           }),
         ]);
         auditing.catch(() => {});
-        await finish(Promise.all([inserting, auditing]));
-        return { kind: "placed" as const, order };
+        const [, receipts] = await finish(Promise.all([inserting, auditing]));
+        return { kind: "placed" as const, order, sent: receipts[2]! };
       });
     } catch (e) {
       if ((e as { code?: string }).code === "23505") {
         // Another engine process took this client order id first: answer its order.
-        const row = await withTenant(
-          this.#deps.sql,
-          tenant,
-          (tx) => findOrderByClientId(tx, request.client_order_id),
-        );
-        if (row) {
-          return { order: await this.orderView(tenant, row.id), created: false, pending: false };
+        const found = await withTenant(this.#deps.sql, tenant, async (tx) => {
+          const row = await findOrderByClientId(tx, request.client_order_id);
+          const conflict = row
+            ? await this.#keyConflict(tx, row as unknown as Record<string, unknown>, fingerprint)
+            : null;
+          return row ? { id: row.id, conflict } : null;
+        });
+        if (found?.conflict) {
+          await this.#deny(tenant, audit, request, found.conflict);
+          throw found.conflict;
+        }
+        if (found) {
+          return { order: await this.orderView(tenant, found.id), created: false, pending: false };
         }
       }
       throw e;
@@ -493,6 +542,16 @@ export class ExecutionEngine {
       throw outcome.error;
     }
     const order = outcome.order;
+    // Recorded: announced before anything the venue answers.
+    this.#publish(
+      userId,
+      outcome.sent.seq,
+      "accepted",
+      order,
+      null,
+      cmd.correlationId,
+      outcome.sent.ts,
+    );
 
     let sent: Order;
     this.#watching.add(order.id);
@@ -513,16 +572,16 @@ export class ExecutionEngine {
       if (e instanceof AmbiguousSubmitError) {
         return await this.#recover(tenant, order, cmd, e);
       }
-      const reason = isTradeError(e) ? e : null;
+      const reason = isTradeError(e) ? await this.#withLedgerIds(tenant, e) : null;
       await this.#enqueueAndWait(
         userId,
         () =>
           this.#reject(tenant, order.id, cmd, reason?.code ?? "BROKER_UNAVAILABLE", {
-            message: (e as Error).message,
+            message: (reason ?? e as Error).message,
             ...(reason ? { alpaca_code: reason.alpacaCode } : {}),
           }),
       );
-      throw e;
+      throw reason ?? e;
     }
     const simple = sent.order_class === "" || sent.order_class === "simple";
     await this.#enqueueAndWait(userId, async () => {
@@ -538,6 +597,33 @@ export class ExecutionEngine {
     this.#known.delete(order.id);
     if (simple && seen) return { order: seen, created: true, pending: false };
     return { order: await this.orderView(tenant, order.id), created: true, pending: false };
+  }
+
+  /**
+   * Null when `existing` (an order row, as JSON or as read) was placed with the same request as
+   * `fingerprint`; otherwise the CLIENT_ORDER_ID_CONFLICT to answer. A later rule may free the
+   * key of an order that provably never reached the venue: it belongs here.
+   */
+  async #keyConflict(
+    tx: TransactionSql,
+    existing: Record<string, unknown>,
+    fingerprint: OrderFingerprint,
+  ): Promise<TradeError | null> {
+    const id = String(existing.id);
+    let differences;
+    if (existing.request) {
+      differences = fingerprintDifferences(existing.request as OrderFingerprint, fingerprint);
+    } else {
+      // Recorded without a fingerprint (older rows, adopted orders): compare its own fields.
+      const row = await findOrder(tx, id);
+      if (!row) return null;
+      differences = fingerprintDifferences(fingerprintOfOrder(rowToOrder(row)), fingerprint, {
+        lenient: true,
+      });
+    }
+    return differences.length === 0
+      ? null
+      : clientOrderIdConflict(String(existing.client_order_id), id, differences);
   }
 
   /** What `POST /orders/validate` says about an order, placing nothing. */
@@ -561,7 +647,19 @@ export class ExecutionEngine {
         session: ev.session,
         ...(ev.quote ? { quote: ev.quote } : {}),
       });
-      const errors = ev.allDenials.map((d) => ({
+      const conflict = snap.existing
+        ? await withTenant(
+          this.#deps.sql,
+          cmd.tenant,
+          (tx) =>
+            this.#keyConflict(
+              tx,
+              snap.existing as unknown as Record<string, unknown>,
+              orderFingerprint(cmd.request),
+            ),
+        )
+        : null;
+      const errors = [...(conflict ? [conflict] : []), ...ev.allDenials].map((d) => ({
         code: d.code,
         message: d.message,
         details: d.details,
@@ -972,25 +1070,51 @@ export class ExecutionEngine {
         status: "ok",
         correlationId,
       }));
-    await this.brokerFor(tenant.userId).cancelOrder(row.broker_order_id);
+    await this.brokerFor(tenant.userId).cancelOrder(row.broker_order_id).catch(async (e) => {
+      throw isTradeError(e) ? await this.#withLedgerIds(tenant, e) : e;
+    });
   }
 
-  /** Cancels every open order of the user; answers one result per order. */
-  async cancelAll(tenant: Tenant, correlationId: string): Promise<CancelResult[]> {
+  /**
+   * Cancels every open order of the user, exit legs of a filled bracket or oto included;
+   * answers one result per order (200: cancel requested, else the error). A venue cancels a
+   * group's other orders with the one canceled, so a leg the venue already canceled with its
+   * group counts as requested. The outcomes arrive as broker events.
+   */
+  async cancelAll(tenant: Tenant, correlationId: string): Promise<OrderCancelResult[]> {
     const rows = await withTenant(
       this.#deps.sql,
       tenant,
       (tx) =>
         tx<OrderRow[]>`select * from orders where status = any(${OPEN as string[]})
-                     and parent_id is null order by created_at`,
+                     order by (parent_id is not null), created_at, id`,
     );
-    const results: CancelResult[] = [];
+    const results: OrderCancelResult[] = [];
+    // Groups (by parent id) with a cancel already sent in this call.
+    const sent = new Set<string>();
     for (const row of rows) {
+      const group = row.parent_id ?? row.id;
+      if (row.status === "pending_cancel") {
+        // Already being canceled: nothing more to ask of the venue.
+        results.push({ id: row.id, symbol: row.symbol, status: 200 });
+        continue;
+      }
       try {
         await this.cancel(tenant, row.id, correlationId);
-        results.push({ id: row.id, status: 200 });
+        sent.add(group);
+        results.push({ id: row.id, symbol: row.symbol, status: 200 });
       } catch (e) {
-        results.push({ id: row.id, status: isTradeError(e) ? e.status : 500 });
+        if (!isTradeError(e)) throw e;
+        if (e.code === "ORDER_NOT_CANCELABLE" && sent.has(group) && row.broker_order_id) {
+          results.push({ id: row.id, symbol: row.symbol, status: 200 });
+          continue;
+        }
+        results.push({
+          id: row.id,
+          symbol: row.symbol,
+          status: e.status,
+          error: { code: e.code, message: e.message },
+        });
       }
     }
     return results;
@@ -1014,19 +1138,47 @@ export class ExecutionEngine {
       );
     }
     const broker = this.brokerFor(tenant.userId);
+    const audit = (e: Omit<AuditEntry, "userId">): AuditEntry => ({
+      userId: tenant.userId,
+      orderId,
+      botId: row.bot_id,
+      clientOrderId: row.client_order_id,
+      correlationId,
+      causationId: null,
+      ...e,
+    });
+    // A replace is a new order: the same validation and risk as a submit. A denial leaves the
+    // order as it was and is recorded on its trail.
+    const next = replacementRequest(current, request);
+    const evaluated = await this.#evaluateReplace(tenant, row, next, correlationId, broker)
+      .catch((e) => {
+        if (isTradeError(e)) return { denial: e, refPrice: null, exposure: null, warnings: [] };
+        throw e;
+      });
+    if (evaluated.denial) {
+      await this.#deny(tenant, audit, next, evaluated.denial);
+      throw evaluated.denial;
+    }
     // Write-ahead, as for SENT: the request is on record before it leaves.
     await withTenant(this.#deps.sql, tenant, (tx) =>
-      appendAudit(tx, {
-        userId: tenant.userId,
-        orderId,
-        botId: row.bot_id,
-        clientOrderId: row.client_order_id,
-        action: "REPLACE_REQUESTED",
-        status: "ok",
-        payload: { request: requestJson(request) },
-        correlationId,
-      }));
-    const replacement = await broker.replaceOrder(row.broker_order_id, request);
+      appendAudit(
+        tx,
+        audit({
+          action: "REPLACE_REQUESTED",
+          status: "ok",
+          payload: {
+            request: requestJson(request),
+            ref_price: evaluated.refPrice?.toString() ?? null,
+            exposure: JSON.parse(JSON.stringify(evaluated.exposure)),
+            warnings: evaluated.warnings,
+          },
+        }),
+      ));
+    const replacement = await broker.replaceOrder(row.broker_order_id, request).catch(
+      async (e) => {
+        throw isTradeError(e) ? await this.#withLedgerIds(tenant, e) : e;
+      },
+    );
     const newId = await this.#enqueueAndWait(tenant.userId, async () => {
       const out = await withTenant(this.#deps.sql, tenant, async (tx) => {
         const mine = await findOrderByBrokerId(tx, replacement.id) ??
@@ -1044,6 +1196,106 @@ export class ExecutionEngine {
       return out;
     });
     return await this.orderView(tenant, newId);
+  }
+
+  /**
+   * The venue's error with every order id it names (`existing_order_id`, `order_id`,
+   * `related_orders`, and in the messages) replaced by Tradewind's id of that order, so a
+   * trader is never handed an id no route knows. Ids the ledger does not know stay as they are.
+   */
+  async #withLedgerIds(tenant: Tenant, error: TradeError): Promise<TradeError> {
+    const named = new Set<string>();
+    const collect = (bag: Record<string, unknown>) => {
+      for (const key of ["existing_order_id", "order_id"]) {
+        if (typeof bag[key] === "string") named.add(bag[key] as string);
+      }
+      if (Array.isArray(bag.related_orders)) {
+        for (const id of bag.related_orders) if (typeof id === "string") named.add(id);
+      }
+    };
+    collect(error.details);
+    collect(error.alpacaExtra as Record<string, unknown>);
+    if (named.size === 0) return error;
+    const rows = await withTenant(
+      this.#deps.sql,
+      tenant,
+      (tx) =>
+        tx<{ id: string; broker_order_id: string }[]>`
+          select id, broker_order_id from orders where broker_order_id = any(${[...named]})`,
+    );
+    if (rows.length === 0) return error;
+    const ids = new Map(rows.map((r) => [r.broker_order_id, r.id]));
+    const swap = (v: unknown): unknown =>
+      typeof v === "string" ? ids.get(v) ?? v : Array.isArray(v) ? v.map(swap) : v;
+    const mapBag = <T extends object>(bag: T): T =>
+      Object.fromEntries(Object.entries(bag).map(([k, v]) => [k, swap(v)])) as T;
+    let message = error.message;
+    let alpacaMessage = error.alpacaMessage;
+    for (const [venueId, id] of ids) {
+      message = message.replaceAll(venueId, id);
+      alpacaMessage = alpacaMessage.replaceAll(venueId, id);
+    }
+    return new TradeError(error.code, message, {
+      details: mapBag({ ...error.details }),
+      alpacaCode: error.alpacaCode,
+      alpacaMessage,
+      alpacaExtra: mapBag({ ...error.alpacaExtra }),
+      cause: error,
+    });
+  }
+
+  /**
+   * Validation and risk of a replacement (`next`, the request for the qty still to fill) as for
+   * a new order, with the replaced order's own exposure taken out: its open qty leaves the
+   * pending figures, and what it holds of buying power is available to its replacement (the
+   * venue holds the larger of the two, not both). A client order id already in use is refused.
+   */
+  async #evaluateReplace(
+    tenant: Tenant,
+    row: OrderRow,
+    next: OrderRequest,
+    correlationId: string,
+    broker: Broker,
+  ) {
+    const now = this.#deps.clock.now();
+    const current = rowToOrder(row);
+    const snap = await this.#snapshot(tenant, next.client_order_id ?? "", row.bot_id, now);
+    if (snap.existing) {
+      throw tradeErrors.duplicateClientOrderId(next.client_order_id!, snap.existing.id);
+    }
+    const old = openRequest(current);
+    const oldQty = old.qty ?? Decimal.ZERO;
+    if (current.parent_id === null) {
+      const signed = current.side === "buy" ? oldQty : oldQty.neg();
+      const pending = Decimal.parse(String(snap.pending[current.symbol] ?? "0"));
+      snap.pending = { ...snap.pending, [current.symbol]: pending.sub(signed).toString() };
+    }
+    const market = await this.#market(broker, tenant.userId, current.symbol);
+    const held = snap.positions.find((p) => p.symbol === market.asset.symbol);
+    const positionQty = held ? Decimal.parse(String(held.qty)) : Decimal.ZERO;
+    const oldShort = current.side === "sell" && positionQty.sub(oldQty).isNegative();
+    const oldOpening = current.side === "buy" ? !positionQty.isNegative() : oldShort;
+    const holds = oldOpening
+      ? orderCostBasis(old, Decimal.parse(String(market.trade.p)), { shortSale: oldShort })
+      : Decimal.ZERO;
+    const view: MarketView = {
+      ...market,
+      account: { ...market.account, buying_power: market.account.buying_power.add(holds) },
+    };
+    const ev = await this.#evaluate(
+      { tenant, request: next, botId: row.bot_id, correlationId },
+      snap,
+      broker,
+      now,
+      true,
+      Promise.resolve(view),
+    );
+    return {
+      denial: ev.denial,
+      refPrice: ev.refPrice,
+      exposure: ev.exposure,
+      warnings: ev.warnings,
+    };
   }
 
   /**
@@ -1098,31 +1350,97 @@ export class ExecutionEngine {
     });
   }
 
-  /** Closes every position (optionally cancelling open orders first). */
+  /**
+   * Closes every position. With `cancelOrders`, first cancels every open order (legs
+   * included) and waits, at most `cancelConfirmMs`, until the ledger has them closed: a
+   * position whose orders are still open is not closed (409 ORDERS_STILL_OPEN), since a live
+   * exit order could fill after the close and open the opposite position. Answers one item per
+   * symbol that had a position or a canceled order, sorted, each with its orders' results.
+   */
   async closeAll(
     tenant: Tenant,
     cancelOrders: boolean,
     correlationId: string,
-  ): Promise<
-    { symbol: string; status: number; order?: Order; error?: { code: string; message: string } }[]
-  > {
-    if (cancelOrders) await this.cancelAll(tenant, correlationId);
+  ): Promise<CloseAllItem[]> {
+    const canceled = cancelOrders ? await this.cancelAll(tenant, correlationId) : [];
+    // Only the cancels sent are waited for; an order whose cancel failed is checked as it is.
+    const open = await this.#awaitClosed(
+      tenant,
+      canceled.map((c) => c.id),
+      canceled.filter((c) => c.status === 200).map((c) => c.id),
+    );
     const rows = await withTenant(
       this.#deps.sql,
       tenant,
       (tx) => tx<{ symbol: string }[]>`select symbol from positions where qty <> 0 order by symbol`,
     );
-    const out = [];
-    for (const { symbol } of rows) {
+    const held = new Set(rows.map((r) => r.symbol));
+    const symbols = [...new Set([...held, ...canceled.map((c) => c.symbol)])].sort();
+    const out: CloseAllItem[] = [];
+    for (const symbol of symbols) {
+      const orders = canceled.filter((c) => c.symbol === symbol);
+      if (!held.has(symbol)) {
+        const failed = orders.find((o) => o.status !== 200);
+        out.push({ symbol, status: failed?.status ?? 200, orders });
+        continue;
+      }
+      const stillOpen = orders.filter((o) => open.has(o.id)).map((o) => o.id);
+      if (stillOpen.length > 0) {
+        const e = new TradeError(
+          "ORDERS_STILL_OPEN",
+          `Cannot close position "${symbol}": its open orders ${
+            stillOpen.map((id) => `"${id}"`).join(", ")
+          } are not canceled yet; try again shortly`,
+          { details: { symbol, order_ids: stillOpen } },
+        );
+        out.push({ symbol, status: e.status, error: { code: e.code, message: e.message }, orders });
+        continue;
+      }
       try {
         const r = await this.closePosition(tenant, symbol, {}, correlationId);
-        out.push({ symbol, status: 200, order: r.order });
+        out.push({ symbol, status: 200, order: r.order, orders });
       } catch (e) {
         if (!isTradeError(e)) throw e;
-        out.push({ symbol, status: e.status, error: { code: e.code, message: e.message } });
+        out.push({ symbol, status: e.status, error: { code: e.code, message: e.message }, orders });
       }
     }
     return out;
+  }
+
+  /**
+   * Waits until the ledger has none of the `awaited` orders open (their venue events applied),
+   * at most `cancelConfirmMs`; answers which of `ids` are still open then.
+   */
+  async #awaitClosed(tenant: Tenant, ids: string[], awaited: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const userId = tenant.userId;
+    const deadline = this.#deps.clock.now() + (this.#deps.cancelConfirmMs ?? 5_000);
+    while (true) {
+      // Venue events received so far are written once this no-op takes its turn.
+      await this.#enqueueAndWait(userId, () => Promise.resolve());
+      const rows = await withTenant(
+        this.#deps.sql,
+        tenant,
+        (tx) =>
+          tx<{ id: string }[]>`select id from orders
+                             where id = any(${ids}) and status = any(${OPEN as string[]})`,
+      );
+      const left = this.#deps.clock.now() < deadline ? deadline - this.#deps.clock.now() : 0;
+      if (left === 0 || !rows.some((r) => awaited.includes(r.id))) {
+        return new Set(rows.map((r) => r.id));
+      }
+      await new Promise<void>((resolve) => {
+        let waiters = this.#changed.get(userId);
+        if (!waiters) this.#changed.set(userId, waiters = new Set());
+        const stop = this.#deps.clock.setTimer(done, left);
+        function done() {
+          stop();
+          waiters!.delete(done);
+          resolve();
+        }
+        waiters.add(done);
+      });
+    }
   }
 
   // ---------------------------------------------------------------------------------------
@@ -1163,6 +1481,11 @@ export class ExecutionEngine {
       this.#publish(userId, r.seq, r.event, r.order, r.fill, r.correlationId, r.ts);
       if (this.#watching.has(r.order.id)) this.#known.set(r.order.id, r.order);
       if (r.fill) this.#cache.invalidate(`acct:${userId}:`);
+    }
+    const waiters = this.#changed.get(userId);
+    if (waiters && results.length > 0) {
+      this.#changed.delete(userId);
+      for (const wake of waiters) wake();
     }
   }
 

@@ -363,7 +363,7 @@ export class StreamConnection {
   readonly #delivered = new RecentKeys(4096);
   /** Live order events held while the replay runs. */
   #held: OrderEventRow[] | null = null;
-  /** The `?after=` this connection replayed from: events at or before it were seen already. */
+  /** The client's `?after=`: order events at or before it are not sent again. */
   #floor: bigint | null = null;
   #unreported = 0;
   #dropped = 0;
@@ -507,7 +507,6 @@ export class StreamConnection {
   /** Queues an order event unless this connection already sent its sequence. */
   deliverOrder(row: OrderEventRow, text?: string): void {
     if (this.#closed || !this.#streams.has("orders")) return;
-    // A read announced by NOTIFY may end after this connection replayed past its event.
     if (this.#floor !== null && BigInt(row.seq) <= this.#floor) return;
     if (this.#held) {
       this.#held.push(row);
@@ -525,12 +524,13 @@ export class StreamConnection {
   }
 
   /**
-   * Holds live order events until {@link endReplay}; from now on, events at or before `after`
-   * are never delivered.
+   * Holds live order events until {@link endReplay}. From now on an event at or before `after`
+   * (committed earlier, its live delivery still on its way, e.g. read back after a NOTIFY) is
+   * one the client already has, and is not sent.
    */
   beginReplay(after: string): void {
-    this.#floor = BigInt(after);
     this.#held = [];
+    this.#floor = BigInt(after);
   }
 
   /** Sends replayed rows (oldest first), skipping sequences already sent. */

@@ -67,6 +67,8 @@ export interface OrderRow {
   reject_reason: string | null;
   external: boolean;
   correlation_id: string | null;
+  /** The fingerprint of the request the order was placed with (core/order_identity.ts). */
+  request?: unknown;
 }
 
 /** Extra columns Tradewind keeps beside the Alpaca fields. */
@@ -78,6 +80,8 @@ export interface OrderMeta {
   correlationId?: string | null;
   external?: boolean;
   rejectReason?: string | null;
+  /** The request's fingerprint, stored to judge a repeated client order id. */
+  request?: Record<string, unknown> | null;
 }
 
 const dec = (v: string | null): Decimal | null => v === null ? null : Decimal.parse(v);
@@ -143,7 +147,7 @@ export async function insertOrder(tx: Tx, order: Order, meta: OrderMeta): Promis
       failed_at, replaced_at, replaced_by, replaces, asset_id, symbol, asset_class, notional, qty,
       filled_qty, filled_avg_price, order_class, type, side, time_in_force, limit_price,
       stop_price, trail_percent, trail_price, hwm, status, extended_hours, position_intent,
-      subtag, source, reject_reason, external, correlation_id)
+      subtag, source, reject_reason, external, correlation_id, request)
     values (${order.id}, ${meta.userId}, ${meta.botId ?? null}, ${order.client_order_id},
       ${meta.broker}, ${meta.brokerOrderId ?? null}, ${order.parent_id},
       ${new Date(order.created_at)}, ${ts(order.updated_at) ?? new Date(order.created_at)},
@@ -156,7 +160,8 @@ export async function insertOrder(tx: Tx, order: Order, meta: OrderMeta): Promis
       ${str(order.limit_price)}, ${str(order.stop_price)}, ${str(order.trail_percent)},
       ${str(order.trail_price)}, ${str(order.hwm)}, ${order.status}, ${order.extended_hours},
       ${order.position_intent}, ${order.subtag}, ${order.source}, ${meta.rejectReason ?? null},
-      ${meta.external ?? false}, ${meta.correlationId ?? null})`.execute();
+      ${meta.external ?? false}, ${meta.correlationId ?? null},
+      ${meta.request ? tx.json(JSON.parse(JSON.stringify(meta.request))) : null})`.execute();
 }
 
 /**

@@ -193,7 +193,8 @@ export class PostgresStreamStore {
                coalesce(e.payload ->> 'event',
                         case e.action when 'REJECTED' then 'rejected' else 'accepted' end)
                  as event,
-               case when e.action = 'REJECTED' then 'rejected' else e.status end as status,
+               case e.action when 'REJECTED' then 'rejected' when 'SENT' then 'accepted'
+                 else e.status end as status,
                e.payload -> 'fill' ->> 'qty' as fill_qty,
                e.payload -> 'fill' ->> 'price' as fill_price,
                (select trim_scale(coalesce(sum((f.payload -> 'fill' ->> 'qty')::numeric), 0))

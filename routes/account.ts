@@ -12,7 +12,7 @@ import { tradeErrors } from "../core/errors.ts";
 import { toAlpacaJson } from "../core/order.ts";
 import type { RouteTarget, TradingDeps } from "./mod.ts";
 import { defineRoute } from "./openapi.ts";
-import { OrderJson } from "./orders.ts";
+import { CancelItem, cancelItem, OrderJson } from "./orders.ts";
 import { positiveDecimal } from "./params.ts";
 import { tenantOf } from "./auth.ts";
 
@@ -134,13 +134,22 @@ export function accountRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql)
   defineRoute(target, {
     method: "delete",
     path: "/positions",
-    summary: "Close every position (cancel_orders=true cancels open orders first)",
+    summary: "Close every position (cancel_orders=true cancels every open order first)",
+    description:
+      "With cancel_orders=true every open order is canceled first (bracket and oto exits included) and the positions are closed once the cancels are confirmed; a position whose orders are still open after the wait is not closed (409 ORDERS_STILL_OPEN). One item per symbol: body is the closing order or the error, or null for a symbol that had only orders to cancel; orders lists that symbol's cancel results.",
     tags: ["positions"],
     query: z.object({ cancel_orders: z.enum(["true", "false"]).optional() }),
     responses: {
       207: {
-        description: "One result per position",
-        schema: z.array(z.object({ symbol: z.string(), status: z.number(), body: z.unknown() })),
+        description: "One result per symbol, with its orders' cancel results",
+        schema: z.array(
+          z.object({
+            symbol: z.string(),
+            status: z.number(),
+            body: z.unknown(),
+            orders: z.array(CancelItem),
+          }),
+        ),
       },
     },
   }, async (c, { query }) => {
@@ -153,7 +162,8 @@ export function accountRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql)
       results.map((r) => ({
         symbol: r.symbol,
         status: r.status,
-        body: r.order ? toAlpacaJson(r.order) : { error: r.error },
+        body: r.order ? toAlpacaJson(r.order) : r.error ? { error: r.error } : null,
+        orders: r.orders.map(cancelItem),
       })),
       207,
     );

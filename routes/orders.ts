@@ -14,7 +14,7 @@ import {
   toAlpacaJson,
 } from "../core/order.ts";
 import { OPEN_STATUSES, TERMINAL_STATUSES } from "../core/order_state.ts";
-import { withTenant } from "../db/database.ts";
+import { type Tenant, withTenant } from "../db/database.ts";
 import { type OrderRow, rowToOrder } from "../db/ledger.ts";
 import { withLegs } from "../core/order.ts";
 import { tradeErrors } from "../core/errors.ts";
@@ -23,6 +23,7 @@ import type { RouteTarget, TradingDeps } from "./mod.ts";
 import { defineRoute } from "./openapi.ts";
 import { InstantParam } from "./params.ts";
 import { tenantOf } from "./auth.ts";
+import type { OrderCancelResult } from "../actors/execution_engine.ts";
 
 /** The order as Alpaca renders it (documentation schema; amounts are decimal strings). */
 export const OrderJson = z.looseObject({
@@ -82,6 +83,18 @@ const ListQuery = z.object({
   ),
   side: z.enum(["buy", "sell"]).optional(),
 });
+
+/** One order's result of a cancel-all (Alpaca's `{id, status}`, with the error if any). */
+export const CancelItem = z.object({
+  id: z.uuid(),
+  status: z.number(),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+});
+
+/** The JSON of one cancel-all result. */
+export function cancelItem(r: OrderCancelResult): z.infer<typeof CancelItem> {
+  return { id: r.id, status: r.status, ...(r.error ? { error: r.error } : {}) };
+}
 
 function orderBody(order: Order): Record<string, unknown> {
   return toAlpacaJson(order) as unknown as Record<string, unknown>;
@@ -169,7 +182,7 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
     path: "/orders",
     summary: "List orders",
     description:
-      "Alpaca's filters. after/until are exclusive bounds on submission time. With nested=true bracket, oco and oto legs are rolled into their parent's legs.",
+      "Alpaca's filters. after/until are exclusive bounds on submission time. With nested=true bracket, oco and oto legs are rolled into their parent's legs, and a parent is listed when it or one of its legs matches status (a filled bracket with open exits is open).",
     tags: ["orders"],
     query: ListQuery,
     responses: { 200: { description: "Orders", schema: z.array(OrderJson) } },
@@ -183,7 +196,14 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
       const list = await tx<OrderRow[]>`
         select * from orders
         where true
-          ${statuses ? tx`and status = any(${statuses as string[]})` : tx``}
+          ${
+        !statuses ? tx`` : query.nested
+          // A group is listed while any of its orders matches: a filled bracket's open legs.
+          ? tx`and (status = any(${statuses as string[]}) or exists (
+                 select 1 from orders l
+                 where l.parent_id = orders.id and l.status = any(${statuses as string[]})))`
+          : tx`and status = any(${statuses as string[]})`
+      }
           ${query.symbols ? tx`and symbol = any(${query.symbols})` : tx``}
           ${query.side ? tx`and side = ${query.side}` : tx``}
           ${query.after !== undefined ? tx`and created_at > ${new Date(query.after)}` : tx``}
@@ -210,6 +230,41 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
     }));
   });
 
+  /** An order with its legs and its fills, as both GET routes answer it. */
+  async function orderWithFills(tenant: Tenant, id: string): Promise<Record<string, unknown>> {
+    const order = await engine.orderView(tenant, id);
+    const fills = await withTenant(
+      sql,
+      tenant,
+      (tx) =>
+        tx<
+          {
+            id: string;
+            execution_id: string;
+            qty: string;
+            price: string;
+            side: string;
+            ts: Date;
+            venue: string;
+          }[]
+        >`
+        select id, execution_id, qty, price, side, ts, venue from fills
+        where order_id = ${id} order by ts, execution_id`,
+    );
+    return {
+      ...orderBody(order),
+      fills: fills.map((f) => ({
+        id: f.id,
+        execution_id: f.execution_id,
+        qty: f.qty,
+        price: f.price,
+        side: f.side,
+        timestamp: f.ts.toISOString(),
+        venue: f.venue,
+      })),
+    };
+  }
+
   defineRoute(target, {
     method: "get",
     path: "/orders/by-client-id/:client_order_id",
@@ -217,7 +272,10 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
     tags: ["orders"],
     params: z.object({ client_order_id: z.string().min(1).max(128) }),
     responses: {
-      200: { description: "The order", schema: OrderJson },
+      200: {
+        description: "The order, with `fills`",
+        schema: OrderJson.extend({ fills: z.array(FillJson) }),
+      },
       404: { description: "ORDER_NOT_FOUND" },
     },
   }, async (c, { params }) => {
@@ -227,7 +285,7 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
       return r;
     });
     if (!row) throw tradeErrors.orderNotFound(params.client_order_id);
-    return c.json(orderBody(await engine.orderView(tenantOf(c.var.user), row.id)));
+    return c.json(await orderWithFills(tenantOf(c.var.user), row.id));
   });
 
   defineRoute(target, {
@@ -243,39 +301,7 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
       },
       404: { description: "ORDER_NOT_FOUND (also for another user's order)" },
     },
-  }, async (c, { params }) => {
-    const order = await engine.orderView(tenantOf(c.var.user), params.id);
-    const fills = await withTenant(
-      sql,
-      tenantOf(c.var.user),
-      (tx) =>
-        tx<
-          {
-            id: string;
-            execution_id: string;
-            qty: string;
-            price: string;
-            side: string;
-            ts: Date;
-            venue: string;
-          }[]
-        >`
-        select id, execution_id, qty, price, side, ts, venue from fills
-        where order_id = ${params.id} order by ts, execution_id`,
-    );
-    return c.json({
-      ...orderBody(order),
-      fills: fills.map((f) => ({
-        id: f.id,
-        execution_id: f.execution_id,
-        qty: f.qty,
-        price: f.price,
-        side: f.side,
-        timestamp: f.ts.toISOString(),
-        venue: f.venue,
-      })),
-    });
-  });
+  }, async (c, { params }) => c.json(await orderWithFills(tenantOf(c.var.user), params.id)));
 
   defineRoute(target, {
     method: "get",
@@ -362,16 +388,17 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
   defineRoute(target, {
     method: "delete",
     path: "/orders",
-    summary: "Cancel every open order",
+    summary: "Cancel every open order, bracket and oto exit legs included",
     tags: ["orders"],
     responses: {
       207: {
-        description: "One result per order",
-        schema: z.array(z.object({ id: z.uuid(), status: z.number() })),
+        description:
+          "One result per order: status 200 when the cancel was requested, else the error",
+        schema: z.array(CancelItem),
       },
     },
   }, async (c) => {
     const results = await engine.cancelAll(tenantOf(c.var.user), c.var.requestId);
-    return c.json(results, 207);
+    return c.json(results.map(cancelItem), 207);
   });
 }

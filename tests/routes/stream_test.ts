@@ -427,8 +427,16 @@ Deno.test(
       await env.trading.advance(1_000);
       await alice.stream("orders", "order.filled");
       await bob.roundTrip();
-      assertEquals(alice.orders().map((m) => m.data.client_order_id), ["alice-1", "alice-1"]);
-      assertEquals(bob.orders().map((m) => m.data.client_order_id), ["bob-1", "bob-1"]);
+      assertEquals(alice.orders().map((m) => m.data.client_order_id), [
+        "alice-1",
+        "alice-1",
+        "alice-1",
+      ]);
+      assertEquals(bob.orders().map((m) => [m.data.event, m.data.status]), [
+        ["order.accepted", "accepted"],
+        ["order.new", "new"],
+        ["order.filled", "filled"],
+      ]);
     } finally {
       await env.close();
     }
@@ -460,7 +468,7 @@ Deno.test({
 
     const again = await env.connect("alice", `streams=orders&after=${last.seq}`);
     const replayed = await again.stream("replayed");
-    assertEquals(replayed.data.count, 4);
+    assertEquals(replayed.data.count, 6);
     await env.place("alice", buy("AAPL", "2", "o-4"));
     await env.trading.advance(1_000);
     await again.next(
@@ -485,7 +493,17 @@ Deno.test({
     ];
     const expected = watcher.orders().filter((m) => BigInt(m.seq) > BigInt(last.seq)).map(view);
     assertEquals(again.orders().map(view), expected);
-    assertEquals(expected.map((r) => r[4]), ["o-2", "o-2", "o-3", "o-3", "o-4", "o-4"]);
+    assertEquals(expected.map((r) => r[4]), [
+      "o-2",
+      "o-2",
+      "o-2",
+      "o-3",
+      "o-3",
+      "o-3",
+      "o-4",
+      "o-4",
+      "o-4",
+    ]);
     const seqs = again.orders().map((m) => BigInt(m.seq));
     assert(seqs.every((s, i) => i === 0 || s > seqs[i - 1]!), "increasing, no duplicates");
   } finally {
@@ -530,7 +548,7 @@ Deno.test({
     gate = Promise.withResolvers<void>();
     gate.resolve();
     const replayed = await late.stream("replayed");
-    assertEquals(replayed.data.count, 2, "the read saw the committed events too");
+    assertEquals(replayed.data.count, 3, "the read saw the committed events too");
     await env.place("carol", buy("BAC", "1", "r-3"));
     await env.trading.advance(1_000);
     await late.next(
@@ -539,7 +557,14 @@ Deno.test({
     );
     assertEquals(
       late.orders().map((m) => `${m.data.client_order_id} ${m.data.event}`),
-      ["r-2 order.new", "r-2 order.filled", "r-3 order.new", "r-3 order.filled"],
+      [
+        "r-2 order.accepted",
+        "r-2 order.new",
+        "r-2 order.filled",
+        "r-3 order.accepted",
+        "r-3 order.new",
+        "r-3 order.filled",
+      ],
     );
     const seqs = late.orders().map((m) => m.seq);
     assertEquals(new Set(seqs).size, seqs.length);
@@ -660,7 +685,11 @@ Deno.test({
     const filledB = await onB.stream("orders", "order.filled");
     const view = (m: Msg) => [m.seq, m.symbol, m.data.order_id, m.data.total_filled, m.data.status];
     assertEquals(view(filledB), view(filledA));
-    assertEquals(onB.orders().map((m) => m.data.event), ["order.new", "order.filled"]);
+    assertEquals(onB.orders().map((m) => m.data.event), [
+      "order.accepted",
+      "order.new",
+      "order.filled",
+    ]);
 
     // Account events cross too (the hub announces them), once.
     a.trading.bus.publish({
