@@ -4,7 +4,7 @@
  * recomputed hashes, the database's hash function redefined) and shows what is caught.
  */
 import fc from "fast-check";
-import type { Sql } from "postgres";
+import postgres, { type Sql } from "postgres";
 import { assert, assertEquals } from "../_assert.ts";
 import { appendAudit, appendAudits, readAuditHeads, verifyAudit } from "../../db/audit.ts";
 import { withTenant } from "../../db/database.ts";
@@ -329,6 +329,49 @@ Deno.test({
     );
     assertEquals(heads.find((h) => h.chain === alice)?.username, "alice");
     assertEquals(heads[0]!.chain, "system");
+  } finally {
+    await db.close();
+  }
+});
+
+Deno.test({
+  name: "row times are read to the microsecond as the trigger's epoch arithmetic sees them",
+  ...DB_TEST,
+}, async () => {
+  const db = await createTestDb();
+  try {
+    const rows = await db.owner.begin(async (tx) => {
+      await tx`set local timezone to 'UTC'`;
+      await tx`set local datestyle to 'ISO, YMD'`;
+      return await tx<{ text: string; micros: string }[]>`
+        select t::text as text, ((extract(epoch from t) * 1000000)::bigint)::text as micros
+        from unnest(array[
+          '2026-12-06 02:20:20.103607+00', '2026-12-06 02:20:20.1+00', '2026-12-06 02:20:20+00',
+          '1969-12-31 23:59:59.5+00', '1970-01-01 00:00:00+00', '0044-03-15 12:00:00.000001+00',
+          '0001-01-01 00:00:00+00', '0100-02-28 23:59:59.999999-05', '9999-12-31 23:59:59.999999+00',
+          '12026-01-01 00:00:00+00', '0753-04-21 00:00:00 BC'
+        ]::timestamptz[]) as t`;
+    });
+    for (const r of rows) assertEquals(parseUtcTimestamp(r.text), BigInt(r.micros), r.text);
+    assertEquals(parseUtcTimestamp("infinity"), null);
+    assertEquals(parseUtcTimestamp("2026-12-06 02:20:20+01"), null);
+
+    // Whatever time zone and date style the database gives a session, verify reads UTC ISO.
+    await db.owner.unsafe(
+      `alter database ${db.name} set timezone to 'Asia/Kolkata'; ` +
+        `alter database ${db.name} set datestyle to 'German, DMY'`,
+    );
+    const alice = await user(db, "alice");
+    await append(db, alice, 3);
+    const fresh = postgres(db.ownerUrl, { max: 1, onnotice: () => {} });
+    try {
+      const [style] = await fresh<{ tz: string }[]>`select current_setting('timezone') as tz`;
+      assertEquals(style!.tz, "Asia/Kolkata");
+      const r = await verifyAudit(fresh);
+      assertEquals(r.ok ? r.rows : r, 3);
+    } finally {
+      await fresh.end();
+    }
   } finally {
     await db.close();
   }
