@@ -293,7 +293,8 @@ export async function verifyAudit(sql: Sql, options: VerifyOptions = {}): Promis
     return {
       ok: false,
       rows,
-      chains: last.size,
+      // Chains read, and chains a checkpoint knows that are gone altogether.
+      chains: new Set([...last.keys(), ...problems.keys()]).size,
       seq: first.seq,
       chain: first.chain,
       problem: first.problem,

@@ -222,6 +222,7 @@ Deno.test({
       [alice, aliceSeqs[3]],
       [carol, checkpoint.chains.find((c) => c.chain === carol)!.seq],
     ]);
+    assertEquals(r.chains, 3);
     assert(r.problems[0]!.problem.includes("is gone"), r.problems[0]!.problem);
     assert(r.problems[0]!.problem.includes(checkpoint.taken_at), r.problems[0]!.problem);
   } finally {
