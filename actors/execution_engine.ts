@@ -1209,6 +1209,7 @@ export class ExecutionEngine {
           side: venueOrder.side,
           qty: update.qty,
           price: update.price,
+          ...(update.amount ? { amount: update.amount } : {}),
           tsMs: update.timestamp,
           venue: this.#deps.venue.name,
         });
