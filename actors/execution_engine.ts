@@ -581,12 +581,14 @@ export class ExecutionEngine {
   ): Promise<RiskSnapshot> {
     const dayStart = etToEpochMs(toEt(now).dateStr, "00:00");
     const open = OPEN as string[];
+    // Numerics travel as text inside the JSON: a JSON number would print 1e-7 for a residual
+    // position, or lose digits past a float's sixteen.
     const [row] = await finish(tx<RiskSnapshot[]>`
         select
           (select row_to_json(o) from orders o where client_order_id = ${clientOrderId}) as existing,
-          (select coalesce(json_agg(json_build_object('symbol', symbol, 'qty', qty)), '[]')
+          (select coalesce(json_agg(json_build_object('symbol', symbol, 'qty', qty::text)), '[]')
              from positions) as positions,
-          (select coalesce(json_object_agg(symbol, q), '{}') from (
+          (select coalesce(json_object_agg(symbol, q::text), '{}') from (
              select symbol, sum(case when side = 'buy' then 1 else -1 end
                                 * (coalesce(qty, 0) - filled_qty)) as q
              from orders where parent_id is null and status = any(${open})
@@ -595,8 +597,10 @@ export class ExecutionEngine {
             as trades_today,
           (select coalesce(sum(realized_pl), 0)::text from trades
              where closed_at >= ${new Date(dayStart)}) as realized_today,
-          (select row_to_json(r) from risk_limits r where bot_id is null) as user_limits,
-          (select row_to_json(r) from risk_limits r where bot_id = ${botId}) as bot_limits,
+          (select json_object_agg(k, v) from risk_limits r, json_each_text(row_to_json(r)) e(k, v)
+             where r.bot_id is null) as user_limits,
+          (select json_object_agg(k, v) from risk_limits r, json_each_text(row_to_json(r)) e(k, v)
+             where r.bot_id = ${botId}) as bot_limits,
           (select state from trading_states) as state`.execute());
     return row!;
   }
