@@ -19,6 +19,7 @@ import type { Sql, TransactionSql } from "postgres";
 import type { Clock } from "../core/clock.ts";
 import { etToEpochMs, toEt } from "../core/calendar.ts";
 import { Decimal } from "../core/decimal.ts";
+import { averagePrice, wideNotional } from "../core/money.ts";
 import { isTradeError, TradeError, tradeErrors } from "../core/errors.ts";
 import type { IdSource } from "../core/ids.ts";
 import {
@@ -1480,11 +1481,13 @@ export class ExecutionEngine {
     if (!missing.isPositive() && !statusDiffers && row.broker_order_id === venueOrder.id) return 0;
     let price: Decimal | undefined;
     if (missing.isPositive() && venueOrder.filled_avg_price) {
-      const venueCost = venueOrder.filled_qty.mul(venueOrder.filled_avg_price);
-      const ledgerCost = ledgerFilled.mul(
+      // exact wide notionals, rounded once: a missed single fill keeps its exact price
+      const venueCost = wideNotional(venueOrder.filled_qty, venueOrder.filled_avg_price);
+      const ledgerCost = wideNotional(
+        ledgerFilled,
         row.filled_avg_price ? Decimal.parse(row.filled_avg_price) : Decimal.ZERO,
       );
-      price = venueCost.sub(ledgerCost).div(missing);
+      price = averagePrice(venueCost - ledgerCost, missing);
     }
     const update: TradeUpdate = {
       event: missing.isPositive()

@@ -1,9 +1,10 @@
 /**
  * What the engine reads back from the ledger keeps its exact decimal text: a position or an
  * open order whose quantity JSON would print in exponent form (1e-7) or round as a float does
- * not break the next order's risk check.
+ * not break the next order's risk check; a fill the ledger missed is recorded at its exact price.
  */
 import { assertEquals } from "../_assert.ts";
+import { Decimal } from "../../core/decimal.ts";
 import { createTestApp, DB_TEST } from "../_helpers.ts";
 
 Deno.test({
@@ -50,6 +51,45 @@ Deno.test({
       true,
       JSON.stringify(body),
     );
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test({
+  name: "reconcile: a missed fractional fill is recorded at its exact price and amount",
+  ...DB_TEST,
+}, async () => {
+  const t = await createTestApp({ trading: true });
+  try {
+    const [u] = await t.db.owner<{ id: string }[]>`
+      select tradewind_ensure_user('rhea', 'trader') as id`;
+    const userId = u!.id;
+    // an order the ledger never saw, filled at the venue (placed from outside the engine)
+    const venueOrder = await t.trading.venue.brokerFor(userId).submitOrder({
+      symbol: "AAPL",
+      qty: Decimal.parse("0.066423869"),
+      side: "buy",
+      type: "market",
+      time_in_force: "day",
+    });
+    const filled = await t.trading.venue.brokerFor(userId).getOrder(venueOrder.id);
+    assertEquals(filled.status, "filled");
+    const report = await t.trading.engine.reconcile([userId]);
+    assertEquals(report.changes > 0, true);
+    const [f] = await t.db.owner<{ price: string; amount: string }[]>`
+      select price::text, amount::text from fills where user_id = ${userId}`;
+    assertEquals(f!.price, filled.filled_avg_price!.toString());
+    const acct = await t.trading.venue.brokerFor(userId).getAccount();
+    assertEquals(
+      Decimal.parse("100000").sub(Decimal.parse(f!.amount)).toString(),
+      acct.cash.toString(),
+    );
+    const [p] = await t.db.owner<{ avg: string; cost: string }[]>`
+      select avg_entry_price::text as avg, cost_basis::text as cost from positions
+      where user_id = ${userId}`;
+    const [vp] = await t.trading.venue.brokerFor(userId).listPositions();
+    assertEquals([p!.avg, p!.cost], [vp!.avg_entry_price.toString(), vp!.cost_basis.toString()]);
   } finally {
     await t.close();
   }
