@@ -65,8 +65,8 @@
  *   stop had elected is inferred (it has fills, or the last core print is at or through its
  *   stop), so an elected stop-limit whose price came back re-arms as a stop; the exact filled
  *   notional behind the next `filled_avg_price` is taken as `filled_qty × filled_avg_price`,
- *   off by less than half a nano-unit per share when that average was rounded; a stale saved `hwm` gives a lower stop until a
- *   print passes it.
+ *   off by less than half a nano-unit per share when that average was rounded; a stale saved
+ *   `hwm` gives a lower stop until a print passes it.
  * - Not restored: intraday figures (`last_equity` defaults to the equity at restore;
  *   `lastday_price` only from `lastdayPrice`, else from the next day roll; a position without
  *   it counts as opened today); the running realized P&L; the legacy PDT day-trade history;

@@ -608,7 +608,7 @@ Deno.test("restore: queued orders go live when the session allows, as before", (
   assertEquals(c.drainEvents().map((e) => e.update.event), ["fill"]);
 });
 
-Deno.test("restore: a fractional fill at 84.98 averages 84.98, and cash and cost stay exact", () => {
+Deno.test("restore: a fractional fill at 84.98 averages 84.98; cash and cost stay exact", () => {
   const ex = exchange(seededIdSource("frac"), T0);
   const at = T0 + 1000;
   ex.onQuote("AAPL", quote(84.97, 84.98), at);
