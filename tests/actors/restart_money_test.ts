@@ -184,6 +184,6 @@ Deno.test({
         }
       },
     ),
-    { seed: 20261206, numRuns: 4, endOnFailure: true },
+    { seed: 20261206, numRuns: 6, endOnFailure: true },
   );
 });
