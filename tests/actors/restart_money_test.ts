@@ -19,11 +19,16 @@ import {
 
 const START = Decimal.parse("100000");
 const SYMBOLS = ["AAPL", "MSFT", "NVDA"] as const;
+/** Traded in whole shares, long and short, through zero and back. */
+const WHOLE = "SPY";
 
-/** One generated order: a fractional or notional buy, or a sell of part of what is held. */
+/**
+ * One generated order: a fractional or notional buy, a sell of part of what is held, or a
+ * whole-share order in {@link WHOLE} that may open, add to, close or flip a long or a short.
+ */
 interface Op {
   symbol: (typeof SYMBOLS)[number];
-  kind: "qty" | "notional" | "sell_qty" | "sell_notional";
+  kind: "qty" | "notional" | "sell_qty" | "sell_notional" | "whole";
   /** Nano-shares of a fractional buy (0.02 to 2.5 shares: at least $1 at these prices). */
   units: number;
   /** Cents of a notional order ($1 to $800). */
@@ -34,13 +39,23 @@ interface Op {
 
 const opArb: fc.Arbitrary<Op> = fc.record({
   symbol: fc.constantFrom(...SYMBOLS),
-  kind: fc.constantFrom("qty", "notional", "sell_qty", "sell_notional"),
+  kind: fc.constantFrom("qty", "notional", "sell_qty", "sell_notional", "whole"),
   units: fc.integer({ min: 20_000_000, max: 2_500_000_000 }),
   cents: fc.integer({ min: 100, max: 80_000 }),
   pct: fc.integer({ min: 1, max: 100 }),
 });
 
 async function request(s: TestTrading, userId: string, op: Op): Promise<OrderRequest | null> {
+  if (op.kind === "whole") {
+    // pct's parity picks the side, units the size (1 to 5 shares)
+    return {
+      symbol: WHOLE,
+      type: "market",
+      time_in_force: "day",
+      side: op.pct % 2 === 0 ? "buy" : "sell",
+      qty: Decimal.int(1 + (op.units % 5)),
+    };
+  }
   const base = { symbol: op.symbol, type: "market", time_in_force: "day" } as const;
   if (op.kind === "qty") return { ...base, side: "buy", qty: Decimal.fromUnits(BigInt(op.units)) };
   const notional = Decimal.int(op.cents).div(Decimal.int(100));
