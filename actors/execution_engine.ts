@@ -19,6 +19,7 @@ import type { Sql, TransactionSql } from "postgres";
 import type { Clock } from "../core/clock.ts";
 import { etToEpochMs, toEt } from "../core/calendar.ts";
 import { Decimal } from "../core/decimal.ts";
+import { averagePrice, wideNotional } from "../core/money.ts";
 import { isTradeError, TradeError, tradeErrors } from "../core/errors.ts";
 import type { IdSource } from "../core/ids.ts";
 import {
@@ -708,12 +709,14 @@ export class ExecutionEngine {
   ): Promise<RiskSnapshot> {
     const dayStart = etToEpochMs(toEt(now).dateStr, "00:00");
     const open = OPEN as string[];
+    // Numerics travel as text inside the JSON: a JSON number would print 1e-7 for a residual
+    // position, or lose digits past a float's sixteen.
     const [row] = await finish(tx<RiskSnapshot[]>`
         select
           (select row_to_json(o) from orders o where client_order_id = ${clientOrderId}) as existing,
-          (select coalesce(json_agg(json_build_object('symbol', symbol, 'qty', qty)), '[]')
+          (select coalesce(json_agg(json_build_object('symbol', symbol, 'qty', qty::text)), '[]')
              from positions) as positions,
-          (select coalesce(json_object_agg(symbol, q), '{}') from (
+          (select coalesce(json_object_agg(symbol, q::text), '{}') from (
              select symbol, sum(case when side = 'buy' then 1 else -1 end
                                 * (coalesce(qty, 0) - filled_qty)) as q
              from orders where parent_id is null and status = any(${open})
@@ -722,9 +725,13 @@ export class ExecutionEngine {
             as trades_today,
           (select coalesce(sum(realized_pl), 0)::text from trades
              where closed_at >= ${new Date(dayStart)}) as realized_today,
-          (select json_object_agg(r.layer, row_to_json(r)) from risk_limits r
+          (select json_object_agg(
+                    r.layer,
+                    (select json_object_agg(k, v) from json_each_text(row_to_json(r)) e(k, v)))
+             from risk_limits r
              where r.user_id = tradewind_user_id() and r.bot_id is null) as user_limits,
-          (select b.config -> 'risk' from bots b
+          (select (select json_object_agg(k, v) from jsonb_each_text(b.config -> 'risk') e(k, v))
+             from bots b
              where b.id = ${botId} and b.user_id = tradewind_user_id()) as bot_limits,
           (select state from trading_states where user_id = tradewind_user_id()
              order by case state when 'halted' then 0 when 'reducing' then 1 else 2 end
@@ -1565,6 +1572,7 @@ export class ExecutionEngine {
           side: venueOrder.side,
           qty: update.qty,
           price: update.price,
+          ...(update.amount ? { amount: update.amount } : {}),
           tsMs: update.timestamp,
           venue: this.#deps.venue.name,
         });
@@ -1831,11 +1839,13 @@ export class ExecutionEngine {
     if (!missing.isPositive() && !statusDiffers && row.broker_order_id === venueOrder.id) return 0;
     let price: Decimal | undefined;
     if (missing.isPositive() && venueOrder.filled_avg_price) {
-      const venueCost = venueOrder.filled_qty.mul(venueOrder.filled_avg_price);
-      const ledgerCost = ledgerFilled.mul(
+      // exact wide notionals, rounded once: a missed single fill keeps its exact price
+      const venueCost = wideNotional(venueOrder.filled_qty, venueOrder.filled_avg_price);
+      const ledgerCost = wideNotional(
+        ledgerFilled,
         row.filled_avg_price ? Decimal.parse(row.filled_avg_price) : Decimal.ZERO,
       );
-      price = venueCost.sub(ledgerCost).div(missing);
+      price = averagePrice(venueCost - ledgerCost, missing);
     }
     const update: TradeUpdate = {
       event: missing.isPositive()

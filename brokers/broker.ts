@@ -106,6 +106,12 @@ export interface TradeUpdate {
   /** Fills only: this fill's price and quantity, the position after it, a unique id. */
   price?: Decimal;
   qty?: Decimal;
+  /**
+   * Fills only, when the venue says: the cash the fill moved. Without it the ledger applies
+   * the rule of `core/money.ts` (`qty × price`, half-even to nine places), as the paper venue
+   * does.
+   */
+  amount?: Decimal;
   position_qty?: Decimal;
   execution_id?: string;
 }

@@ -29,7 +29,12 @@ export class DecimalError extends Error {
   override name = "DecimalError";
 }
 
-function divRound(n: bigint, d: bigint, mode: RoundingMode): bigint {
+/**
+ * `n / d` on raw integers, rounded to an integer by `mode`: the one rounding step every
+ * {@link Decimal} operation uses, exported for exact wide sums (see `core/money.ts`). Throws
+ * {@link DecimalError} when `d` is zero.
+ */
+export function divRound(n: bigint, d: bigint, mode: RoundingMode): bigint {
   if (d === 0n) throw new DecimalError("Cannot divide by zero");
   if (d < 0n) {
     n = -n;

@@ -10,6 +10,7 @@
  */
 import type { Sql, TransactionSql } from "postgres";
 import { Decimal } from "../core/decimal.ts";
+import { fillAmount, FLAT, moveBook, type PositionBook } from "../core/money.ts";
 import type {
   AssetClass,
   Order,
@@ -251,6 +252,11 @@ export interface FillInput {
   side: OrderSide;
   qty: Decimal;
   price: Decimal;
+  /**
+   * The cash the fill moved, when the venue says; by default the rule of `core/money.ts`
+   * (`qty × price`, half-even to nine places), which the paper venue follows.
+   */
+  amount?: Decimal;
   tsMs: number;
   venue: string;
 }
@@ -270,9 +276,10 @@ export interface FillResult {
 }
 
 /**
- * Applies one fill: inserts it (idempotent on the execution id), moves the position with
- * average-cost accounting, and writes a `trades` row with the realized P&L of any part that
- * closes the position. Call it inside the tenant transaction that also updates the order.
+ * Applies one fill: inserts it with its cash amount (idempotent on the execution id), moves the
+ * position with average-cost accounting by the rules of `core/money.ts` (the paper venue's
+ * too, so the two agree exactly), and writes a `trades` row with the realized P&L of any part
+ * that closes the position. Call it inside the tenant transaction that also updates the order.
  */
 export async function recordFill(tx: Tx, fill: FillInput): Promise<FillResult> {
   const { written, ...result } = await queueFill(tx, fill);
@@ -292,17 +299,27 @@ export async function queueFill(
   fill: FillInput,
 ): Promise<FillResult & { written: Promise<void> }> {
   // Both statements leave in one socket write (postgres.js pipelines same-tick queries).
+  const amount = fill.amount ?? fillAmount(fill.qty, fill.price);
   const [[inserted], [pos]] = await Promise.all([
     tx<{ id: string }[]>`
-      insert into fills (user_id, order_id, execution_id, symbol, side, qty, price, ts, venue)
+      insert into fills (user_id, order_id, execution_id, symbol, side, qty, price, amount, ts,
+        venue)
       values (${fill.userId}, ${fill.orderId}, ${fill.executionId}, ${fill.symbol}, ${fill.side},
-        ${fill.qty.toString()}, ${fill.price.toString()}, ${new Date(fill.tsMs)}, ${fill.venue})
+        ${fill.qty.toString()}, ${fill.price.toString()}, ${amount.toString()},
+        ${new Date(fill.tsMs)}, ${fill.venue})
       on conflict (execution_id) do nothing
       returning id`,
     tx<PositionRow[]>`select * from positions where symbol = ${fill.symbol} for update`,
   ]);
-  const before = pos ? Decimal.parse(pos.qty) : Decimal.ZERO;
-  const avg = pos ? Decimal.parse(pos.avg_entry_price) : Decimal.ZERO;
+  const book: PositionBook = pos
+    ? {
+      qty: Decimal.parse(pos.qty),
+      avg: Decimal.parse(pos.avg_entry_price),
+      cost: Decimal.parse(pos.cost_basis),
+    }
+    : FLAT;
+  const before = book.qty;
+  const avg = book.avg;
   if (!inserted) {
     return {
       inserted: false,
@@ -314,8 +331,8 @@ export async function queueFill(
       written: Promise.resolve(),
     };
   }
-  const signed = fill.side === "buy" ? fill.qty : fill.qty.neg();
-  const moved = applyToPosition(before, avg, signed, fill.price);
+  const moved = moveBook(book, fill.side, fill.qty, fill.price);
+  const after = moved.book;
   // Queued with execute(), in order, and awaited together below.
   const writes: Promise<unknown>[] = [];
   let tradeId: string | null = null;
@@ -332,7 +349,7 @@ export async function queueFill(
         .execute(),
     );
   }
-  if (moved.qty.isZero()) {
+  if (after.qty.isZero()) {
     if (pos) writes.push(tx`delete from positions where symbol = ${fill.symbol}`.execute());
   } else {
     const openedAt = before.isZero() || moved.flipped ? new Date(fill.tsMs) : pos?.opened_at;
@@ -340,8 +357,8 @@ export async function queueFill(
     writes.push(tx`
       insert into positions (user_id, symbol, asset_id, qty, avg_entry_price, cost_basis,
         realized_pl, opened_at, updated_at)
-      values (${fill.userId}, ${fill.symbol}, ${fill.assetId}, ${moved.qty.toString()},
-        ${moved.avg.toString()}, ${moved.qty.mul(moved.avg).toString()}, ${realized.toString()},
+      values (${fill.userId}, ${fill.symbol}, ${fill.assetId}, ${after.qty.toString()},
+        ${after.avg.toString()}, ${after.cost.toString()}, ${realized.toString()},
         ${openedAt ?? null}, ${new Date(fill.tsMs)})
       on conflict (user_id, symbol) do update set
         qty = excluded.qty, avg_entry_price = excluded.avg_entry_price,
@@ -354,55 +371,10 @@ export async function queueFill(
   return {
     inserted: true,
     fillId: inserted.id,
-    positionQty: moved.qty,
-    avgEntryPrice: moved.avg,
+    positionQty: after.qty,
+    avgEntryPrice: after.avg,
     realizedPl: moved.realizedPl,
     tradeId,
     written,
-  };
-}
-
-/** The effect of a signed fill on a position, with average-cost accounting. Pure. */
-export interface PositionMove {
-  qty: Decimal;
-  avg: Decimal;
-  closedQty: Decimal;
-  realizedPl: Decimal;
-  flipped: boolean;
-}
-
-/**
- * Moves a position (`qty` signed, `avg` its average entry) by a signed fill at `price`.
- * Adding to a position averages the entry; reducing realizes P&L on the closed part at the
- * old average; going through zero closes the whole position and opens the rest at `price`.
- */
-export function applyToPosition(
-  qty: Decimal,
-  avg: Decimal,
-  fill: Decimal,
-  price: Decimal,
-): PositionMove {
-  const after = qty.add(fill);
-  if (qty.isZero() || qty.sign() === fill.sign()) {
-    const total = qty.abs().add(fill.abs());
-    const newAvg = qty.abs().mul(avg).add(fill.abs().mul(price)).div(total);
-    return {
-      qty: after,
-      avg: newAvg,
-      closedQty: Decimal.ZERO,
-      realizedPl: Decimal.ZERO,
-      flipped: false,
-    };
-  }
-  const closed = Decimal.min(qty.abs(), fill.abs());
-  const perShare = qty.isPositive() ? price.sub(avg) : avg.sub(price);
-  const realizedPl = closed.mul(perShare);
-  const flipped = !after.isZero() && after.sign() !== qty.sign();
-  return {
-    qty: after,
-    avg: after.isZero() ? Decimal.ZERO : flipped ? price : avg,
-    closedQty: closed,
-    realizedPl,
-    flipped,
   };
 }

@@ -16,7 +16,11 @@ import { type OrderRow, rowToOrder } from "./ledger.ts";
 
 /**
  * Reads every paper user's state from the ledger. `startingCash` is the cash accounts open
- * with (PAPER_STARTING_CASH); fills then move it.
+ * with (PAPER_STARTING_CASH); each fill then moves it by its stored amount (`fills.amount`,
+ * the exact cash the venue moved, nine places), so the restored cash is the venue's to the
+ * last nano-unit. Positions come back with the ledger's average entry price and cost basis,
+ * which follow the venue's rules (`core/money.ts`). Every value read fits nine places (the
+ * ledger's checks hold them to it).
  */
 export async function loadPaperState(
   sql: Sql,
@@ -27,8 +31,7 @@ export async function loadPaperState(
   for (const { id } of users) {
     const state = await withTenant(sql, { userId: id, role: "trader" }, async (tx) => {
       const [flow] = await tx<{ net: string | null; n: number }[]>`
-        select sum(case when f.side = 'sell' then f.qty * f.price else -(f.qty * f.price) end)::text
-                 as net,
+        select sum(case when f.side = 'sell' then f.amount else -f.amount end)::text as net,
                count(*)::int as n
         from fills f join orders o on o.id = f.order_id
         where o.broker = 'paper'`;

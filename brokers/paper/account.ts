@@ -3,9 +3,10 @@
  * and Alpaca's account and position objects computed from marks (ALPACA.md §5.1, §5.2).
  *
  * A {@link PaperAccount} is plain mutable state owned by the paper exchange
- * (`brokers/paper/exchange.ts`), which is its only writer. Money is exact: a fill moves cash by
- * `qty × price` and position cost by the same amount (or, when closing, by the proportional
- * cost), and the difference is the fill's realized P&L, so
+ * (`brokers/paper/exchange.ts`), which is its only writer. Money is exact, by the rules of
+ * `core/money.ts` that the ledger follows too: a fill moves cash by its amount (`qty × price`,
+ * half-even to nine places) and position cost by the same amount (or, when closing, by the
+ * proportional cost), and the difference is the fill's realized P&L, so
  * `cash + Σ cost_basis − Σ realized_pl` never changes.
  *
  * Buying power (§5.1, §3.8): the effective multiplier is the configured one when equity is at
@@ -21,6 +22,7 @@
  */
 
 import { Decimal } from "../../core/decimal.ts";
+import { FLAT, moveBook } from "../../core/money.ts";
 import type { OrderSide } from "../../core/order.ts";
 import { hashString } from "../../core/random.ts";
 import type { Account, Position } from "../broker.ts";
@@ -58,7 +60,9 @@ export interface PositionAsset {
 export interface PositionState {
   readonly asset: PositionAsset;
   qty: Decimal;
-  /** Signed total cost: `Σ qty × price` of the open lots (exact, never rounded). */
+  /** Average entry price (positive), from exact products (`core/money.ts`). */
+  avg: Decimal;
+  /** Signed cost basis: the amounts of the opening fills less the cost closes removed. */
   cost: Decimal;
   /** True when the position was open at the last day roll (intraday P&L uses lastday_price). */
   carried: boolean;
@@ -94,6 +98,8 @@ export interface FillOutcome {
   closedQty: Decimal;
   /** Quantity that opened or grew exposure. */
   openedQty: Decimal;
+  /** The fill's cash amount (`core/money.ts`): what cash moved by. */
+  amount: Decimal;
 }
 
 /** Aggregates of an account at current marks. */
@@ -123,8 +129,17 @@ export interface RestoredBalances {
   cash: Decimal;
   /** Alpaca's `last_equity`; null for the equity at restore. */
   lastEquity: Decimal | null;
-  /** Signed qty and signed cost (negative for shorts); `carried`: held over the last close. */
-  positions: readonly { asset: PositionAsset; qty: Decimal; cost: Decimal; carried: boolean }[];
+  /**
+   * Signed qty, average entry price and signed cost (negative for shorts); `carried`: held
+   * over the last close.
+   */
+  positions: readonly {
+    asset: PositionAsset;
+    qty: Decimal;
+    avg: Decimal;
+    cost: Decimal;
+    carried: boolean;
+  }[];
 }
 
 /** Minimum equity for margin and shorting. */
@@ -222,7 +237,13 @@ export class PaperAccount {
     this.cash = state.cash;
     for (const p of state.positions) {
       const slot = this.slot(p.asset.symbol);
-      slot.position = { asset: p.asset, qty: p.qty, cost: p.cost, carried: p.carried };
+      slot.position = {
+        asset: p.asset,
+        qty: p.qty,
+        avg: p.avg,
+        cost: p.cost,
+        carried: p.carried,
+      };
       slot.openedDay = p.carried ? -1 : today;
     }
     this.lastEquity = state.lastEquity ?? this.valuation(marks).equity;
@@ -252,9 +273,11 @@ export class PaperAccount {
   }
 
   /**
-   * Books one fill: cash moves by `qty × price`, the position by `qty` (signed by side), and the
-   * closing part realizes P&L against the proportional cost. A fill that crosses zero closes the
-   * old position and opens the rest at `price`. Never throws.
+   * Books one fill by the rules of `core/money.ts`: cash moves by the fill's amount (`qty ×
+   * price`, half-even to nine places), the position by `qty` (signed by side) with its average
+   * entry from exact products, and the closing part realizes P&L against the proportional
+   * cost. A fill that crosses zero closes the old position and opens the rest at `price`. Never
+   * throws.
    */
   applyFill(
     slot: SymbolSlot,
@@ -263,43 +286,26 @@ export class PaperAccount {
     qty: Decimal,
     price: Decimal,
   ): FillOutcome {
-    const buy = side === "buy";
-    const notional = qty.mul(price);
-    this.cash = buy ? this.cash.sub(notional) : this.cash.add(notional);
-    let pos = slot.position;
-    const held = pos === null ? Decimal.ZERO : pos.qty;
-    const same = held.isZero() || (held.isPositive() === buy);
-    let realized = Decimal.ZERO;
-    let closedQty = Decimal.ZERO;
-    let openedQty = qty;
-    let openNotional = notional;
-    if (!same && pos !== null) {
-      const absHeld = held.abs();
-      closedQty = Decimal.min(qty, absHeld);
-      openedQty = qty.sub(closedQty);
-      const closeNotional = openedQty.isZero() ? notional : closedQty.mul(price);
-      openNotional = notional.sub(closeNotional);
-      const costRemoved = closedQty.eq(absHeld) ? pos.cost : pos.cost.mul(closedQty).div(absHeld);
-      // cash delta of the closing part minus the cost it removes
-      realized = (buy ? closeNotional.neg() : closeNotional).sub(costRemoved);
-      pos.cost = pos.cost.sub(costRemoved);
-      pos.qty = buy ? pos.qty.add(closedQty) : pos.qty.sub(closedQty);
-      if (pos.qty.isZero()) slot.position = pos = null; // cost is exactly zero here
+    const pos = slot.position;
+    const move = moveBook(pos ?? FLAT, side, qty, price);
+    this.cash = side === "buy" ? this.cash.sub(move.amount) : this.cash.add(move.amount);
+    const after = move.book;
+    if (after.qty.isZero()) {
+      slot.position = null;
+    } else if (pos === null || move.flipped) {
+      slot.position = { asset, qty: after.qty, avg: after.avg, cost: after.cost, carried: false };
+    } else {
+      pos.qty = after.qty;
+      pos.avg = after.avg;
+      pos.cost = after.cost;
     }
-    if (openedQty.isPositive()) {
-      if (pos === null) {
-        pos = { asset, qty: Decimal.ZERO, cost: Decimal.ZERO, carried: false };
-        slot.position = pos;
-      }
-      pos.qty = buy ? pos.qty.add(openedQty) : pos.qty.sub(openedQty);
-      pos.cost = buy ? pos.cost.add(openNotional) : pos.cost.sub(openNotional);
-    }
-    this.realizedPl = this.realizedPl.add(realized);
+    this.realizedPl = this.realizedPl.add(move.realizedPl);
     return {
-      realizedPl: realized,
-      positionQty: pos === null ? Decimal.ZERO : pos.qty,
-      closedQty,
-      openedQty,
+      realizedPl: move.realizedPl,
+      positionQty: after.qty,
+      closedQty: move.closedQty,
+      openedQty: move.openedQty,
+      amount: move.amount,
     };
   }
 
@@ -414,7 +420,7 @@ export class PaperAccount {
     if (p === null) return null;
     const long = p.qty.isPositive();
     const absQty = p.qty.abs();
-    const avg = p.cost.abs().div(absQty);
+    const avg = p.avg;
     const current = markOf(p, marks);
     const lastday = marks.lastdayPrice(p.asset.symbol) ?? avg;
     const marketValue = p.qty.mul(current);
@@ -462,7 +468,7 @@ export class PaperAccount {
 }
 
 function markOf(p: PositionState, marks: MarkSource): Decimal {
-  return marks.currentPrice(p.asset.symbol) ?? p.cost.abs().div(p.qty.abs());
+  return marks.currentPrice(p.asset.symbol) ?? p.avg;
 }
 
 /** Maintenance requirement of one position (ALPACA.md §5.1). */

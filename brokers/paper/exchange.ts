@@ -48,7 +48,8 @@
  * Restore after a restart ({@link PaperExchange.restoreAccounts}): the ledger outlives the
  * process, the exchange's memory does not. Restore puts accounts back as the ledger knows them,
  * emitting nothing, so reconciliation finds every open order under its venue id:
- * - Exact: cash; positions (signed qty and cost basis, given or `qty × avgEntryPrice`); open
+ * - Exact: cash; positions (signed qty, average entry price and cost basis, given or
+ *   `qty × avgEntryPrice`); open
  *   orders with their ids, client order ids, fills, statuses, `hwm` and `stop_price`, DAY
  *   expiry and place in the book (price, then `created_at`, then the order given); groups by
  *   `parent_id` (legs of an open entry stay `held` and unbooked; legs whose entry is absent or
@@ -62,10 +63,10 @@
  *   notional orders use the quote at restore, not at submission; whether an order opens
  *   exposure comes from its `position_intent`, else from the position now; whether a simple
  *   stop had elected is inferred (it has fills, or the last core print is at or through its
- *   stop), so an elected stop-limit whose price came back re-arms as a stop; the filled
- *   notional behind the next `filled_avg_price` is `filled_qty × filled_avg_price`, off in the
- *   9th place when that average was rounded; a stale saved `hwm` gives a lower stop until a
- *   print passes it.
+ *   stop), so an elected stop-limit whose price came back re-arms as a stop; the exact filled
+ *   notional behind the next `filled_avg_price` is taken as `filled_qty × filled_avg_price`,
+ *   off by less than half a nano-unit per share when that average was rounded; a stale saved
+ *   `hwm` gives a lower stop until a print passes it.
  * - Not restored: intraday figures (`last_equity` defaults to the equity at restore;
  *   `lastday_price` only from `lastdayPrice`, else from the next day roll; a position without
  *   it counts as opened today); the running realized P&L; the legacy PDT day-trade history;
@@ -94,6 +95,7 @@
 import { sessionAt, sessionCloseMs, toEt } from "../../core/calendar.ts";
 import { Decimal } from "../../core/decimal.ts";
 import { TradeError, tradeErrors } from "../../core/errors.ts";
+import { averagePrice, wideNotional } from "../../core/money.ts";
 import type { IdSource } from "../../core/ids.ts";
 import {
   createOrder,
@@ -174,6 +176,8 @@ export interface FillRecord {
   side: OrderSide;
   qty: Decimal;
   price: Decimal;
+  /** The fill's cash amount (`qty × price`, half-even to nine places): what cash moved by. */
+  amount: Decimal;
   /** P&L realized by the part of the fill that closed exposure (zero for an opening fill). */
   realized_pl: Decimal;
   /** Signed position after the fill. */
@@ -264,7 +268,13 @@ interface RestorePlan {
   accountId: string;
   cash: Decimal;
   lastEquity: Decimal | null;
-  positions: { asset: Asset; qty: Decimal; cost: Decimal; lastday: Decimal | null }[];
+  positions: {
+    asset: Asset;
+    qty: Decimal;
+    avg: Decimal;
+    cost: Decimal;
+    lastday: Decimal | null;
+  }[];
   /** Restorable orders in time order, with their asset and group key. */
   orders: { order: Order; asset: Asset; group: string | null }[];
   skipped: RestoreResult["skipped"];
@@ -304,7 +314,8 @@ interface Rec extends Keyed {
   triggered: boolean;
   /** Notional orders: the qty estimate used for held qty. */
   estQty: Decimal;
-  filledNotional: Decimal;
+  /** Exact `Σ qty × price` of the fills, in 10^-18 units (`core/money.ts`). */
+  filledNotional: bigint;
   /** Opens or grows exposure (reserves buying power). */
   opening: boolean;
   reserved: Decimal;
@@ -730,7 +741,7 @@ export class PaperExchange {
         where: "none",
         triggered: false,
         estQty: order.qty ?? reqQty,
-        filledNotional: ZERO,
+        filledNotional: 0n,
         opening: false,
         reserved: ZERO,
         perUnit: ZERO,
@@ -1228,6 +1239,7 @@ export class PaperExchange {
       positions.push({
         asset,
         qty: p.qty,
+        avg: p.avgEntryPrice,
         cost: p.qty.isNegative() ? cost.neg() : cost,
         lastday: p.lastdayPrice ?? null,
       });
@@ -1338,6 +1350,7 @@ export class PaperExchange {
         positions: plan.positions.map((p) => ({
           asset: positionAsset(p.asset),
           qty: p.qty,
+          avg: p.avg,
           cost: p.cost,
           carried: p.lastday !== null,
         })),
@@ -1362,8 +1375,8 @@ export class PaperExchange {
         triggered: false,
         estQty: order.qty ?? order.notional!.div(this.#restoreRef(book, order), "up"),
         filledNotional: order.filled_avg_price === null
-          ? ZERO
-          : order.filled_qty.mul(order.filled_avg_price),
+          ? 0n
+          : wideNotional(order.filled_qty, order.filled_avg_price),
         opening: false,
         reserved: ZERO,
         perUnit: ZERO,
@@ -1795,7 +1808,7 @@ export class PaperExchange {
     const o = rec.order;
     const acct = rec.st.acct;
     const filled = o.filled_qty.add(qty);
-    rec.filledNotional = rec.filledNotional.add(qty.mul(price));
+    rec.filledNotional += wideNotional(qty, price);
     const done = o.qty === null || filled.gte(o.qty);
     const res = acct.applyFill(rec.slot, rec.posAsset, o.side, qty, price);
     const slot = rec.slot;
@@ -1812,7 +1825,7 @@ export class PaperExchange {
     const to: OrderStatus = done ? "filled" : "partially_filled";
     const from = o.status;
     const next = transition(
-      { ...o, filled_qty: filled, filled_avg_price: rec.filledNotional.div(filled) },
+      { ...o, filled_qty: filled, filled_avg_price: averagePrice(rec.filledNotional, filled) },
       to,
       now,
     );
@@ -1824,6 +1837,7 @@ export class PaperExchange {
       timestamp: now,
       price,
       qty,
+      amount: res.amount,
       position_qty: res.positionQty,
       execution_id: executionId,
     }, {
@@ -1835,6 +1849,7 @@ export class PaperExchange {
       side: next.side,
       qty,
       price,
+      amount: res.amount,
       realized_pl: res.realizedPl,
       position_qty: res.positionQty,
       cash: acct.cash,

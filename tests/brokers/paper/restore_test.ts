@@ -607,3 +607,46 @@ Deno.test("restore: queued orders go live when the session allows, as before", (
   c.onQuote("AAPL", quote(100, 100.02), T0 + 2000);
   assertEquals(c.drainEvents().map((e) => e.update.event), ["fill"]);
 });
+
+Deno.test("restore: a fractional fill at 84.98 averages 84.98; cash and cost stay exact", () => {
+  const ex = exchange(seededIdSource("frac"), T0);
+  const at = T0 + 1000;
+  ex.onQuote("AAPL", quote(84.97, 84.98), at);
+  const buy = ex.submit("acct", {
+    symbol: "AAPL",
+    qty: dec("0.066423869"),
+    side: "buy",
+    type: "market",
+    time_in_force: "day",
+  }, at);
+  const events = ex.drainEvents();
+  const fill = events.find((e) => e.update.event === "fill")!;
+  assertEquals(fill.fill!.amount.toString(), "5.644700388"); // 5.64470038762, half-even
+  assertEquals(fill.update.amount?.toString(), "5.644700388");
+  assertEquals(ex.getOrder("acct", buy.id).filled_avg_price?.toString(), "84.98");
+  const [p] = ex.positions("acct");
+  assertEquals([p!.avg_entry_price.toString(), p!.cost_basis.toString()], ["84.98", "5.644700388"]);
+  assertEquals(ex.account("acct").cash.toString(), "99994.355299612");
+  // a notional buy: the amount is at most the notional, and the average is the price
+  const n = ex.submit("acct", {
+    symbol: "AAPL",
+    notional: dec("10"),
+    side: "buy",
+    type: "market",
+    time_in_force: "day",
+  }, at);
+  ex.drainEvents();
+  const filled = ex.getOrder("acct", n.id);
+  assertEquals([filled.filled_qty.toString(), filled.filled_avg_price?.toString()], [
+    "0.117674746",
+    "84.98",
+  ]);
+  assertEquals(ex.account("acct").cash.toString(), "99984.355299697"); // − 9.999999915
+
+  const state = ledgerState(ex, "acct");
+  const b = exchange(seededIdSource("frac-2"), T0);
+  b.onQuote("AAPL", quote(84.97, 84.98), at);
+  b.restoreAccounts([["acct", state]], at);
+  assertEquals(accountWire(b.account("acct")), accountWire(ex.account("acct")));
+  assertEquals(JSON.stringify(b.positions("acct")), JSON.stringify(ex.positions("acct")));
+});
