@@ -13,6 +13,7 @@ import {
   riskLimitsSchema,
   type TradingState,
 } from "../core/risk.ts";
+import { freeText } from "../core/input.ts";
 import { effectiveLimits } from "../actors/execution_engine.ts";
 import { appendAudit } from "../db/audit.ts";
 import { type Tenant, withTenant } from "../db/database.ts";
@@ -43,7 +44,7 @@ const Target = z.object({
 });
 
 const StateBody = z.object({
-  reason: z.string().max(500).optional(),
+  reason: freeText(500).optional(),
   username: Target.shape.username,
 }).strict();
 
