@@ -32,7 +32,8 @@ import {
 } from "../core/order.ts";
 import { orderCostBasis, validateOrder, validateReplace } from "../core/order_rules.ts";
 import { canTransition, isOpen, isTerminal, OPEN_STATUSES } from "../core/order_state.ts";
-import { SlidingWindowLimiter } from "../core/rate_limiter.ts";
+import { OncePerWindow, SlidingWindowLimiter } from "../core/rate_limiter.ts";
+import { boundedEcho } from "../core/input.ts";
 import {
   evaluateRisk,
   mergeLimits,
@@ -262,6 +263,10 @@ export class ExecutionEngine {
   readonly #live = new Map<string, LiveOrder>();
   readonly #inflight = new Map<string, Promise<SubmitResult>>();
   readonly #limiter = new SlidingWindowLimiter({ windowMs: 60_000 });
+  /** `POST /orders/validate` calls: their own budget, as large as the orders one. */
+  readonly #checks = new SlidingWindowLimiter({ windowMs: 60_000 });
+  /** One RATE_LIMITED audit row per user per window, however many calls are refused. */
+  readonly #rateAudits = new OncePerWindow({ windowMs: 60_000 });
   readonly #cache: TtlCache;
   #stopReconcile: (() => void) | null = null;
   #stopSnapshots: (() => void) | null = null;
@@ -521,6 +526,7 @@ export class ExecutionEngine {
       cmd.botId ?? null,
       now,
     );
+    this.#countCheck(cmd.tenant.userId, snap, now);
     try {
       const ev = await this.#evaluate(cmd, snap, broker, now, false);
       const advice = validationAdvice({
@@ -552,6 +558,36 @@ export class ExecutionEngine {
         recommendations: [],
       };
     }
+  }
+
+  /**
+   * Takes a slot of the user's validation budget (`max_orders_per_minute` validations a
+   * minute, beside the same number of orders). Throws {@link TradeError} `RATE_LIMITED` (429)
+   * beyond it; nothing is written.
+   */
+  #countCheck(userId: string, snap: RiskSnapshot, now: number): void {
+    const perMinute = effectiveLimits(
+      this.#deps.defaultLimits,
+      limitsFromRow(snap.user_limits),
+      snap.bot_limits ? limitsFromRow(snap.bot_limits) : null,
+    ).max_orders_per_minute ?? null;
+    if (perMinute === null) return;
+    const d = this.#checks.tryAcquire(userId, perMinute, now);
+    if (d.allowed) return;
+    const seconds = Math.max(1, Math.ceil(d.retryAfterMs / 1000));
+    throw new TradeError(
+      "RATE_LIMITED",
+      `Cannot validate order: ${d.count} validations in the last minute reach limit ${d.limit}; retry in ${seconds} s`,
+      {
+        details: {
+          rule: "max_orders_per_minute",
+          limit: String(d.limit),
+          actual: String(d.count),
+          retry_after_seconds: String(seconds),
+          retry_after_ms: String(d.retryAfterMs),
+        },
+      },
+    );
   }
 
   async #snapshot(tenant: Tenant, clientOrderId: string, botId: string | null, now: number) {
@@ -660,9 +696,10 @@ export class ExecutionEngine {
       snap.bot_limits ? limitsFromRow(snap.bot_limits) : null,
     );
     const perMinute = limits.max_orders_per_minute ?? null;
+    // Every attempt counts, denied or not: a denial costs a ledger write too.
     const rate = perMinute === null
       ? undefined
-      : consumeRate && denials.length === 0
+      : consumeRate
       ? this.#limiter.tryAcquire(tenant.userId, perMinute, now)
       : this.#limiter.peek(tenant.userId, perMinute, now);
     const risk = evaluateRisk({
@@ -716,17 +753,27 @@ export class ExecutionEngine {
     request: OrderRequest,
     error: TradeError,
   ): Promise<void> {
+    // A refused burst must not become a burst of ledger writes: one row per user per window
+    // for the rate limit, counting the refusals it stands for.
+    let skipped = 0;
+    if (error.code === "RATE_LIMITED") {
+      const gate = this.#rateAudits.take(tenant.userId, this.#deps.clock.now());
+      if (!gate.first) return;
+      skipped = gate.skipped;
+    }
+    // What a denial records is bounded, whatever the request held.
     await withTenant(this.#deps.sql, tenant, (tx) =>
       appendAudit(
         tx,
         audit({
           action: "DENIED",
           status: error.code,
-          reason: error.message,
+          reason: boundedEcho(error.message) as string,
           payload: {
             rule: error.code,
-            details: { ...error.details },
-            request: requestJson(request),
+            details: boundedEcho(JSON.parse(JSON.stringify(error.details))),
+            request: boundedEcho(requestJson(request)),
+            ...(error.code === "RATE_LIMITED" ? { unrecorded_refusals: skipped } : {}),
           },
         }),
       ));

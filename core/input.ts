@@ -135,3 +135,36 @@ export function freeText(max: number) {
 export function hasControlCharacter(text: string): boolean {
   return CONTROL.test(text);
 }
+
+/** What {@link boundedEcho} keeps of a string, and of a list. */
+const ECHO_STRING_CHARS = 128;
+const ECHO_LIST_ITEMS = 20;
+const ECHO_DEPTH = 4;
+
+/**
+ * A copy of a JSON-like value small enough to record (an audit row's echo of a request or of
+ * an error's details): strings over 128 characters are cut with a note of the length, lists
+ * over 20 items keep the first 20 and a note, nesting deeper than 4 levels is summarised.
+ * Never throws.
+ */
+export function boundedEcho(value: unknown, depth = 0): unknown {
+  if (typeof value === "string") {
+    return value.length <= ECHO_STRING_CHARS
+      ? value
+      : `${value.slice(0, ECHO_STRING_CHARS)}… (${value.length} characters)`;
+  }
+  if (typeof value !== "object" || value === null) return value;
+  if (depth >= ECHO_DEPTH) return Array.isArray(value) ? "[…]" : "{…}";
+  if (Array.isArray(value)) {
+    const kept = value.slice(0, ECHO_LIST_ITEMS).map((v) => boundedEcho(v, depth + 1));
+    if (value.length > ECHO_LIST_ITEMS) kept.push(`… (${value.length} items)`);
+    return kept;
+  }
+  const out: Record<string, unknown> = {};
+  const entries = Object.entries(value);
+  for (const [k, v] of entries.slice(0, ECHO_LIST_ITEMS)) {
+    out[boundedEcho(k) as string] = boundedEcho(v, depth + 1);
+  }
+  if (entries.length > ECHO_LIST_ITEMS) out["…"] = `${entries.length} keys`;
+  return out;
+}

@@ -166,6 +166,10 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
           recommendations: z.array(z.object({ code: z.string(), message: z.string() })),
         }),
       },
+      429: {
+        description:
+          "RATE_LIMITED: validations have their own budget of max_orders_per_minute a minute (Retry-After)",
+      },
     },
   }, async (c, { body }) => {
     const report = await engine.validate({
