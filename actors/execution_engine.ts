@@ -137,6 +137,7 @@ const AUDIT_ACTIONS: Record<string, string> = {
   pending_cancel: "PENDING_CANCEL",
   pending_replace: "PENDING_REPLACE",
   done_for_day: "DONE_FOR_DAY",
+  restated: "RESTATED",
 };
 
 function orderJson(order: Order): Record<string, unknown> {
@@ -1309,6 +1310,10 @@ export class ExecutionEngine {
           ...(fill ? { fill } : {}),
           ...(stale ? { stale_status: target } : {}),
           ...(note ? { note } : {}),
+          // A trailing stop's moved high-water mark (and so its stop) is the news.
+          ...(update.event === "restated"
+            ? { hwm: next.hwm?.toString() ?? null, stop_price: next.stop_price?.toString() ?? null }
+            : {}),
         },
         correlationId: st.correlationId,
       });
