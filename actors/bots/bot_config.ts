@@ -27,7 +27,7 @@
 import { z } from "zod";
 import { Decimal } from "../../core/decimal.ts";
 import { fieldIssues, TradeError } from "../../core/errors.ts";
-import { decimalTextIssue } from "../../core/input.ts";
+import { decimalTextIssue, hasControlCharacter } from "../../core/input.ts";
 import { parseRiskLimits, type RiskLimits, riskLimitsSchema } from "../../core/risk.ts";
 import type { StrategyRegistry } from "../../strategies/registry.ts";
 import {
@@ -147,7 +147,9 @@ const TICKER_RE = /^[A-Z][A-Z0-9.]{0,9}$/;
 
 /** The zod schema of a bot's config, without the strategy params check (see {@link parseBotConfig}). */
 export const botConfigSchema = z.strictObject({
-  name: z.string().trim().min(1).max(64),
+  name: z.string().trim().min(1).max(64).refine((s) => !hasControlCharacter(s), {
+    message: "Must not contain control characters",
+  }),
   strategy: z.string().min(1).max(64),
   symbols: z.array(
     z.string().trim().transform((s) => s.toUpperCase()).refine((s) => TICKER_RE.test(s), {

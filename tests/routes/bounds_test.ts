@@ -176,6 +176,7 @@ Deno.test({
       ["POST", "/api/v1/orders", { ...ORDER, symbol: "AA\u0001PL" }, "symbol"],
       ["POST", "/api/v1/orders", { ...ORDER, client_order_id: "a\nb" }, "client_order_id"],
       ["GET", "/api/v1/orders/by-client-id/a%07b", undefined, "client_order_id"],
+      ["POST", "/api/v1/bots", { ...TREND, name: "two\nlines" }, "name"],
     ];
     for (const [method, path, json, field] of cases) {
       const res = await t.as("nul", path, { method, ...(json !== undefined ? { json } : {}) });
