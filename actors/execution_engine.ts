@@ -33,7 +33,7 @@ import {
 import { orderCostBasis, validateOrder, validateReplace } from "../core/order_rules.ts";
 import { canTransition, isOpen, isTerminal, OPEN_STATUSES } from "../core/order_state.ts";
 import { OncePerWindow, SlidingWindowLimiter } from "../core/rate_limiter.ts";
-import { boundedEcho } from "../core/input.ts";
+import { boundedEcho, cutText } from "../core/input.ts";
 import {
   evaluateRisk,
   mergeLimits,
@@ -769,7 +769,7 @@ export class ExecutionEngine {
         audit({
           action: "DENIED",
           status: error.code,
-          reason: boundedEcho(error.message) as string,
+          reason: cutText(error.message, 500),
           payload: {
             rule: error.code,
             details: boundedEcho(JSON.parse(JSON.stringify(error.details))),

@@ -141,6 +141,11 @@ const ECHO_STRING_CHARS = 128;
 const ECHO_LIST_ITEMS = 20;
 const ECHO_DEPTH = 4;
 
+/** `text` cut to `max` characters, with a note of its length when cut. Never throws. */
+export function cutText(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`;
+}
+
 /**
  * A copy of a JSON-like value small enough to record (an audit row's echo of a request or of
  * an error's details): strings over 128 characters are cut with a note of the length, lists
@@ -149,9 +154,7 @@ const ECHO_DEPTH = 4;
  */
 export function boundedEcho(value: unknown, depth = 0): unknown {
   if (typeof value === "string") {
-    return value.length <= ECHO_STRING_CHARS
-      ? value
-      : `${value.slice(0, ECHO_STRING_CHARS)}… (${value.length} characters)`;
+    return cutText(value, ECHO_STRING_CHARS);
   }
   if (typeof value !== "object" || value === null) return value;
   if (depth >= ECHO_DEPTH) return Array.isArray(value) ? "[…]" : "{…}";

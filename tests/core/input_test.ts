@@ -1,5 +1,5 @@
 import { assertEquals } from "../_assert.ts";
-import { boundedEcho, decimalTextIssue, nulIssues } from "../../core/input.ts";
+import { boundedEcho, cutText, decimalTextIssue, nulIssues } from "../../core/input.ts";
 
 Deno.test("nulIssues: names every string, key or value, at any depth, that holds a NUL", () => {
   assertEquals(nulIssues({ a: "ok", b: ["x", "y\u0000"], c: { "k\u0000": 1 } }), [
@@ -32,6 +32,8 @@ Deno.test("boundedEcho: long strings, long lists and deep nesting are cut with a
     none: null,
   });
   assertEquals(boundedEcho("x".repeat(200)), `${"x".repeat(128)}… (200 characters)`);
+  assertEquals(cutText("abcdef", 6), "abcdef");
+  assertEquals(cutText("abcdefg", 6), "abcdef… (7 characters)");
   const list = boundedEcho(Array.from({ length: 25 }, (_, i) => i)) as unknown[];
   assertEquals(list.length, 21);
   assertEquals(list[20], "… (25 items)");
