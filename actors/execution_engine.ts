@@ -394,7 +394,13 @@ export class ExecutionEngine {
         const evaluated = await this.#evaluate(cmd, snap, broker, now, true, market).then(
           (evaluation) => ({ evaluation, error: evaluation.denial }),
           (e) => {
-            if (isTradeError(e)) return { evaluation: null, error: e };
+            // Refused before the rate was reached (an unknown asset): the attempt counts too.
+            if (isTradeError(e)) {
+              return {
+                evaluation: null,
+                error: this.#spend(this.#limiter, "orders", userId, snap, now) ?? e,
+              };
+            }
             throw e;
           },
         );
@@ -527,7 +533,8 @@ export class ExecutionEngine {
       cmd.botId ?? null,
       now,
     );
-    this.#countCheck(cmd.tenant.userId, snap, now);
+    const limited = this.#spend(this.#checks, "validations", cmd.tenant.userId, snap, now);
+    if (limited) throw limited;
     try {
       const ev = await this.#evaluate(cmd, snap, broker, now, false);
       const advice = validationAdvice({
@@ -562,23 +569,31 @@ export class ExecutionEngine {
   }
 
   /**
-   * Takes a slot of the user's validation budget (`max_orders_per_minute` validations a
-   * minute, beside the same number of orders). Throws {@link TradeError} `RATE_LIMITED` (429)
-   * beyond it; nothing is written.
+   * Takes a slot of a per-minute budget of `max_orders_per_minute`: `#limiter` for orders,
+   * `#checks` for validations (their own budget, beside the orders one). Answers the 429
+   * `RATE_LIMITED` error beyond it, else null. Writes nothing.
    */
-  #countCheck(userId: string, snap: RiskSnapshot, now: number): void {
+  #spend(
+    limiter: SlidingWindowLimiter,
+    what: "orders" | "validations",
+    userId: string,
+    snap: RiskSnapshot,
+    now: number,
+  ): TradeError | null {
     const perMinute = effectiveLimits(
       this.#deps.defaultLimits,
       limitsFromRow(snap.user_limits),
       snap.bot_limits ? limitsFromRow(snap.bot_limits) : null,
     ).max_orders_per_minute ?? null;
-    if (perMinute === null) return;
-    const d = this.#checks.tryAcquire(userId, perMinute, now);
-    if (d.allowed) return;
+    if (perMinute === null) return null;
+    const d = limiter.tryAcquire(userId, perMinute, now);
+    if (d.allowed) return null;
     const seconds = Math.max(1, Math.ceil(d.retryAfterMs / 1000));
-    throw new TradeError(
+    return new TradeError(
       "RATE_LIMITED",
-      `Cannot validate order: ${d.count} validations in the last minute reach limit ${d.limit}; retry in ${seconds} s`,
+      `Cannot ${
+        what === "orders" ? "place" : "validate"
+      } order: ${d.count} ${what} in the last minute reach limit ${d.limit}; retry in ${seconds} s`,
       {
         details: {
           rule: "max_orders_per_minute",

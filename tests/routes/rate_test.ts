@@ -9,6 +9,8 @@ import { createTestApp, DB_TEST, type TestApp } from "../_helpers.ts";
 const BUY = { symbol: "AAPL", qty: "1", side: "buy", type: "market", time_in_force: "day" };
 /** Refused by a rule (sub-penny limit price): 422, one DENIED row. */
 const BAD = { ...BUY, type: "limit", limit_price: "1.001" };
+/** Refused before any rule: the venue lists no such asset (422, one DENIED row). */
+const UNKNOWN = { ...BUY, symbol: "ZZZZQ" };
 
 async function post(t: TestApp, user: string, path: string, json: unknown) {
   const res = await t.as(user, path, { method: "POST", json });
@@ -29,21 +31,21 @@ Deno.test({
 }, async () => {
   const t = await createTestApp({ trading: { limits: { max_orders_per_minute: 3 } } });
   try {
-    for (let i = 0; i < 3; i++) {
-      assertEquals((await post(t, "rex", "/api/v1/orders", BAD)).status, 422);
-    }
+    assertEquals((await post(t, "rex", "/api/v1/orders", BAD)).status, 422);
+    assertEquals((await post(t, "rex", "/api/v1/orders", UNKNOWN)).status, 422);
+    assertEquals((await post(t, "rex", "/api/v1/orders", BAD)).status, 422);
     // The budget is spent by the three denials: a good order now waits.
     const limited = await post(t, "rex", "/api/v1/orders", BUY);
     assertEquals([limited.status, limited.code], [429, "RATE_LIMITED"]);
     assert(Number(limited.res.headers.get("retry-after")) >= 1, "Retry-After");
     for (let i = 0; i < 25; i++) {
-      const again = await post(t, "rex", "/api/v1/orders", i % 2 ? BUY : BAD);
+      const again = await post(t, "rex", "/api/v1/orders", [BUY, BAD, UNKNOWN][i % 3]);
       assertEquals([again.status, again.code], [429, "RATE_LIMITED"]);
     }
     let rows = await denials(t);
     assertEquals(rows.map((r) => r.status), [
       "SUB_PENNY_PRICE",
-      "SUB_PENNY_PRICE",
+      "ASSET_NOT_FOUND",
       "SUB_PENNY_PRICE",
       "RATE_LIMITED",
     ]);
