@@ -41,7 +41,8 @@ import {
   orderFingerprint,
 } from "../core/order_identity.ts";
 import { canTransition, isOpen, isTerminal, OPEN_STATUSES } from "../core/order_state.ts";
-import { SlidingWindowLimiter } from "../core/rate_limiter.ts";
+import { OncePerWindow, SlidingWindowLimiter } from "../core/rate_limiter.ts";
+import { boundedEcho, cutText } from "../core/input.ts";
 import { limitsFromStored, resolveLimits } from "../core/risk_authority.ts";
 import {
   evaluateRisk,
@@ -160,6 +161,7 @@ const AUDIT_ACTIONS: Record<string, string> = {
   pending_cancel: "PENDING_CANCEL",
   pending_replace: "PENDING_REPLACE",
   done_for_day: "DONE_FOR_DAY",
+  restated: "RESTATED",
 };
 
 function orderJson(order: Order): Record<string, unknown> {
@@ -282,6 +284,10 @@ export class ExecutionEngine {
   /** Waiters for a user's next applied venue events (close-all waiting for its cancels). */
   readonly #changed = new Map<string, Set<() => void>>();
   readonly #limiter = new SlidingWindowLimiter({ windowMs: 60_000 });
+  /** `POST /orders/validate` calls: their own budget, as large as the orders one. */
+  readonly #checks = new SlidingWindowLimiter({ windowMs: 60_000 });
+  /** One RATE_LIMITED audit row per user per window, however many calls are refused. */
+  readonly #rateAudits = new OncePerWindow({ windowMs: 60_000 });
   readonly #cache: TtlCache;
   #stopReconcile: (() => void) | null = null;
   #stopSnapshots: (() => void) | null = null;
@@ -459,7 +465,13 @@ export class ExecutionEngine {
         const evaluated = await this.#evaluate(cmd, snap, broker, now, true, market).then(
           (evaluation) => ({ evaluation, error: evaluation.denial }),
           (e) => {
-            if (isTradeError(e)) return { evaluation: null, error: e };
+            // Refused before the rate was reached (an unknown asset): the attempt counts too.
+            if (isTradeError(e)) {
+              return {
+                evaluation: null,
+                error: this.#spend(this.#limiter, "orders", userId, snap, now) ?? e,
+              };
+            }
             throw e;
           },
         );
@@ -637,6 +649,8 @@ export class ExecutionEngine {
       cmd.botId ?? null,
       now,
     );
+    const limited = this.#spend(this.#checks, "validations", cmd.tenant.userId, snap, now);
+    if (limited) throw limited;
     try {
       const ev = await this.#evaluate(cmd, snap, broker, now, false);
       const advice = validationAdvice({
@@ -680,6 +694,44 @@ export class ExecutionEngine {
         recommendations: [],
       };
     }
+  }
+
+  /**
+   * Takes a slot of a per-minute budget of `max_orders_per_minute`: `#limiter` for orders,
+   * `#checks` for validations (their own budget, beside the orders one). Answers the 429
+   * `RATE_LIMITED` error beyond it, else null. Writes nothing.
+   */
+  #spend(
+    limiter: SlidingWindowLimiter,
+    what: "orders" | "validations",
+    userId: string,
+    snap: RiskSnapshot,
+    now: number,
+  ): TradeError | null {
+    const perMinute = effectiveLimits(
+      this.#deps.defaultLimits,
+      limitLayersOf(snap.user_limits),
+      snap.bot_limits ? limitsFromStored(snap.bot_limits) : null,
+    ).max_orders_per_minute ?? null;
+    if (perMinute === null) return null;
+    const d = limiter.tryAcquire(userId, perMinute, now);
+    if (d.allowed) return null;
+    const seconds = Math.max(1, Math.ceil(d.retryAfterMs / 1000));
+    return new TradeError(
+      "RATE_LIMITED",
+      `Cannot ${
+        what === "orders" ? "place" : "validate"
+      } order: ${d.count} ${what} in the last minute reach limit ${d.limit}; retry in ${seconds} s`,
+      {
+        details: {
+          rule: "max_orders_per_minute",
+          limit: String(d.limit),
+          actual: String(d.count),
+          retry_after_seconds: String(seconds),
+          retry_after_ms: String(d.retryAfterMs),
+        },
+      },
+    );
   }
 
   async #snapshot(tenant: Tenant, clientOrderId: string, botId: string | null, now: number) {
@@ -798,9 +850,10 @@ export class ExecutionEngine {
       snap.bot_limits ? limitsFromStored(snap.bot_limits) : null,
     );
     const perMinute = limits.max_orders_per_minute ?? null;
+    // Every attempt counts, denied or not: a denial costs a ledger write too.
     const rate = perMinute === null
       ? undefined
-      : consumeRate && denials.length === 0
+      : consumeRate
       ? this.#limiter.tryAcquire(tenant.userId, perMinute, now)
       : this.#limiter.peek(tenant.userId, perMinute, now);
     const risk = evaluateRisk({
@@ -854,17 +907,27 @@ export class ExecutionEngine {
     request: OrderRequest,
     error: TradeError,
   ): Promise<void> {
+    // A refused burst must not become a burst of ledger writes: one row per user per window
+    // for the rate limit, counting the refusals it stands for.
+    let skipped = 0;
+    if (error.code === "RATE_LIMITED") {
+      const gate = this.#rateAudits.take(tenant.userId, this.#deps.clock.now());
+      if (!gate.first) return;
+      skipped = gate.skipped;
+    }
+    // What a denial records is bounded, whatever the request held.
     await withTenant(this.#deps.sql, tenant, (tx) =>
       appendAudit(
         tx,
         audit({
           action: "DENIED",
           status: error.code,
-          reason: error.message,
+          reason: cutText(error.message, 500),
           payload: {
             rule: error.code,
-            details: { ...error.details },
-            request: requestJson(request),
+            details: boundedEcho(JSON.parse(JSON.stringify(error.details))),
+            request: boundedEcho(requestJson(request)),
+            ...(error.code === "RATE_LIMITED" ? { unrecorded_refusals: skipped } : {}),
           },
         }),
       ));
@@ -1626,6 +1689,10 @@ export class ExecutionEngine {
           ...(fill ? { fill } : {}),
           ...(stale ? { stale_status: target } : {}),
           ...(note ? { note } : {}),
+          // A trailing stop's moved high-water mark (and so its stop) is the news.
+          ...(update.event === "restated"
+            ? { hwm: next.hwm?.toString() ?? null, stop_price: next.stop_price?.toString() ?? null }
+            : {}),
         },
         correlationId: st.correlationId,
       });

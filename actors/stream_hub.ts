@@ -179,6 +179,7 @@ const ORDER_EVENT_NAMES: Record<string, string> = {
   replaced: "order.replaced",
   rejected: "order.rejected",
   expired: "order.expired",
+  restated: "order.restated",
 };
 
 /** A FIFO with O(1) shift. */
@@ -301,6 +302,9 @@ export interface OrderEventData {
   total_filled: string;
   status: string;
   timestamp: string;
+  /** `order.restated` only: a trailing stop's new high-water mark and stop price. */
+  hwm?: string | null;
+  stop_price?: string | null;
 }
 
 function orderText(row: OrderEventRow): string {
@@ -314,6 +318,10 @@ function orderText(row: OrderEventRow): string {
     status: row.status,
     timestamp: new Date(row.tsMs).toISOString(),
   };
+  if (row.event === "restated") {
+    data.hwm = row.hwm ?? null;
+    data.stop_price = row.stopPrice ?? null;
+  }
   return envelope("orders", row.symbol, row.seq, data);
 }
 
@@ -324,6 +332,8 @@ function rowOfBus(m: Extract<BusMessage, { topic: "order" }>): OrderEventRow {
     symbol?: unknown;
     status?: unknown;
     filled_qty?: unknown;
+    hwm?: unknown;
+    stop_price?: unknown;
   };
   return {
     seq: m.seq,
@@ -336,6 +346,12 @@ function rowOfBus(m: Extract<BusMessage, { topic: "order" }>): OrderEventRow {
     totalFilled: String(o.filled_qty ?? "0"),
     status: String(o.status),
     tsMs: m.tsMs,
+    ...(m.event === "restated"
+      ? {
+        hwm: typeof o.hwm === "string" ? o.hwm : null,
+        stopPrice: typeof o.stop_price === "string" ? o.stop_price : null,
+      }
+      : {}),
   };
 }
 

@@ -13,10 +13,12 @@
 import { z } from "zod";
 import { Decimal, DecimalError } from "./decimal.ts";
 import { TradeError } from "./errors.ts";
+import { decimalTextIssue, hasControlCharacter } from "./input.ts";
 import type { IdSource } from "./ids.ts";
 import {
   ASSET_CLASSES,
   type AssetClass,
+  MAX_CLIENT_ORDER_ID_LENGTH,
   type Order,
   ORDER_CLASSES,
   ORDER_SIDES,
@@ -58,6 +60,12 @@ function decimalField(required: boolean) {
       ctx.addIssue({ code: "custom", message: `Expected a decimal, got ${describe(value)}` });
       return z.NEVER;
     }
+    // Refused before parsing: a million digits would hold the event loop for seconds.
+    const tooLong = decimalTextIssue(value);
+    if (tooLong) {
+      ctx.addIssue({ code: "custom", message: tooLong });
+      return z.NEVER;
+    }
     try {
       return Decimal.parse(value);
     } catch (e) {
@@ -80,13 +88,34 @@ function enumField<const T extends readonly [string, ...string[]]>(values: T) {
   });
 }
 
-const optionalString = z.string({ error: (iss) => `Expected a string, got ${describe(iss.input)}` })
-  .nullish().transform((v) => v ?? undefined);
+/**
+ * The longest order symbol: a ticker, a crypto pair (`BTC/USD`), an option contract
+ * (21 characters) or an asset id (a UUID, 36).
+ */
+export const MAX_SYMBOL_LENGTH = 36;
 
-const requiredString = z.string({
-  error: (iss) =>
-    iss.input === undefined ? "Required" : `Expected a string, got ${describe(iss.input)}`,
-}).trim().min(1, { error: "Required" });
+/** Text of at most `max` characters with no control characters; `trim` first when asked. */
+function boundedText(max: number, required: boolean) {
+  const base = z.string({
+    error: (iss) =>
+      iss.input === undefined && required
+        ? "Required"
+        : `Expected a string, got ${describe(iss.input)}`,
+  });
+  return (required ? base.trim().min(1, { error: "Required" }) : base)
+    .max(max, {
+      error: (iss) =>
+        `Must be at most ${max} characters, got ${String((iss.input as string).length)}`,
+    })
+    .refine((text) => !hasControlCharacter(text), {
+      error: "Must not contain control characters",
+    });
+}
+
+const symbolField = boundedText(MAX_SYMBOL_LENGTH, true);
+
+const clientOrderIdField = boundedText(MAX_CLIENT_ORDER_ID_LENGTH, false).nullish()
+  .transform((v) => v || undefined);
 
 const optionalBoolean = z.boolean({
   error: (iss) => `Expected true or false, got ${describe(iss.input)}`,
@@ -103,7 +132,7 @@ function optionalEnum<const T extends readonly [string, ...string[]]>(values: T)
  * It checks shape only; {@link validateOrder} in `order_rules.ts` checks meaning.
  */
 export const orderRequestSchema: z.ZodType<OrderRequest, unknown> = z.object({
-  symbol: requiredString,
+  symbol: symbolField,
   qty: optionalDecimal,
   notional: optionalDecimal,
   side: enumField(ORDER_SIDES),
@@ -114,7 +143,7 @@ export const orderRequestSchema: z.ZodType<OrderRequest, unknown> = z.object({
   trail_price: optionalDecimal,
   trail_percent: optionalDecimal,
   extended_hours: optionalBoolean,
-  client_order_id: optionalString.transform((v) => v || undefined),
+  client_order_id: clientOrderIdField,
   order_class: optionalEnum(ORDER_CLASSES),
   take_profit: z.object({ limit_price: requiredDecimal }, {
     error: (iss) => `Expected an object, got ${describe(iss.input)}`,
@@ -159,7 +188,7 @@ export const replaceRequestSchema: z.ZodType<ReplaceRequest, unknown> = z.object
   limit_price: optionalDecimal,
   stop_price: optionalDecimal,
   trail: optionalDecimal,
-  client_order_id: optionalString.transform((v) => v || undefined),
+  client_order_id: clientOrderIdField,
 }, { error: (iss) => `Expected an object, got ${describe(iss.input)}` }).transform((r) => {
   const out: ReplaceRequest = {};
   if (r.qty !== undefined) out.qty = r.qty;

@@ -168,7 +168,9 @@ const checkPricesForType: Check = (req, env) => {
   ];
   for (const [field, value] of prices) {
     if (value !== undefined && !value.isPositive()) {
-      return bad(`${field} must be > 0`);
+      return reject(env, "INVALID_ORDER", `${field} must be > 0`, {
+        details: { field, value: value.toString() },
+      });
     }
   }
   if (req.trail_percent !== undefined && req.trail_percent.gte(HUNDRED)) {
@@ -424,6 +426,7 @@ export function validateOrder(
   if (req.qty !== undefined && !req.qty.isPositive()) {
     return reject(env, "INVALID_ORDER", "qty must be > 0", {
       reason: `qty "${req.qty}" must be > 0`,
+      details: { field: "qty", value: req.qty.toString() },
     });
   }
   if (req.position_intent !== undefined && !req.position_intent.startsWith(req.side)) {

@@ -195,3 +195,54 @@ export class SlidingWindowLimiter {
     return { allowed: false, retryAfterMs, count: ring.count, limit };
   }
 }
+
+/** The answer of {@link OncePerWindow.take}. */
+export interface OnceDecision {
+  /** True for the first call of a key in a window: record it. */
+  readonly first: boolean;
+  /** Calls of this key passed over since the last recorded one (on a `first` answer). */
+  readonly skipped: number;
+}
+
+/**
+ * Lets one call per key through per window and counts the rest: for records that must not
+ * multiply with the calls that cause them (one audit row per rate-limited user per minute,
+ * however many requests are refused). Time comes from the caller; keys whose window has passed
+ * are dropped once per window, so memory stays bounded by the keys active in the last window.
+ */
+export class OncePerWindow {
+  /** Window length in milliseconds. */
+  readonly windowMs: number;
+  #seen = new Map<string, { atMs: number; skipped: number }>();
+  #lastSweepMs = -Infinity;
+
+  /** Throws `RangeError` when `windowMs` is not a positive integer. */
+  constructor(options: SlidingWindowOptions = {}) {
+    const windowMs = options.windowMs ?? 60_000;
+    if (!Number.isSafeInteger(windowMs) || windowMs < 1) {
+      throw new RangeError(`Cannot make a once-per-window gate with window ${windowMs} ms`);
+    }
+    this.windowMs = windowMs;
+  }
+
+  /**
+   * Whether this call of `key` at `tsMs` is the first of its window (a window opens at the
+   * first call after the previous one's ended), and how many were skipped before it. Never
+   * throws.
+   */
+  take(key: string, tsMs: number): OnceDecision {
+    if (tsMs - this.#lastSweepMs >= this.windowMs) {
+      this.#lastSweepMs = tsMs;
+      for (const [k, v] of this.#seen) {
+        if (tsMs - v.atMs >= this.windowMs && v.skipped === 0) this.#seen.delete(k);
+      }
+    }
+    const seen = this.#seen.get(key);
+    if (seen !== undefined && tsMs - seen.atMs < this.windowMs) {
+      seen.skipped++;
+      return { first: false, skipped: 0 };
+    }
+    this.#seen.set(key, { atMs: tsMs, skipped: 0 });
+    return { first: true, skipped: seen?.skipped ?? 0 };
+  }
+}

@@ -26,6 +26,7 @@ import { z } from "zod";
 import type { Account, Asset } from "../brokers/broker.ts";
 import { Decimal, DecimalError, SCALE } from "./decimal.ts";
 import { fieldIssues, TradeError, type TradeErrorCode } from "./errors.ts";
+import { decimalTextIssue } from "./input.ts";
 import { normalizeOrderClass, type OrderRequest } from "./order.ts";
 import { orderCostBasis, type Session } from "./order_rules.ts";
 import type { RateDecision } from "./rate_limiter.ts";
@@ -169,6 +170,11 @@ function decimalLimit(max?: Decimal) {
         code: "custom",
         message: `Expected a decimal or null, got ${describe(value)}`,
       });
+      return z.NEVER;
+    }
+    const tooLong = decimalTextIssue(value);
+    if (tooLong) {
+      ctx.addIssue({ code: "custom", message: tooLong });
       return z.NEVER;
     }
     let d: Decimal;

@@ -25,6 +25,7 @@ export const STREAMED_ORDER_EVENTS: readonly string[] = [
   "replaced",
   "rejected",
   "expired",
+  "restated",
 ];
 
 /** One order event as read from the ledger. Quantities and prices are decimal strings. */
@@ -42,6 +43,9 @@ export interface OrderEventRow {
   totalFilled: string;
   status: string;
   tsMs: number;
+  /** `restated` (a trailing stop's mark moved): the new high-water mark and stop price. */
+  hwm?: string | null;
+  stopPrice?: string | null;
 }
 
 /** A live event travelling between processes. `origin` names the process that sent it. */
@@ -79,6 +83,8 @@ interface Row {
   symbol: string | null;
   total_filled: string;
   status: string;
+  hwm: string | null;
+  stop_price: string | null;
 }
 
 function toEvent(r: Row): OrderEventRow {
@@ -93,6 +99,7 @@ function toEvent(r: Row): OrderEventRow {
     totalFilled: r.total_filled,
     status: r.status,
     tsMs: r.ts.getTime(),
+    ...(r.event === "restated" ? { hwm: r.hwm, stopPrice: r.stop_price } : {}),
   };
 }
 
@@ -197,6 +204,7 @@ export class PostgresStreamStore {
                  else e.status end as status,
                e.payload -> 'fill' ->> 'qty' as fill_qty,
                e.payload -> 'fill' ->> 'price' as fill_price,
+               e.payload ->> 'hwm' as hwm, e.payload ->> 'stop_price' as stop_price,
                (select trim_scale(coalesce(sum((f.payload -> 'fill' ->> 'qty')::numeric), 0))
                   from execution_logs f
                  where f.order_id = e.order_id and f.seq <= e.seq and f.payload ? 'fill')::text

@@ -75,6 +75,12 @@ const Me = z.object({
   role: z.enum(["trader", "admin", "compliance"]),
 });
 
+/**
+ * The largest request body, in bytes. The biggest legitimate body (a bot config with its
+ * params) is a few KB; anything near this is an attack or a mistake.
+ */
+export const MAX_BODY_BYTES = 64 * 1024;
+
 /** The resource modules mounted under /api/v1 when trading is wired. */
 const TRADING_ROUTES: ((target: RouteTarget, deps: TradingDeps, sql: Sql) => void)[] = [
   accountRoutes,
@@ -113,9 +119,15 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use(
     "*",
     bodyLimit({
-      maxSize: 1024 * 1024,
+      maxSize: MAX_BODY_BYTES,
       onError: () => {
-        throw new ApiError(413, "PAYLOAD_TOO_LARGE", "Request body is over 1 MiB");
+        throw new ApiError(
+          413,
+          "PAYLOAD_TOO_LARGE",
+          `Request body is over ${
+            MAX_BODY_BYTES / 1024
+          } KB: send one order, bot or change per request`,
+        );
       },
     }),
   );

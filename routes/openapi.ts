@@ -10,6 +10,7 @@
  */
 import type { Context, Env, Hono } from "hono";
 import { z } from "zod";
+import { nulIssues } from "../core/input.ts";
 import { ApiError, ErrorBody, validationFailed } from "./errors.ts";
 
 type Method = "get" | "post" | "put" | "patch" | "delete";
@@ -197,6 +198,20 @@ async function readJson(c: Context): Promise<unknown> {
   }
 }
 
+/**
+ * A 400 `VALIDATION_FAILED` when any string in the input (a key or a value, at any depth) holds
+ * a NUL character, which PostgreSQL cannot store: checked before any schema, so no route can
+ * let one reach SQL.
+ */
+function refuseNul(input: unknown, where: "path" | "query" | "body"): void {
+  const issues = nulIssues(input);
+  if (issues.length === 0) return;
+  const summary = issues.slice(0, 3).map((i) => `${i.path}: ${i.message}`).join("; ");
+  throw new ApiError(400, "VALIDATION_FAILED", `Invalid request ${where}: ${summary}`, {
+    details: { issues },
+  });
+}
+
 function queryObject(c: Context): Record<string, string | string[]> {
   const all = c.req.queries();
   const out: Record<string, string | string[]> = {};
@@ -229,17 +244,20 @@ export function defineRoute<
       z.output<B>
     >;
     if (route.params) {
+      refuseNul(c.req.param(), "path");
       const r = route.params.safeParse(c.req.param());
       if (!r.success) throw validationFailed(r.error, "path");
       input.params = r.data as z.output<P>;
     }
     if (route.query) {
+      refuseNul(queryObject(c), "query");
       const r = route.query.safeParse(queryObject(c));
       if (!r.success) throw validationFailed(r.error, "query");
       input.query = r.data as z.output<Q>;
     }
     if (route.body) {
       const raw = await readJson(c);
+      refuseNul(raw, "body");
       const r = route.body.safeParse(raw);
       if (raw === undefined && !r.success) {
         throw new ApiError(400, "VALIDATION_FAILED", "Request body is required (JSON)");

@@ -7,7 +7,9 @@
  */
 import type { Sql } from "postgres";
 import { z } from "zod";
+import { hasControlCharacter, identifierText } from "../core/input.ts";
 import {
+  MAX_CLIENT_ORDER_ID_LENGTH,
   type Order,
   orderRequestSchema,
   replaceRequestSchema,
@@ -69,6 +71,9 @@ const AuditItem = z.looseObject({
   hash: z.string(),
 });
 
+/** The longest `symbols` filter: 100 symbols of up to 36 characters, comma separated. */
+const MAX_SYMBOLS_TEXT = 3700;
+
 const IdParams = z.object({ id: z.uuid({ error: "Must be an order id (a UUID)" }) });
 
 const ListQuery = z.object({
@@ -78,7 +83,7 @@ const ListQuery = z.object({
   until: InstantParam.optional(),
   direction: z.enum(["asc", "desc"]).default("desc"),
   nested: z.enum(["true", "false"]).optional().transform((v) => v === "true"),
-  symbols: z.string().optional().transform((v) =>
+  symbols: z.string().max(MAX_SYMBOLS_TEXT).optional().transform((v) =>
     v ? [...new Set(v.split(",").map((s) => s.trim().toUpperCase()).filter(Boolean))] : undefined
   ),
   side: z.enum(["buy", "sell"]).optional(),
@@ -131,6 +136,13 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
     if (key !== undefined && (key.length === 0 || key.length > 128)) {
       throw new ApiError(400, "VALIDATION_FAILED", "Idempotency-Key must be 1 to 128 characters");
     }
+    if (key !== undefined && hasControlCharacter(key)) {
+      throw new ApiError(
+        400,
+        "VALIDATION_FAILED",
+        "Idempotency-Key must not contain control characters",
+      );
+    }
     if (key && body.client_order_id && key !== body.client_order_id) {
       throw new ApiError(
         400,
@@ -166,6 +178,10 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
           warnings: z.array(z.object({ code: z.string(), message: z.string() })),
           recommendations: z.array(z.object({ code: z.string(), message: z.string() })),
         }),
+      },
+      429: {
+        description:
+          "RATE_LIMITED: validations have their own budget of max_orders_per_minute a minute (Retry-After)",
       },
     },
   }, async (c, { body }) => {
@@ -270,7 +286,9 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
     path: "/orders/by-client-id/:client_order_id",
     summary: "Get an order by its client order id",
     tags: ["orders"],
-    params: z.object({ client_order_id: z.string().min(1).max(128) }),
+    params: z.object({
+      client_order_id: identifierText(MAX_CLIENT_ORDER_ID_LENGTH).min(1),
+    }),
     responses: {
       200: {
         description: "The order, with `fills`",

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { etToEpochMs } from "../core/calendar.ts";
 import { Decimal } from "../core/decimal.ts";
+import { decimalTextIssue } from "../core/input.ts";
 
 const RFC3339 =
   /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
@@ -69,6 +70,11 @@ export const InstantParam = z.string().trim().transform((text, ctx) => {
 
 /** A positive decimal amount given as a string or a number (parses to {@link Decimal}). */
 export const positiveDecimal = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const tooLong = decimalTextIssue(v);
+  if (tooLong) {
+    ctx.addIssue({ code: "custom", message: tooLong });
+    return z.NEVER;
+  }
   const d = Decimal.tryParse(typeof v === "number" ? v : v.trim());
   if (!d || !d.isPositive()) {
     ctx.addIssue({

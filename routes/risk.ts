@@ -23,6 +23,7 @@ import {
   resolveLimits,
   STATE_LAYERS,
 } from "../core/risk_authority.ts";
+import { freeText } from "../core/input.ts";
 import { appendAudit } from "../db/audit.ts";
 import { type Tenant, withTenant } from "../db/database.ts";
 import {
@@ -80,7 +81,7 @@ const Target = z.object({
 });
 
 const StateBody = z.object({
-  reason: z.string().max(500).optional(),
+  reason: freeText(500).optional(),
   username: Target.shape.username,
 }).strict();
 

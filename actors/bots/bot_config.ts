@@ -27,6 +27,7 @@
 import { z } from "zod";
 import { Decimal } from "../../core/decimal.ts";
 import { fieldIssues, TradeError } from "../../core/errors.ts";
+import { decimalTextIssue, hasControlCharacter } from "../../core/input.ts";
 import { parseRiskLimits, type RiskLimits, riskLimitsSchema } from "../../core/risk.ts";
 import type { StrategyRegistry } from "../../strategies/registry.ts";
 import {
@@ -55,6 +56,11 @@ const duration = z.string().transform((text, ctx) => {
 /** A positive decimal kept as canonical decimal text. */
 function positiveDecimal(max?: number) {
   return z.union([z.string(), z.number()]).transform((value, ctx) => {
+    const tooLong = decimalTextIssue(value);
+    if (tooLong) {
+      ctx.addIssue({ code: "custom", message: tooLong });
+      return z.NEVER;
+    }
     const d = Decimal.tryParse(value);
     if (d === null) {
       ctx.addIssue({ code: "custom", message: `Expected a decimal, got ${JSON.stringify(value)}` });
@@ -141,8 +147,10 @@ const TICKER_RE = /^[A-Z][A-Z0-9.]{0,9}$/;
 
 /** The zod schema of a bot's config, without the strategy params check (see {@link parseBotConfig}). */
 export const botConfigSchema = z.strictObject({
-  name: z.string().trim().min(1).max(64),
-  strategy: z.string().min(1),
+  name: z.string().trim().min(1).max(64).refine((s) => !hasControlCharacter(s), {
+    message: "Must not contain control characters",
+  }),
+  strategy: z.string().min(1).max(64),
   symbols: z.array(
     z.string().trim().transform((s) => s.toUpperCase()).refine((s) => TICKER_RE.test(s), {
       message: "Expected a ticker such as AAPL or BRK.B",

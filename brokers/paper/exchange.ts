@@ -26,7 +26,8 @@
  * - Stops elect on a trade print at or through the stop (sell: print <= stop, buy: print >=
  *   stop) during the core session, then work as market (`stop`, `trailing_stop`) or limit
  *   (`stop_limit`) orders. Trailing stops track `hwm` from prints in the core session (sell: the
- *   highest, buy: the lowest) and show `hwm` and `stop_price` on the order.
+ *   highest, buy: the lowest) and show `hwm` and `stop_price` on the order; a move is announced
+ *   as a `restated` event (status unchanged) at most once per {@link TRAIL_RESTATE_MS}.
  * - Time in force: `day` expires at `dayOrderExpiry(submitted_at)` (event `expired`); `gtc`
  *   rests; `ioc` fills what the current quote offers and cancels the rest; `fok` fills all at once
  *   or is canceled without a fill. Auctions are approximated: `opg` fills its whole qty at the
@@ -365,6 +366,12 @@ class SymbolBook {
 }
 
 const ZERO = Decimal.ZERO;
+/**
+ * How often, at most, one trailing stop's moved `hwm` and `stop_price` are announced (a
+ * `restated` event), in exchange time: prints can move them many times a second, and each
+ * announcement is a ledger write.
+ */
+export const TRAIL_RESTATE_MS = 1_000;
 const HUNDRED = Decimal.int(100);
 const RANK_AUCTION = 0;
 const RANK_EXPIRY = 1;
@@ -461,6 +468,10 @@ export class PaperExchange {
   readonly #queued = new Set<Rec>();
   readonly #timers = new TimerHeap<Rec>();
   #events: PaperEvent[] = [];
+  /** Trailing stops whose `hwm` moved since their last `restated` event. */
+  readonly #moved = new Set<Rec>();
+  /** When each trailing stop was last restated. */
+  readonly #restatedAt = new WeakMap<Rec, number>();
   #now = Number.NEGATIVE_INFINITY;
   #seq = 0;
   #session: Session | null = null;
@@ -659,11 +670,32 @@ export class PaperExchange {
     return this.#now;
   }
 
-  /** Answers and clears the outbox of events, oldest first. */
+  /**
+   * Answers and clears the outbox of events, oldest first. A working trailing stop whose `hwm`
+   * moved gets a `restated` event (the order with its new `hwm` and `stop_price`) here, at most
+   * once per {@link TRAIL_RESTATE_MS}; a later drain announces a move held back.
+   */
   drainEvents(): PaperEvent[] {
+    this.#restate();
     const out = this.#events;
     this.#events = [];
     return out;
+  }
+
+  #restate(): void {
+    const now = this.#now;
+    for (const rec of this.#moved) {
+      if (rec.where !== "trail" || rec.triggered || isTerminal(rec.order.status)) {
+        this.#moved.delete(rec); // elected or closed: its own events carry the figures
+        continue;
+      }
+      if (now - (this.#restatedAt.get(rec) ?? Number.NEGATIVE_INFINITY) < TRAIL_RESTATE_MS) {
+        continue;
+      }
+      this.#moved.delete(rec);
+      this.#restatedAt.set(rec, now);
+      this.#emit(rec, { event: "restated", order: rec.order, timestamp: now }, null);
+    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1662,6 +1694,7 @@ export class PaperExchange {
           stop_price: trailStop(o, b.lastTrade),
           updated_at: now,
         };
+        this.#moved.add(rec);
       }
     }
   }
@@ -1914,6 +1947,7 @@ export class PaperExchange {
     if (o.hwm === null || (buy ? price.lt(o.hwm) : price.gt(o.hwm))) {
       o = { ...o, hwm: price, stop_price: trailStop(o, price), updated_at: now };
       rec.order = o;
+      this.#moved.add(rec);
     }
     const stop = o.stop_price!;
     if (buy ? price.gte(stop) : price.lte(stop)) this.#elect(rec, now);

@@ -277,7 +277,20 @@ Deno.test("size rules: qty XOR notional (400), positive qty, notional and cost m
     "qty must be > 0",
   );
   assertEquals(zero.message, 'Cannot place order for "AAPL": qty "0" must be > 0');
-  rejects(validateOrder(req({ qty: dec("-3") }), AAPL, CORE), "INVALID_ORDER", "qty must be > 0");
+  // Named like every other field error (sub-penny prices, non-positive prices).
+  assertEquals(zero.details, { field: "qty", value: "0" });
+  const negative = rejects(
+    validateOrder(req({ qty: dec("-3") }), AAPL, CORE),
+    "INVALID_ORDER",
+    "qty must be > 0",
+  );
+  assertEquals(negative.details, { field: "qty", value: "-3" });
+  const price = rejects(
+    validateOrder(req({ type: "limit", limit_price: dec("0") }), AAPL, CORE),
+    "INVALID_ORDER",
+    "limit_price must be > 0",
+  );
+  assertEquals(price.details, { field: "limit_price", value: "0" });
   rejects(
     validateOrder(req({ qty: undefined, notional: dec("0.99") }), AAPL, CORE),
     "NOTIONAL_TOO_SMALL",

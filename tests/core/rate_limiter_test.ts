@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { assert, assertEquals, assertThrows } from "../_assert.ts";
-import { type RateDecision, SlidingWindowLimiter } from "../../core/rate_limiter.ts";
+import { OncePerWindow, type RateDecision, SlidingWindowLimiter } from "../../core/rate_limiter.ts";
 
 const FC = { seed: 20261123, numRuns: 300 } as const;
 const MINUTE = 60_000;
@@ -179,4 +179,16 @@ Deno.test("rate limiter: matches a naive exact model on random traffic", () => {
     ),
     FC,
   );
+});
+
+Deno.test("OncePerWindow: one call per key per window, counting the ones it passed over", () => {
+  const gate = new OncePerWindow({ windowMs: 1_000 });
+  assertEquals(gate.take("a", 0), { first: true, skipped: 0 });
+  assertEquals(gate.take("a", 10), { first: false, skipped: 0 });
+  assertEquals(gate.take("a", 999), { first: false, skipped: 0 });
+  assertEquals(gate.take("b", 500), { first: true, skipped: 0 });
+  assertEquals(gate.take("a", 1_000), { first: true, skipped: 2 });
+  assertEquals(gate.take("a", 1_500), { first: false, skipped: 0 });
+  assertEquals(gate.take("b", 5_000), { first: true, skipped: 0 });
+  assertEquals(gate.take("a", 5_000), { first: true, skipped: 1 });
 });

@@ -778,3 +778,48 @@ Deno.test({
     await a.close();
   }
 });
+
+Deno.test({
+  name:
+    "stream: a trailing stop's moving hwm and stop_price arrive as order.restated, live and replayed",
+  ...DB_TEST,
+}, async () => {
+  const env = await startEnv();
+  try {
+    const live = await env.connect("tess", "streams=orders");
+    await env.place("tess", buy("AAPL", "10", "long-1"));
+    await env.trading.advance(1_000);
+    const filled = await live.stream("orders", "order.filled");
+    const trail = await env.place("tess", {
+      symbol: "AAPL",
+      qty: "10",
+      side: "sell",
+      type: "trailing_stop",
+      trail_percent: "20",
+      time_in_force: "gtc",
+      client_order_id: "trail-1",
+    });
+    assertEquals(trail.status, 201);
+    for (let s = 0; s < 10; s++) await env.trading.advance(1_000);
+    await live.roundTrip();
+    const restated = live.orders().filter((m) => m.data.event === "order.restated");
+    assert(restated.length > 0, "restated events arrive");
+    const lastOne = restated.at(-1)!;
+    assertEquals(lastOne.data.client_order_id, "trail-1");
+    assertEquals(lastOne.data.status, "new");
+    const shown = await (await env.app.request(`/api/v1/orders/${trail.body.id}`, {
+      headers: { Authorization: `Bearer ${await tokenFor("tess")}` },
+    })).json();
+    assertEquals([lastOne.data.hwm, lastOne.data.stop_price], [shown.hwm, shown.stop_price]);
+
+    const again = await env.connect("tess", `streams=orders&after=${filled.seq}`);
+    await again.stream("replayed");
+    const view = (m: Msg) => [m.seq, m.data.event, m.data.hwm, m.data.stop_price];
+    assertEquals(
+      again.orders().filter((m) => m.data.event === "order.restated").map(view),
+      restated.map(view),
+    );
+  } finally {
+    await env.close();
+  }
+});

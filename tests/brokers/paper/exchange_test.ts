@@ -98,6 +98,10 @@ function checkStatuses(events: PaperEvent[], last = new Map<string, OrderStatus>
         INITIAL_STATUSES.includes(to) || INITIAL_STATUSES.some((i) => canTransition(i, to)),
         `first status ${to} of ${o.id}`,
       );
+    } else if (e.update.event === "restated") {
+      // A trailing stop's moved hwm: the figures change, the status does not.
+      assertEquals(to, prev, `restated changed the status of ${o.id}`);
+      assertEquals(o.type, "trailing_stop", `restated ${o.type} order ${o.id}`);
     } else {
       assert(canTransition(prev, to), `illegal ${prev} → ${to} (${e.update.event}) for ${o.id}`);
     }
@@ -284,6 +288,39 @@ Deno.test("a buy trailing stop follows the lowest print", () => {
   ex.onTrade("AAPL", trade(98), T0 + 2 * MIN);
   const done = ex.getOrder(A, t.id);
   assertEquals([done.status, s(done.filled_avg_price)], ["filled", "98.1"]);
+});
+
+Deno.test("a trailing stop's moved hwm is announced as restated, at most once a second", () => {
+  const ex = make();
+  const t = ex.submit(A, req({ type: "trailing_stop", trail_price: dec("1") }), T0);
+  const restated = () =>
+    ex.drainEvents().filter((e) => e.update.event === "restated").map((e) => [
+      e.update.timestamp - T0,
+      e.update.order.status,
+      s(e.update.order.hwm),
+      s(e.update.order.stop_price),
+    ]);
+  // The mark taken at routing (the submit's answer shows it too).
+  assertEquals(restated(), [[0, "new", "100", "101"]]);
+  ex.onTrade("AAPL", trade(99), T0 + 200);
+  ex.onTrade("AAPL", trade(98), T0 + 400);
+  assertEquals(restated(), [], "held back within the second");
+  ex.onTrade("AAPL", trade(98.5), T0 + 1_000);
+  assertEquals(restated(), [[1_000, "new", "98", "99"]], "the latest mark, once");
+  ex.onTrade("AAPL", trade(98.2), T0 + 1_500);
+  assertEquals(restated(), [], "no move, nothing to say");
+  ex.onTrade("AAPL", trade(97.5), T0 + 1_600);
+  assertEquals(restated(), []);
+  ex.advance(T0 + 2_000);
+  assertEquals(restated(), [[2_000, "new", "97.5", "98.5"]], "a later drain announces it");
+  assertEquals(ex.getOrder(A, t.id).hwm?.toString(), "97.5");
+  // Elected: its fill carries the figures; no restated after.
+  ex.onQuote("AAPL", quote(98.4, 98.6), T0 + 3_000);
+  ex.onTrade("AAPL", trade(98.5), T0 + 3_000);
+  ex.onTrade("AAPL", trade(96), T0 + 3_100);
+  ex.advance(T0 + 5_000);
+  assertEquals(restated(), []);
+  assertEquals(ex.getOrder(A, t.id).status, "filled");
 });
 
 // ---------------------------------------------------------------------------------------------
