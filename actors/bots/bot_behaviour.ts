@@ -7,8 +7,9 @@
  * - `paused`: the bot is paused (signals recorded, no orders);
  * - `market closed`: the market monitor said the core session is closed (intraday timeframes
  *   only: a `1Day` bar closes outside the session and its order queues for the open);
- * - `outside trading window`: the decision time (the bar's end; for `1Day`, only the bar's day
- *   of week is checked) is not on a configured day within `[start, end)` ET;
+ * - `outside trading window`: the config has a `trading_window` and the decision time (the bar's
+ *   end; for `1Day`, only the bar's day of week is checked) is not on one of its days within
+ *   `[start, end)` ET (no window: the venue's hours alone, through `market closed`);
  * - `order pending`: an order of this bot for the symbol is still open;
  * - entries only: `already long|short` (holding a position), `max positions` (symbols held or
  *   with a pending entry reach `max_positions`), `cooldown after loss` (a losing exit filled less
@@ -170,10 +171,14 @@ export function botIndicatorSpecs(config: BotConfig, registry: StrategyLookup): 
   return [...def.indicators(config.params), ...atrSpecs(config)];
 }
 
-/** Whether `decisionMs` falls within the config's trading window. */
+/**
+ * Whether `decisionMs` falls within the config's trading window; always true without one (the
+ * venue's hours then decide, through the market status).
+ */
 export function inTradingWindow(config: BotConfig, decisionMs: number, dayOnly = false): boolean {
-  const et = toEt(decisionMs);
   const w = config.trading_window;
+  if (!w) return true;
+  const et = toEt(decisionMs);
   if (!w.days.includes(WEEKDAYS[et.weekday]!)) return false;
   if (dayOnly) return true;
   const minute = et.hour * 60 + et.minute;

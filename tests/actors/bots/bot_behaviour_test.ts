@@ -149,6 +149,25 @@ Deno.test("bot: trading window, frequency and cooldown suppress orders with a re
   assert(orders(c).length < orders(drive(open, updatesFor("AAPL", bars, open))).length);
 });
 
+Deno.test("bot: with no trading window the venue's hours decide: a weekend in the 24x7 market trades", () => {
+  // Saturday 2024-01-13, 20:00 ET: outside the old Mon–Fri 09:30–16:00 default.
+  const bars = walk(42, 200, 100, Date.UTC(2024, 0, 14, 1, 0));
+  const open = bot();
+  const r = drive(open, updatesFor("AAPL", bars, open));
+  assert(orders(r).length > 0, "the 24x7 market is open on a Saturday evening");
+  assert(signals(r).every((e) => e.type === "signal" && e.suppressed === undefined));
+  // Under NYSE hours the market monitor says closed, and that alone suppresses.
+  const closed = botBehaviour.init({
+    config: { name: "t", strategy: "sma_cross", symbols: ["AAPL"], params: PARAMS },
+    equity: "100000",
+    marketOpen: false,
+  });
+  const c = drive(closed, updatesFor("AAPL", bars, closed));
+  assertEquals(orders(c).length, 0);
+  assert(signals(c).length > 0);
+  assert(signals(c).every((e) => e.type === "signal" && e.suppressed === "market closed"));
+});
+
 Deno.test("bot: max positions across symbols, and pause/resume", () => {
   const a = walk(42, 200);
   const b = walk(43, 200);
