@@ -81,7 +81,8 @@ export const indicatorVoteLogic: StrategyLogic<IndicatorVoteParams, IndicatorVot
     const vote = tallyVotes(signals, ctx.params);
     let position = ctx.state.position;
     const intents: Intent[] = [];
-    if (vote.action !== "hold") {
+    // Warm-up (history): the evaluators learn the market; nothing is traded, the position stays.
+    if (vote.action !== "hold" && !ctx.warmup) {
       const why = signals.filter((s) => s.action === vote.action).map((s) => s.reason);
       const reason = `Vote ${vote.reason}: ${why.join("; ")}`;
       const snapshot: Record<string, IndicatorValue | null> = {};

@@ -62,7 +62,15 @@ import {
   type BotMsg,
   createBotBehaviour,
 } from "./bot_behaviour.ts";
-import { barTopic, symbolBehaviour, type SymbolMsg } from "./symbol_behaviour.ts";
+import {
+  barTopic,
+  bucketStart,
+  symbolBehaviour,
+  type SymbolMsg,
+  type WarmupNeed,
+  type WarmupResult,
+} from "./symbol_behaviour.ts";
+import { timeframeMs } from "./bot_config_data.ts";
 
 /** A bot's status as stored. */
 export type BotStatus = "running" | "paused" | "stopped" | "error";
@@ -109,8 +117,8 @@ const SYMBOL_BEHAVIOUR_REF: BehaviourRef = {
 export interface BotManagerOptions {
   sql: Sql;
   engine: ExecutionEngine;
-  /** Market data with live 1-minute bars. */
-  venue: Pick<MarketData, "subscribe">;
+  /** Market data: live 1-minute bars, and the history that warms new indicators. */
+  venue: Pick<MarketData, "subscribe" | "bars">;
   bus: MessageBus;
   /** The engine's clock: restart backoff and event times. */
   clock: Clock;
@@ -302,8 +310,16 @@ export class BotManager {
       if (run.paused) return await this.resume(tenant, botId);
       return row;
     }
+    // A new run counts its own crashes, from the first (a strategy may throw at warm-up).
+    if (row.error_count !== 0) {
+      await withTenant(
+        this.#opts.sql,
+        tenant,
+        (tx) => tx`update bots set error_count = 0 where id = ${botId}`,
+      );
+    }
     await this.#spawnRun(tenant, row, false);
-    return await this.#setStatus(tenant, botId, "running", { lastRun: true, resetErrors: true });
+    return await this.#setStatus(tenant, botId, "running", { lastRun: true });
   }
 
   /** Stops the bot's actors and records status `stopped`. Throws `BOT_NOT_FOUND`. */
@@ -565,6 +581,7 @@ export class BotManager {
             paused: run.paused,
             marketOpen: this.#marketOpen,
             positions,
+            warmup: true,
             ...(equity ? { equity } : {}),
           },
         },
@@ -710,6 +727,90 @@ export class BotManager {
     const wire: Wire = { timeframe, specs, keys: reply.keys, link: null, symbolActor: actor };
     run.wires.set(symbol, wire);
     wire.link = await link(actor, bot, { topic: barTopic(timeframe) });
+    await this.#warmup(run, symbol, wire);
+  }
+
+  /**
+   * Warms the wire's indicators from the venue's history and gives the bot the past to learn
+   * from: the symbol actor says how many closed bars it lacks and before when (its first live
+   * bar, else the current partial bar), the manager fetches them (I/O stays here), the actor
+   * takes those it has not seen live and answers every bar it holds with the bot's indicator
+   * values, which go to the bot as `warmup` (the bot trades none of them). When the venue
+   * cannot serve history the bot is told so, warms from live bars, and it is logged.
+   */
+  async #warmup(run: Run, symbol: string, wire: Wire): Promise<void> {
+    const { timeframe, keys, symbolActor: actor } = wire;
+    let fetched = 0;
+    let error: string | null = null;
+    let result: WarmupResult = { accepted: 0, warm: false, updates: [] };
+    try {
+      const need = await actor.request<WarmupNeed>({ type: "warmup_need", timeframe, keys });
+      let bars: Bar[] = [];
+      if (need.bars > 0) {
+        try {
+          bars = await this.#history(symbol, timeframe, need);
+          fetched = bars.length;
+        } catch (e) {
+          error = String((e as { message?: unknown })?.message ?? e);
+          log.warning(
+            "Cannot warm bot {botId} on {symbol} {timeframe} from the venue's history, it warms " +
+              "from live bars: {error}",
+            { botId: run.botId, symbol, timeframe, error },
+          );
+        }
+      }
+      result = await actor.request<WarmupResult>({ type: "warmup", timeframe, keys, bars });
+    } catch (e) {
+      error ??= String((e as { message?: unknown })?.message ?? e);
+      log.warning("Cannot warm bot {botId} on {symbol}: {error}", {
+        botId: run.botId,
+        symbol,
+        error,
+      });
+    } finally {
+      // Always sent: the bot holds its live bars until it hears.
+      run.bot?.send({
+        type: "warmup",
+        symbol,
+        updates: result.updates,
+        ...(error !== null ? { error } : {}),
+      });
+    }
+    this.#event(run, "warmup", {
+      symbol,
+      timeframe,
+      fetched,
+      accepted: result.accepted,
+      warm: result.warm,
+      ...(error !== null ? { error } : {}),
+    });
+  }
+
+  /**
+   * The venue's last `need.bars` closed bars of `timeframe` before `need.beforeMs` and before
+   * the current, partial bar, oldest first.
+   */
+  async #history(symbol: string, timeframe: Timeframe, need: WarmupNeed): Promise<Bar[]> {
+    const now = this.#opts.clock.now();
+    const before = Math.min(need.beforeMs ?? Infinity, bucketStart(timeframe, now));
+    // Far enough back for nights, weekends and holidays when the venue keeps exchange hours.
+    const span = Math.max(need.bars * timeframeMs(timeframe) * 3, 10 * 86_400_000);
+    const out: Bar[] = [];
+    let pageToken: string | undefined;
+    while (out.length < need.bars) {
+      const page = await this.#opts.venue.bars(symbol, {
+        timeframe,
+        start: before - span,
+        end: before - 1,
+        limit: Math.min(10_000, need.bars - out.length),
+        sort: "desc",
+        ...(pageToken ? { pageToken } : {}),
+      });
+      for (const bar of page.bars) if (Date.parse(bar.t) < before) out.push(bar);
+      if (!page.next_page_token || page.bars.length === 0) break;
+      pageToken = page.next_page_token;
+    }
+    return out.reverse();
   }
 
   async #dropWire(wire: Wire): Promise<void> {

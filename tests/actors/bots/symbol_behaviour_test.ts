@@ -228,7 +228,7 @@ Deno.test("symbol: indicators are shared per key with reference counts; late tim
 });
 
 Deno.test("symbol: bar history keeps the last `limit` bars oldest first, growing as it fills", () => {
-  const bar = (i: number) => ({ h: i + 0.5, l: i - 0.5, c: i, v: 10 * i });
+  const bar = (i: number) => minuteBar(i, i, OPEN_MS, 10 * i);
   const history = new BarHistory(100);
   for (let i = 1; i <= 70; i++) history.push(bar(i));
   assertEquals(history.size, 70);
@@ -239,4 +239,5 @@ Deno.test("symbol: bar history keeps the last `limit` bars oldest first, growing
   const none = new BarHistory(0);
   none.push(bar(1));
   assertEquals(none.bars(), []);
+  assertEquals(history.firstMs, Date.parse(bar(151).t));
 });
