@@ -8,6 +8,8 @@ import {
   type SymbolMsg,
   type SymbolState,
   type SymbolStatus,
+  type WarmupNeed,
+  type WarmupResult,
 } from "../../../actors/bots/symbol_behaviour.ts";
 import type { Transition } from "../../../actors/runtime/behaviour.ts";
 import { iso, minuteBar, OPEN_MS, walk } from "./_bars.ts";
@@ -240,4 +242,60 @@ Deno.test("symbol: bar history keeps the last `limit` bars oldest first, growing
   none.push(bar(1));
   assertEquals(none.bars(), []);
   assertEquals(history.firstMs, Date.parse(bar(151).t));
+});
+
+Deno.test("symbol: warm-up takes only history before the live bars, rewarms short indicators, and replays", () => {
+  const bars = walk(5, 40); // 09:30 … 10:09
+  let s = symbolBehaviour.init({ symbol: "AAPL" });
+  let t;
+  // A first user's sma:3 has been live for 3 bars (09:50 … 09:52): warm, and left alone.
+  [s, t] = run(s, { type: "subscribe", timeframe: "1Min", specs: ["sma:3"] });
+  [s, t] = run(s, { type: "bars", bars: bars.slice(20, 23) });
+  // A new bot asks for sma:10: it lacks 11 − 3 bars before 09:50, the first live bar held.
+  [s, t] = run(s, { type: "subscribe", timeframe: "1Min", specs: ["sma:10", "sma:3"] });
+  [s, t] = run(s, { type: "warmup_need", timeframe: "1Min", keys: ["sma:10", "sma:3"] });
+  assertEquals(t.reply as WarmupNeed, { bars: 8, beforeMs: Date.parse(bars[20]!.t) });
+  // The venue answers late: it sends 09:40 … 09:51, overlapping the live 09:50 and 09:51.
+  const sma3Before = s.frames["1Min"]!.set.get("sma:3");
+  [s, t] = run(s, {
+    type: "warmup",
+    timeframe: "1Min",
+    keys: ["sma:10", "sma:3"],
+    bars: bars.slice(10, 22),
+  });
+  const result = t.reply as WarmupResult;
+  assertEquals([result.accepted, result.warm], [10, true]);
+  // Every bar held, once, oldest first, with the bot's values as a direct computation gives.
+  assertEquals(result.updates.map((u) => u.bar.t), bars.slice(10, 23).map((b) => b.t));
+  const direct = new IndicatorSet();
+  direct.add({ name: "sma", params: { period: 10 } });
+  direct.add({ name: "sma", params: { period: 3 } });
+  for (const u of result.updates) assertEquals(u.indicators, direct.update(u.bar));
+  assert(s.frames["1Min"]!.set.get("sma:3") === sma3Before, "a warm indicator is not replaced");
+  // Live goes on with sma:10 warm, no bar counted twice.
+  [s, t] = run(s, { type: "bars", bars: [bars[23]!] });
+  const next = updates(t, "bars.1Min")[0]!;
+  assertEquals(next.indicators, direct.update(bars[23]!));
+  // Nothing more is needed now.
+  [s, t] = run(s, { type: "warmup_need", timeframe: "1Min", keys: ["sma:10"] });
+  assertEquals((t.reply as WarmupNeed).bars, 0);
+});
+
+Deno.test("symbol: history fed before any live bar marks those minutes as seen", () => {
+  const bars = walk(6, 12);
+  let s = symbolBehaviour.init({ symbol: "AAPL" });
+  let t;
+  [s, t] = run(s, { type: "subscribe", timeframe: "1Min", specs: ["sma:4"] });
+  [s, t] = run(s, { type: "warmup_need", timeframe: "1Min", keys: ["sma:4"] });
+  assertEquals(t.reply as WarmupNeed, { bars: 5, beforeMs: null });
+  [s, t] = run(s, { type: "warmup", timeframe: "1Min", keys: ["sma:4"], bars: bars.slice(0, 5) });
+  assertEquals((t.reply as WarmupResult).warm, true);
+  // The stream then delivers the last history bar again, and the next one.
+  [s, t] = run(s, { type: "bars", bars: bars.slice(4, 6) });
+  const live = updates(t, "bars.1Min");
+  assertEquals(live.map((u) => u.bar.t), [bars[5]!.t]);
+  const direct = new IndicatorSet();
+  direct.add({ name: "sma", params: { period: 4 } });
+  for (const bar of bars.slice(0, 5)) direct.update(bar);
+  assertEquals(live[0]!.indicators, direct.update(bars[5]!));
 });
