@@ -23,6 +23,12 @@
  * `order_closed` (canceled, rejected, expired or denied). A strategy's belief and the bot's
  * position may differ after a suppressed exit; the bot trusts its fills.
  *
+ * Warm-up: spawned with `warmup: true` (as the bot manager does), the bot holds each symbol's
+ * live bars until its `warmup` message: history bars the strategy sees through `warmBar`
+ * (`ctx.warmup`, intents dropped: nothing is traded on the past), then the held live bars run as
+ * usual. `status.warm` says whether every indicator of the bot had a value on the last bar of
+ * every symbol.
+ *
  * The state is plain data (structured-clone safe). The strategies' logic comes from the lookup
  * given to {@link createBotBehaviour} (default: the built-ins' logic, builtin_logic.ts).
  *

@@ -23,6 +23,13 @@
  * `restartWindowMs` escalate: the bot is stopped with status `error`. Other bots are unaffected.
  * A symbol actor that crashes is restarted and every bot on it is wired to it again.
  *
+ * Warm-up: when a bot subscribes its indicators (a new bot, a bot restart, a symbol-actor
+ * restart), the manager asks the symbol actor what history they lack, fetches it from the
+ * venue's `bars` (the closed bars before the first live bar, or before the current partial bar),
+ * hands it to the symbol actor, and sends the bot the result as `warmup`: the strategy learns
+ * from it trading nothing, then runs the live bars it held meanwhile. When the venue fails, the
+ * bot warms from live bars; a log line and a bot event `warmup` (with `error`) say so.
+ *
  * Market hours: on `market_status_changed` (see actors/market_monitor.ts) every bot is told, and
  * intraday bots place nothing while the market is closed; the event also goes to each bot's
  * stream.

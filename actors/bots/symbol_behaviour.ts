@@ -20,6 +20,14 @@
  * to `historyLimit` past bars of its timeframe. A timeframe with no subscribed key and not listed
  * in the spawn args' `timeframes` is dropped.
  *
+ * Warm-up from the venue's history (the fetching is the bot manager's I/O): `warmup_need` answers
+ * how many closed bars some keys lack (their longest window plus one, less the bars held) and
+ * before when ({@link WarmupNeed}: the first live bar held); `warmup` takes the history bars before
+ * that (so none duplicates a live bar; with no live bar yet, later live minutes they cover are
+ * skipped), feeds the indicators still short of their window afresh (a warm one, which other bots
+ * read, is left as it is), and answers every bar held with the keys' values
+ * ({@link WarmupResult}) for the bot to replay.
+ *
  * The state holds the indicator objects, so it is not plain data: it stays in the actor's
  * thread. Everything published and replied is plain data.
  *
