@@ -26,9 +26,11 @@
  * Warm-up: when a bot subscribes its indicators (a new bot, a bot restart, a symbol-actor
  * restart), the manager asks the symbol actor what history they lack, fetches it from the
  * venue's `bars` (the closed bars before the first live bar, or before the current partial bar),
- * hands it to the symbol actor, and sends the bot the result as `warmup`: the strategy learns
- * from it trading nothing, then runs the live bars it held meanwhile. When the venue fails, the
- * bot warms from live bars; a log line and a bot event `warmup` (with `error`) say so.
+ * with, for a longer timeframe, the closed minutes of the interval in progress (so its first
+ * live bar is whole), hands it to the symbol actor, and sends the bot the result as `warmup`: the
+ * strategy learns from it trading nothing, then runs the live bars it held meanwhile. When the
+ * venue fails, the bot warms from live bars; a log line and a bot event `warmup` (with `error`)
+ * say so.
  *
  * Market hours: on `market_status_changed` (see actors/market_monitor.ts) every bot is told, and
  * intraday bots place nothing while the market is closed; the event also goes to each bot's
@@ -753,20 +755,28 @@ export class BotManager {
     try {
       const need = await actor.request<WarmupNeed>({ type: "warmup_need", timeframe, keys });
       let bars: Bar[] = [];
-      if (need.bars > 0) {
-        try {
+      let minutes: Bar[] = [];
+      try {
+        if (need.bars > 0) {
           bars = await this.#history(symbol, timeframe, need);
           fetched = bars.length;
-        } catch (e) {
-          error = String((e as { message?: unknown })?.message ?? e);
-          log.warning(
-            "Cannot warm bot {botId} on {symbol} {timeframe} from the venue's history, it warms " +
-              "from live bars: {error}",
-            { botId: run.botId, symbol, timeframe, error },
-          );
         }
+        if (timeframe !== "1Min") minutes = await this.#intervalMinutes(symbol, timeframe);
+      } catch (e) {
+        error = String((e as { message?: unknown })?.message ?? e);
+        log.warning(
+          "Cannot warm bot {botId} on {symbol} {timeframe} from the venue's history, it warms " +
+            "from live bars: {error}",
+          { botId: run.botId, symbol, timeframe, error },
+        );
       }
-      result = await actor.request<WarmupResult>({ type: "warmup", timeframe, keys, bars });
+      result = await actor.request<WarmupResult>({
+        type: "warmup",
+        timeframe,
+        keys,
+        bars,
+        ...(minutes.length > 0 ? { minutes } : {}),
+      });
     } catch (e) {
       error ??= String((e as { message?: unknown })?.message ?? e);
       log.warning("Cannot warm bot {botId} on {symbol}: {error}", {
@@ -790,6 +800,28 @@ export class BotManager {
       accepted: result.accepted,
       warm: result.warm,
       ...(error !== null ? { error } : {}),
+    });
+  }
+
+  /**
+   * The venue's closed 1-minute bars of the `timeframe` interval in progress, oldest first: what
+   * completes its bar when live data starts within it.
+   */
+  async #intervalMinutes(symbol: string, timeframe: Timeframe): Promise<Bar[]> {
+    const now = this.#opts.clock.now();
+    const from = bucketStart(timeframe, now);
+    const to = bucketStart("1Min", now);
+    if (to <= from) return [];
+    const page = await this.#opts.venue.bars(symbol, {
+      timeframe: "1Min",
+      start: from,
+      end: to - 1,
+      limit: 10_000,
+      sort: "asc",
+    });
+    return page.bars.filter((b) => {
+      const ms = Date.parse(b.t);
+      return ms >= from && ms < to;
     });
   }
 

@@ -26,7 +26,10 @@
  * that (so none duplicates a live bar; with no live bar yet, later live minutes they cover are
  * skipped), feeds the indicators still short of their window afresh (a warm one, which other bots
  * read, is left as it is), and answers every bar held with the keys' values
- * ({@link WarmupResult}) for the bot to replay.
+ * ({@link WarmupResult}) for the bot to replay. For a longer timeframe `warmup` may also carry
+ * the 1-minute bars of the interval in progress: they complete a bar that live data joined
+ * mid-interval (or that a timeframe added while data flows would skip), so the first live bar
+ * is whole.
  *
  * The state holds the indicator objects, so it is not plain data: it stays in the actor's
  * thread. Everything published and replied is plain data.
@@ -85,8 +88,18 @@ export type SymbolMsg =
   | { type: "unsubscribe"; timeframe: Timeframe; keys: readonly string[] }
   /** Reply: {@link WarmupNeed}, the history `keys` of `timeframe` lack. */
   | { type: "warmup_need"; timeframe: Timeframe; keys: readonly string[] }
-  /** History of `timeframe` (closed bars, oldest first) for `keys`; reply: {@link WarmupResult}. */
-  | { type: "warmup"; timeframe: Timeframe; keys: readonly string[]; bars: readonly Bar[] }
+  /**
+   * History of `timeframe` (closed bars, oldest first) for `keys`, and optionally the closed
+   * 1-minute bars of the interval in progress (so a bar of a longer timeframe that started before
+   * the live data is whole); reply: {@link WarmupResult}.
+   */
+  | {
+    type: "warmup";
+    timeframe: Timeframe;
+    keys: readonly string[];
+    bars: readonly Bar[];
+    minutes?: readonly Bar[];
+  }
   | { type: "status" };
 
 /** What a symbol actor needs from the venue's history to warm some indicators. */
@@ -117,6 +130,8 @@ interface Building {
   startMs: number;
   endMs: number;
   bar: Bar;
+  /** Start of the first minute in it (a frame may start mid-interval). */
+  fromMs?: number;
 }
 
 /** Numbers stored per bar: t (epoch ms), o, h, l, c, v, n, vw. */
@@ -344,7 +359,7 @@ class Step {
       }
       frame.pending = frame.pending
         ? { ...frame.pending, bar: mergeBar(frame.pending.bar, bar) }
-        : { startMs: start, endMs: end, bar: { ...bar, t: iso(start) } };
+        : { startMs: start, endMs: end, bar: { ...bar, t: iso(start) }, fromMs: startMs };
       if (startMs + MINUTE >= end) {
         const p = frame.pending;
         frame.pending = null;
@@ -497,6 +512,9 @@ export const symbolBehaviour: ActorBehaviour<SymbolState, SymbolMsg, never, Symb
       }
       case "warmup": {
         const frame = state.frames[msg.timeframe];
+        if (frame && msg.minutes?.length && msg.timeframe !== "1Min") {
+          seedInterval(msg.timeframe, frame, msg.minutes);
+        }
         const reply: WarmupResult = frame
           ? warmup(state.symbol, msg.timeframe, frame, msg.keys, msg.bars)
           : { accepted: 0, warm: false, updates: [] };
@@ -530,6 +548,53 @@ function warmupNeed(frame: Frame, keys: readonly string[]): WarmupNeed {
   const want = longestWindow(frame, keys) + 1;
   const bars = warm && frame.history.size >= want ? 0 : Math.max(0, want - frame.history.size);
   return { bars, beforeMs: liveBoundary(frame) };
+}
+
+/**
+ * Completes the interval in progress of a longer timeframe with the venue's 1-minute bars of it
+ * that came before the frame's live data: when the frame builds the interval from a later minute,
+ * when it skips it (a timeframe added while data flows), or when it has no live data yet. Minutes
+ * of any other interval, or at or after the first live minute taken, are ignored; later live
+ * minutes already covered are skipped.
+ */
+function seedInterval(
+  tf: Timeframe,
+  frame: Frame,
+  minutes: readonly Bar[],
+): void {
+  const startMs = bucketStart(tf, Date.parse(minutes[0]!.t));
+  const endMs = bucketEnd(tf, startMs);
+  let beforeMs: number; // minutes from this on are live, or will be
+  if (frame.pending) {
+    if (frame.pending.startMs !== startMs) return;
+    beforeMs = frame.pending.fromMs ?? startMs;
+  } else if (frame.skipBeforeMs !== null && frame.liveFromMs === null) {
+    if (frame.skipBeforeMs !== endMs) return;
+    beforeMs = endMs;
+  } else if (frame.liveFromMs === null) {
+    beforeMs = endMs;
+  } else return;
+  // Not into an interval history already covers.
+  if (frame.warmedUntilMs !== null && startMs < frame.warmedUntilMs) return;
+  let bar: Bar | null = null;
+  let lastMs = -Infinity;
+  for (const minute of minutes) {
+    const ms = Date.parse(minute.t);
+    if (!(ms > lastMs) || ms < startMs || ms >= beforeMs) continue;
+    bar = bar ? mergeBar(bar, minute) : { ...minute, t: iso(startMs) };
+    lastMs = ms;
+  }
+  if (!bar) return;
+  if (frame.pending) {
+    frame.pending = { ...frame.pending, bar: mergeBar(bar, frame.pending.bar), fromMs: startMs };
+    return;
+  }
+  frame.pending = { startMs, endMs, bar, fromMs: startMs };
+  frame.fresh = false;
+  frame.skipBeforeMs = null;
+  frame.liveFromMs = startMs;
+  // Live minutes up to the last seeded may still come: they are counted already.
+  frame.warmedUntilMs = Math.max(frame.warmedUntilMs ?? -Infinity, lastMs + MINUTE);
 }
 
 function warmup(

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../../_assert.ts";
-import type { Trade } from "../../../brokers/broker.ts";
+import type { Bar, Trade } from "../../../brokers/broker.ts";
 import { IndicatorSet } from "../../../strategies/indicator_spec.ts";
 import {
   BarHistory,
@@ -298,4 +298,55 @@ Deno.test("symbol: history fed before any live bar marks those minutes as seen",
   direct.add({ name: "sma", params: { period: 4 } });
   for (const bar of bars.slice(0, 5)) direct.update(bar);
   assertEquals(live[0]!.indicators, direct.update(bars[5]!));
+});
+
+/** The 5-minute bar of minutes `from` … `from + 4` of `bars`, as the actor aggregates them. */
+function fiveMinuteBar(bars: Bar[], from: number): Bar {
+  let s = symbolBehaviour.init({ symbol: "AAPL", timeframes: ["5Min"] });
+  const t = symbolBehaviour.receive(s, { type: "bars", bars: bars.slice(from, from + 5) });
+  s = t.state;
+  return updates(t, "bars.5Min")[0]!.bar;
+}
+
+Deno.test("symbol: warm-up completes a longer bar that live data joined mid-interval", () => {
+  const bars = walk(7, 30); // 09:30 …; 5Min intervals at 09:30, 09:35 …
+  let s = symbolBehaviour.init({ symbol: "AAPL" });
+  let t;
+  [s, t] = run(s, { type: "subscribe", timeframe: "5Min", specs: ["sma:2"] });
+  // Live from 09:47: the 09:45 interval lacks 09:45 and 09:46.
+  [s, t] = run(s, { type: "bars", bars: bars.slice(17, 18) });
+  // History: 5Min bars before 09:45, and the interval's minutes 09:45 … 09:47 (one overlaps).
+  const history = [0, 5, 10].map((i) => fiveMinuteBar(bars, i));
+  [s, t] = run(s, {
+    type: "warmup",
+    timeframe: "5Min",
+    keys: ["sma:2"],
+    bars: history,
+    minutes: bars.slice(15, 18),
+  });
+  assertEquals((t.reply as WarmupResult).accepted, 3);
+  [s, t] = run(s, { type: "bars", bars: bars.slice(18, 20) });
+  const [bar] = updates(t, "bars.5Min");
+  assertEquals(bar?.bar, fiveMinuteBar(bars, 15));
+});
+
+Deno.test("symbol: warm-up fills the interval a timeframe added mid-stream would skip", () => {
+  const bars = walk(8, 30);
+  let s = symbolBehaviour.init({ symbol: "AAPL", timeframes: ["1Min"] });
+  let t;
+  [s, t] = run(s, { type: "bars", bars: bars.slice(0, 16) }); // up to 09:45
+  [s, t] = run(s, { type: "subscribe", timeframe: "5Min", specs: ["sma:2"] });
+  [s, t] = run(s, { type: "bars", bars: bars.slice(16, 17) }); // 09:46: the frame skips 09:45
+  [s, t] = run(s, {
+    type: "warmup",
+    timeframe: "5Min",
+    keys: ["sma:2"],
+    bars: [0, 5, 10].map((i) => fiveMinuteBar(bars, i)),
+    minutes: bars.slice(15, 17),
+  });
+  [s, t] = run(s, { type: "bars", bars: bars.slice(17, 20) });
+  assertEquals(updates(t, "bars.5Min").map((u) => u.bar), [fiveMinuteBar(bars, 15)]);
+  // The next interval follows as usual.
+  [s, t] = run(s, { type: "bars", bars: bars.slice(20, 25) });
+  assertEquals(updates(t, "bars.5Min").map((u) => u.bar), [fiveMinuteBar(bars, 20)]);
 });

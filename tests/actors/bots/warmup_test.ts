@@ -11,8 +11,18 @@ import { PaperVenue } from "../../../brokers/paper/venue.ts";
 import { TestClock } from "../../../core/clock.ts";
 import { seededIdSource } from "../../../core/ids.ts";
 import { IndicatorSet } from "../../../strategies/indicator_spec.ts";
-import { findStrategy } from "../../../strategies/registry.ts";
-import { createInstance, replayBars } from "../../../strategies/strategy.ts";
+import { z } from "zod";
+import {
+  BUILTIN_STRATEGIES,
+  findStrategy,
+  StrategyRegistry,
+} from "../../../strategies/registry.ts";
+import {
+  createInstance,
+  defineStrategy,
+  replayBars,
+  type StrategyDefinition,
+} from "../../../strategies/strategy.ts";
 import { createTestApp, DB_TEST, TEST_START_MS, type TestApp } from "../../_helpers.ts";
 
 const MINUTE = 60_000;
@@ -140,6 +150,77 @@ Deno.test({
     venue.pump();
     await manager.settle();
     assertEquals([(await status()).warm, (await status()).counts.bars], [true, 5]);
+  } finally {
+    await manager.close();
+    await t.close();
+  }
+});
+
+/** Bars a `records` bot saw live (inline placement: same thread). */
+const recorded: Bar[] = [];
+
+const records = defineStrategy<Record<string, never>, Record<string, never>>({
+  name: "records",
+  description: "Records the live bars it sees (tests)",
+  paramsSchema: z.strictObject({}),
+  indicators: () => [{ name: "sma", params: { period: 3 } }],
+  initialState: () => ({}),
+  onBar(ctx, bar) {
+    if (!ctx.warmup) recorded.push(bar);
+    return { state: ctx.state, intents: [] };
+  },
+});
+
+Deno.test({
+  name:
+    "warm-up: a 5Min bot started mid-interval gets that interval's whole bar, as the venue has it",
+  ...DB_TEST,
+}, async () => {
+  recorded.length = 0;
+  // 15:02:30: the 15:00 interval has two closed minutes before the live data starts.
+  const t = await createTestApp({ trading: { startMs: TEST_START_MS + 2.5 * MINUTE } });
+  const registry = new StrategyRegistry([...BUILTIN_STRATEGIES, records as StrategyDefinition]);
+  const manager = botManager(t, { registry });
+  try {
+    const id = await createBot(t, "ann", {
+      name: "rec",
+      strategy: "sma_cross",
+      symbols: ["AAPL"],
+    });
+    // Stored with a built-in (the HTTP validation knows only those), run as `records`.
+    await t.db.owner`
+      update bots set strategy = 'records',
+        config = ${
+      t.db.owner.json({ name: "rec", strategy: "records", symbols: ["AAPL"], timeframe: "5Min" })
+    }
+      where id = ${id}`;
+    await manager.start(await tenantOf(t, "ann"), id);
+    await manager.settle();
+    const status = await manager.botStatus(id) as { warm: boolean; warmupBars: number };
+    assertEquals([status.warm, status.warmupBars], [true, 4]);
+    for (let i = 0; i < 8; i++) {
+      t.trading.clock.advance(MINUTE);
+      t.trading.venue.pump();
+      await manager.settle();
+    }
+    const venue = await t.trading.venue.marketData.bars("AAPL", {
+      timeframe: "5Min",
+      start: TEST_START_MS,
+      end: TEST_START_MS + 10 * MINUTE - 1,
+    });
+    assertEquals(recorded.map((b) => b.t), ["2026-11-23T15:00:00Z", "2026-11-23T15:05:00Z"]);
+    for (const [i, bar] of recorded.entries()) {
+      const want = venue.bars[i]!;
+      assertEquals([bar.t, bar.o, bar.h, bar.l, bar.c, bar.v, bar.n], [
+        want.t,
+        want.o,
+        want.h,
+        want.l,
+        want.c,
+        want.v,
+        want.n,
+      ]);
+    }
   } finally {
     await manager.close();
     await t.close();
