@@ -64,6 +64,10 @@ export const indicatorVoteLogic: StrategyLogic<IndicatorVoteParams, IndicatorVot
     for (const e of evaluatorsOf(params)) out.push(...e.indicators);
     return out;
   },
+  // `obv_trend` compares OBV with its value `bars` bars ago: that many values before the first
+  // live bar.
+  warmupBars: (params) =>
+    Math.max(0, ...params.evaluators.map((e) => e.type === "obv_trend" ? e.bars + 1 : 0)),
   initialState: (params) => ({
     evaluators: evaluatorsOf(params).map((e) => e.initialState()),
     position: "flat",

@@ -75,6 +75,11 @@ export interface StrategyLogic<P = unknown, S = unknown> {
   indicators(params: P): IndicatorSpec[];
   /** State before the first bar. */
   initialState(params: P): S;
+  /**
+   * Bars of history the strategy wants at warm-up to act on the first live bar, when it needs
+   * more than its indicators' longest window plus one (a look-back of its own); default none.
+   */
+  warmupBars?(params: P): number;
   /** Handles a closed bar; `indicators` holds at least the declared keys (null while warming). */
   onBar(ctx: StrategyContext<P, S>, bar: Bar, indicators: IndicatorSnapshot): StrategyStep<S>;
   /** Handles a fill of one of this bot's orders. */

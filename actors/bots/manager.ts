@@ -753,7 +753,14 @@ export class BotManager {
     let error: string | null = null;
     let result: WarmupResult = { accepted: 0, warm: false, updates: [] };
     try {
-      const need = await actor.request<WarmupNeed>({ type: "warmup_need", timeframe, keys });
+      const strategy = this.#opts.registry.get(run.config.strategy);
+      const minBars = strategy.warmupBars?.(run.config.params) ?? 0;
+      const need = await actor.request<WarmupNeed>({
+        type: "warmup_need",
+        timeframe,
+        keys,
+        ...(minBars > 0 ? { minBars } : {}),
+      });
       let bars: Bar[] = [];
       let minutes: Bar[] = [];
       try {

@@ -86,8 +86,11 @@ export type SymbolMsg =
     specs: readonly (IndicatorSpecInput | IndicatorSpec | string)[];
   }
   | { type: "unsubscribe"; timeframe: Timeframe; keys: readonly string[] }
-  /** Reply: {@link WarmupNeed}, the history `keys` of `timeframe` lack. */
-  | { type: "warmup_need"; timeframe: Timeframe; keys: readonly string[] }
+  /**
+   * Reply: {@link WarmupNeed}, the history `keys` of `timeframe` lack: their longest window plus
+   * one, or `minBars` (a strategy's own look-back) when more.
+   */
+  | { type: "warmup_need"; timeframe: Timeframe; keys: readonly string[]; minBars?: number }
   /**
    * History of `timeframe` (closed bars, oldest first) for `keys`, and optionally the closed
    * 1-minute bars of the interval in progress (so a bar of a longer timeframe that started before
@@ -255,6 +258,8 @@ export interface SymbolStatus {
 }
 
 const MINUTE = 60_000;
+/** Most bars a timeframe's history holds, whatever is asked (a window of `MAX_PERIOD`, + 1). */
+const MAX_HISTORY = 10_001;
 
 /** Start (epoch ms) of the `tf` interval holding `ms`: bars are left-labelled. */
 export function bucketStart(tf: Timeframe, ms: number): number {
@@ -508,7 +513,10 @@ export const symbolBehaviour: ActorBehaviour<SymbolState, SymbolMsg, never, Symb
       }
       case "warmup_need": {
         const frame = state.frames[msg.timeframe];
-        return { state, reply: frame ? warmupNeed(frame, msg.keys) : { bars: 0, beforeMs: null } };
+        const reply: WarmupNeed = frame
+          ? warmupNeed(frame, msg.keys, msg.minBars ?? 0)
+          : { bars: 0, beforeMs: null };
+        return { state, reply };
       }
       case "warmup": {
         const frame = state.frames[msg.timeframe];
@@ -541,11 +549,11 @@ function liveBoundary(frame: Frame): number | null {
   return frame.warmedUntilMs;
 }
 
-function warmupNeed(frame: Frame, keys: readonly string[]): WarmupNeed {
+function warmupNeed(frame: Frame, keys: readonly string[], minBars: number): WarmupNeed {
   const warm = keys.every((key) => frame.set.get(key)?.isStable ?? false);
   // One bar more than the longest window: a strategy comparing with the previous value (a
   // cross) can act on the first live bar. The history grows past its limit when a window needs.
-  const want = longestWindow(frame, keys) + 1;
+  const want = Math.max(longestWindow(frame, keys) + 1, Math.floor(minBars));
   const bars = warm && frame.history.size >= want ? 0 : Math.max(0, want - frame.history.size);
   return { bars, beforeMs: liveBoundary(frame) };
 }
@@ -616,7 +624,12 @@ function warmup(
   }
   if (taken.length > 0) {
     const merged = [...taken, ...frame.history.bars()];
-    const limit = Math.max(frame.history.limit, longestWindow(frame, frame.set.keys()) + 1);
+    // Room for what was asked (a window, or a strategy's look-back), past the usual limit.
+    const limit = Math.max(
+      frame.history.limit,
+      longestWindow(frame, frame.set.keys()) + 1,
+      Math.min(merged.length, MAX_HISTORY),
+    );
     const ring = new BarHistory(limit);
     for (const bar of merged) ring.push(bar);
     frame.history = ring;

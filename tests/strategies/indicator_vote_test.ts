@@ -156,3 +156,13 @@ Deno.test("indicator_vote: warm-up votes change no position; live votes trade", 
   const step = stepBar(indicatorVote, instance, bar(1, { c: 100 }), snap("buy", "buy", "hold"));
   assertEquals(step.intents.map((x) => x.kind), ["enter_long"]);
 });
+
+Deno.test("indicator_vote: obv_trend's look-back is asked for at warm-up", () => {
+  const params = (evaluators: unknown[]) =>
+    createInstance(indicatorVote, { symbol: "AAPL", params: { evaluators } }).params;
+  assertEquals(indicatorVote.warmupBars?.(params(EVALUATORS)), 0);
+  assertEquals(
+    indicatorVote.warmupBars?.(params([...EVALUATORS, { type: "obv_trend", bars: 40 }])),
+    41,
+  );
+});

@@ -350,3 +350,17 @@ Deno.test("symbol: warm-up fills the interval a timeframe added mid-stream would
   [s, t] = run(s, { type: "bars", bars: bars.slice(20, 25) });
   assertEquals(updates(t, "bars.5Min").map((u) => u.bar), [fiveMinuteBar(bars, 20)]);
 });
+
+Deno.test("symbol: a strategy's own look-back asks for more history than the windows", () => {
+  let s = symbolBehaviour.init({ symbol: "AAPL", historyLimit: 20 });
+  let t;
+  [s, t] = run(s, { type: "subscribe", timeframe: "1Min", specs: ["obv"] });
+  [s, t] = run(s, { type: "warmup_need", timeframe: "1Min", keys: ["obv"] });
+  assertEquals((t.reply as WarmupNeed).bars, 2);
+  [s, t] = run(s, { type: "warmup_need", timeframe: "1Min", keys: ["obv"], minBars: 31 });
+  assertEquals((t.reply as WarmupNeed).bars, 31);
+  const bars = walk(9, 31);
+  [s, t] = run(s, { type: "warmup", timeframe: "1Min", keys: ["obv"], bars });
+  // All kept, past the limit of 20, for the strategy to replay.
+  assertEquals((t.reply as WarmupResult).updates.length, 31);
+});
