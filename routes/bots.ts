@@ -46,6 +46,11 @@ const BotRuntimeJson = z.object({
   signals: z.number(),
   orders: z.number(),
   suppressed: z.number(),
+  warm: z.boolean().describe(
+    "Every indicator of the bot has its full window on every symbol (warmed from the venue's " +
+      "history at start; false while it still warms, e.g. from live bars when history failed)",
+  ),
+  warmup_bars: z.number().describe("History bars the strategy learnt from at start, trading none"),
 }).meta({ id: "BotRuntime" });
 
 const BotDetailJson = BotJson.extend({
@@ -267,6 +272,8 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
         positions: status.positions,
         pending: status.pending,
         ...status.counts,
+        warm: status.warm,
+        warmup_bars: status.warmupBars,
       };
     }
     return c.json({ ...botJson(row), runtime });

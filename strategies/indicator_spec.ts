@@ -199,6 +199,20 @@ export class IndicatorSet {
     return key;
   }
 
+  /**
+   * Replaces the indicator under `key` by a new one fed `history` (closed bars, oldest first),
+   * keeping its users: how a symbol actor warms an indicator once older bars arrive. Answers
+   * whether `key` is held.
+   */
+  rewarm(key: string, history: readonly IndicatorBar[]): boolean {
+    const entry = this.#entries.get(key);
+    if (!entry) return false;
+    const indicator = createIndicator(entry.spec);
+    for (const bar of history) indicator.update(bar);
+    entry.indicator = indicator;
+    return true;
+  }
+
   /** Drops one user of `key`; the indicator goes when none is left. Answers whether it went. */
   release(key: string): boolean {
     const entry = this.#entries.get(key);

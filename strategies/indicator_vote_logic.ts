@@ -64,6 +64,10 @@ export const indicatorVoteLogic: StrategyLogic<IndicatorVoteParams, IndicatorVot
     for (const e of evaluatorsOf(params)) out.push(...e.indicators);
     return out;
   },
+  // `obv_trend` compares OBV with its value `bars` bars ago: that many values before the first
+  // live bar.
+  warmupBars: (params) =>
+    Math.max(0, ...params.evaluators.map((e) => e.type === "obv_trend" ? e.bars + 1 : 0)),
   initialState: (params) => ({
     evaluators: evaluatorsOf(params).map((e) => e.initialState()),
     position: "flat",
@@ -81,7 +85,8 @@ export const indicatorVoteLogic: StrategyLogic<IndicatorVoteParams, IndicatorVot
     const vote = tallyVotes(signals, ctx.params);
     let position = ctx.state.position;
     const intents: Intent[] = [];
-    if (vote.action !== "hold") {
+    // Warm-up (history): the evaluators learn the market; nothing is traded, the position stays.
+    if (vote.action !== "hold" && !ctx.warmup) {
       const why = signals.filter((s) => s.action === vote.action).map((s) => s.reason);
       const reason = `Vote ${vote.reason}: ${why.join("; ")}`;
       const snapshot: Record<string, IndicatorValue | null> = {};

@@ -46,7 +46,8 @@ export const smaCrossLogic: StrategyLogic<SmaCrossParams, SmaCrossState> = {
     const s = readIndicator(indicators, slowSpec);
     if (f === null || s === null) return { state: ctx.state, intents: [] };
     const step = crossStep(ctx.state.sign, f - s);
-    if (step.cross === null) {
+    // Warm-up (history): remember the sign; nothing is traded, so the position stays.
+    if (step.cross === null || ctx.warmup) {
       return { state: { ...ctx.state, sign: step.sign }, intents: [] };
     }
     const kinds = intentsToward(

@@ -49,6 +49,12 @@ export interface StrategyContext<P, S> {
   readonly symbol: string;
   readonly params: Readonly<P>;
   readonly state: Readonly<S>;
+  /**
+   * True while the bot replays history before going live (see {@link warmBar}): nothing is
+   * traded on such a bar and intents are dropped, so remember what the market did (a cross's
+   * last sign, an evaluator's memory) but do not change the position you believe you hold.
+   */
+  readonly warmup?: boolean;
 }
 
 /** What a handler answers: the next state and any intents. */
@@ -69,6 +75,11 @@ export interface StrategyLogic<P = unknown, S = unknown> {
   indicators(params: P): IndicatorSpec[];
   /** State before the first bar. */
   initialState(params: P): S;
+  /**
+   * Bars of history the strategy wants at warm-up to act on the first live bar, when it needs
+   * more than its indicators' longest window plus one (a look-back of its own); default none.
+   */
+  warmupBars?(params: P): number;
   /** Handles a closed bar; `indicators` holds at least the declared keys (null while warming). */
   onBar(ctx: StrategyContext<P, S>, bar: Bar, indicators: IndicatorSnapshot): StrategyStep<S>;
   /** Handles a fill of one of this bot's orders. */
@@ -119,8 +130,12 @@ export interface InstanceStep<P, S> {
   intents: Intent[];
 }
 
-function contextOf<P, S>(instance: StrategyInstance<P, S>): StrategyContext<P, S> {
-  return { symbol: instance.symbol, params: instance.params, state: instance.state };
+function contextOf<P, S>(
+  instance: StrategyInstance<P, S>,
+  warmup = false,
+): StrategyContext<P, S> {
+  const ctx = { symbol: instance.symbol, params: instance.params, state: instance.state };
+  return warmup ? { ...ctx, warmup } : ctx;
 }
 
 /**
@@ -136,6 +151,22 @@ export function stepBar<P, S>(
   checkMatch(logic, instance);
   const { state, intents } = logic.onBar(contextOf(instance), bar, indicators);
   return { instance: { ...instance, state }, intents };
+}
+
+/**
+ * Runs `onBar` for a historical bar during warm-up, with `ctx.warmup` true, and answers the new
+ * instance: whatever intents the strategy gives are dropped (a bot never trades on the past).
+ * Pure. Throws as {@link stepBar} does.
+ */
+export function warmBar<P, S>(
+  logic: StrategyLogic<P, S>,
+  instance: StrategyInstance<P, S>,
+  bar: Bar,
+  indicators: IndicatorSnapshot,
+): StrategyInstance<P, S> {
+  checkMatch(logic, instance);
+  const { state } = logic.onBar(contextOf(instance, true), bar, indicators);
+  return { ...instance, state };
 }
 
 /** Runs `onOrderFilled` (if the strategy has one) for a fill. Pure. */

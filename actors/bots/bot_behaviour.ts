@@ -7,8 +7,9 @@
  * - `paused`: the bot is paused (signals recorded, no orders);
  * - `market closed`: the market monitor said the core session is closed (intraday timeframes
  *   only: a `1Day` bar closes outside the session and its order queues for the open);
- * - `outside trading window`: the decision time (the bar's end; for `1Day`, only the bar's day
- *   of week is checked) is not on a configured day within `[start, end)` ET;
+ * - `outside trading window`: the config has a `trading_window` and the decision time (the bar's
+ *   end; for `1Day`, only the bar's day of week is checked) is not on one of its days within
+ *   `[start, end)` ET (no window: the venue's hours alone, through `market closed`);
  * - `order pending`: an order of this bot for the symbol is still open;
  * - entries only: `already long|short` (holding a position), `max positions` (symbols held or
  *   with a pending entry reach `max_positions`), `cooldown after loss` (a losing exit filled less
@@ -21,6 +22,12 @@
  * reports back with `order_filled` (signed position after the fill, realized P&L) and
  * `order_closed` (canceled, rejected, expired or denied). A strategy's belief and the bot's
  * position may differ after a suppressed exit; the bot trusts its fills.
+ *
+ * Warm-up: spawned with `warmup: true` (as the bot manager does), the bot holds each symbol's
+ * live bars until its `warmup` message: history bars the strategy sees through `warmBar`
+ * (`ctx.warmup`, intents dropped: nothing is traded on the past), then the held live bars run as
+ * usual. `status.warm` says whether every indicator of the bot had a value on the last bar of
+ * every symbol.
  *
  * The state is plain data (structured-clone safe). The strategies' logic comes from the lookup
  * given to {@link createBotBehaviour} (default: the built-ins' logic, builtin_logic.ts).
@@ -48,6 +55,7 @@ import {
   stepFill,
   type StrategyInstance,
   type StrategyLookup,
+  warmBar,
 } from "../../strategies/strategy_logic.ts";
 import type { ActorBehaviour, Transition } from "../runtime/behaviour.ts";
 import type { BatchDelivery } from "../runtime/protocol.ts";
@@ -70,7 +78,15 @@ export interface BotArgs {
   paused?: boolean;
   /** Whether the market is open (default true); see the `market` message. */
   marketOpen?: boolean;
+  /**
+   * Whether a `warmup` message comes for each symbol after the subscription (the bot manager
+   * sends one). Until it does, live bars of that symbol are held, then run after the history.
+   */
+  warmup?: boolean;
 }
+
+/** Live bars held per symbol while its warm-up is awaited; beyond, the oldest are dropped. */
+const MAX_HELD = 1_000;
 
 /** A fill of one of this bot's orders. */
 export interface OrderFilledMsg {
@@ -97,6 +113,12 @@ export type BotMsg =
   | OrderFilledMsg
   | { type: "order_closed"; symbol: string; clientOrderId: string; status: string }
   | { type: "account"; equity: string }
+  /**
+   * History before the live bars, oldest first: the strategy learns from it with nothing traded
+   * (`ctx.warmup`); bars at or before the last bar seen, or at or after the first live bar held,
+   * are skipped. `error` says why there is none (the venue's history was unavailable).
+   */
+  | { type: "warmup"; symbol: string; updates: readonly BarUpdate[]; error?: string }
   /** The market monitor's news: the core session opened or closed. */
   | { type: "market"; open: boolean }
   | { type: "pause" }
@@ -126,11 +148,18 @@ export interface SymbolBook {
   lastClose: number | null;
   /** ATR values of the last bar by period, for legs sized by ATR. */
   atr: Record<number, number | null>;
+  /** Every indicator of the bot had a value on the last bar (history or live). */
+  warm: boolean;
+  /** A `warmup` message is awaited; live bars meanwhile are in {@link held}. */
+  awaitingWarmup: boolean;
+  held: BarUpdate[];
 }
 
 /** A bot's state: plain data. */
 export interface BotState {
   config: BotConfig;
+  /** The indicator keys the bot reads on each symbol. */
+  keys: string[];
   instances: Record<string, StrategyInstance>;
   books: Record<string, SymbolBook>;
   equity: string | null;
@@ -138,6 +167,8 @@ export interface BotState {
   marketOpen: boolean;
   orderSeq: number;
   counts: { bars: number; signals: number; orders: number; suppressed: number };
+  /** History bars the strategy learnt from at warm-up (nothing traded on them). */
+  warmupBars: number;
 }
 
 /** A bot's `status` reply. */
@@ -150,6 +181,9 @@ export interface BotStatus {
   positions: Record<string, string>;
   pending: Record<string, string>;
   counts: BotState["counts"];
+  /** Every indicator of the bot has its full window on every symbol. */
+  warm: boolean;
+  warmupBars: number;
 }
 
 /** The ATR keys a config's legs read (for sizing by ATR). */
@@ -170,10 +204,14 @@ export function botIndicatorSpecs(config: BotConfig, registry: StrategyLookup): 
   return [...def.indicators(config.params), ...atrSpecs(config)];
 }
 
-/** Whether `decisionMs` falls within the config's trading window. */
+/**
+ * Whether `decisionMs` falls within the config's trading window; always true without one (the
+ * venue's hours then decide, through the market status).
+ */
 export function inTradingWindow(config: BotConfig, decisionMs: number, dayOnly = false): boolean {
-  const et = toEt(decisionMs);
   const w = config.trading_window;
+  if (!w) return true;
+  const et = toEt(decisionMs);
   if (!w.days.includes(WEEKDAYS[et.weekday]!)) return false;
   if (dayOnly) return true;
   const minute = et.hour * 60 + et.minute;
@@ -297,28 +335,90 @@ export function createBotBehaviour(
     return n;
   }
 
+  function isWarm(keys: readonly string[], indicators: BarUpdate["indicators"]): boolean {
+    return keys.every((key) => indicators[key] !== null && indicators[key] !== undefined);
+  }
+
+  function atrOf(config: BotConfig, update: BarUpdate): Record<number, number | null> {
+    const atr: Record<number, number | null> = {};
+    for (const spec of atrSpecs(config)) {
+      const value = update.indicators[indicatorKey(spec)];
+      atr[(spec.params as { period: number }).period] = typeof value === "number" ? value : null;
+    }
+    return atr;
+  }
+
+  /** The strategy learns from history, trading nothing; then the live bars held meanwhile run. */
+  function onWarmup(
+    state: BotState,
+    msg: Extract<BotMsg, { type: "warmup" }>,
+  ): Transition<BotState, BotEffect> {
+    const instance = state.instances[msg.symbol];
+    const book = state.books[msg.symbol];
+    if (!instance || !book) return { state };
+    const def = registry.get(state.config.strategy);
+    const firstHeldMs = book.held.length > 0 ? Date.parse(book.held[0]!.bar.t) : Infinity;
+    let next = { ...book, awaitingWarmup: false, held: [] as BarUpdate[] };
+    let current = instance;
+    let replayed = 0;
+    for (const update of msg.updates) {
+      if (update.timeframe !== state.config.timeframe || update.symbol !== msg.symbol) continue;
+      const ms = Date.parse(update.bar.t);
+      if (ms >= firstHeldMs) break;
+      if (next.lastBarT !== null && ms <= Date.parse(next.lastBarT)) continue;
+      current = warmBar(def, current, update.bar, update.indicators);
+      next = {
+        ...next,
+        lastBarT: update.bar.t,
+        lastClose: update.bar.c,
+        atr: atrOf(state.config, update),
+        warm: isWarm(state.keys, update.indicators),
+      };
+      replayed++;
+    }
+    let s: BotState = {
+      ...state,
+      instances: { ...state.instances, [msg.symbol]: current },
+      books: { ...state.books, [msg.symbol]: next },
+      warmupBars: state.warmupBars + replayed,
+    };
+    const effects: BotEffect[] = [];
+    for (const update of book.held) {
+      const t = onBar(s, update);
+      s = t.state;
+      if (t.effects) effects.push(...t.effects);
+    }
+    return effects.length ? { state: s, effects } : { state: s };
+  }
+
   function onBar(state: BotState, update: BarUpdate): Transition<BotState, BotEffect> {
     const config = state.config;
     const instance = state.instances[update.symbol];
     const book = state.books[update.symbol];
     if (update.timeframe !== config.timeframe || !instance || !book) return { state };
+    if (book.awaitingWarmup) {
+      const held = [...book.held, update].slice(-MAX_HELD);
+      return { state: { ...state, books: { ...state.books, [update.symbol]: { ...book, held } } } };
+    }
     // A repeated or older bar (e.g. after a restart) is not run twice.
     if (book.lastBarT !== null && Date.parse(update.bar.t) <= Date.parse(book.lastBarT)) {
       return { state };
     }
     const def = registry.get(config.strategy);
     const step = stepBar(def, instance, update.bar, update.indicators);
-    const atr: Record<number, number | null> = {};
-    for (const spec of atrSpecs(config)) {
-      const value = update.indicators[indicatorKey(spec)];
-      atr[(spec.params as { period: number }).period] = typeof value === "number" ? value : null;
-    }
+    const atr = atrOf(config, update);
     let s: BotState = {
       ...state,
       instances: { ...state.instances, [update.symbol]: step.instance },
       books: {
         ...state.books,
-        [update.symbol]: { ...book, lastBarT: update.bar.t, lastClose: update.bar.c, atr },
+        [update.symbol]: {
+          ...book,
+          lastBarT: update.bar.t,
+          lastClose: update.bar.c,
+          atr,
+          warm: isWarm(state.keys, update.indicators),
+        },
       },
       counts: { ...state.counts, bars: state.counts.bars + 1 },
     };
@@ -380,6 +480,8 @@ export function createBotBehaviour(
       positions,
       pending,
       counts: state.counts,
+      warm: Object.values(state.books).every((book) => book.warm),
+      warmupBars: state.warmupBars,
     };
   }
 
@@ -401,10 +503,14 @@ export function createBotBehaviour(
           lastBarT: null,
           lastClose: null,
           atr: {},
+          warm: false,
+          awaitingWarmup: args.warmup ?? false,
+          held: [],
         };
       }
       return {
         config,
+        keys: [...new Set(botIndicatorSpecs(config, registry).map(indicatorKey))],
         instances,
         books,
         equity: args.equity ?? null,
@@ -412,6 +518,7 @@ export function createBotBehaviour(
         marketOpen: args.marketOpen ?? true,
         orderSeq: 0,
         counts: { bars: 0, signals: 0, orders: 0, suppressed: 0 },
+        warmupBars: 0,
       };
     },
     start(state) {
@@ -441,6 +548,8 @@ export function createBotBehaviour(
         }
         case "bar":
           return onBar(state, msg.update);
+        case "warmup":
+          return onWarmup(state, msg);
         case "order_filled":
           return onFill(state, msg);
         case "order_closed": {

@@ -7,7 +7,10 @@
  *
  * Defaults:
  * - `timeframe` `"1Min"`; `params` `{}` (then the strategy's own defaults);
- * - `trading_window` Mon–Fri 09:30–16:00 America/New_York (start inclusive, end exclusive);
+ * - `trading_window` none: the bot trades whenever the venue's market is open (every minute in the
+ *   24x7 simulation; the exchange's core session under `SIM_HOURS=nyse`, holidays and early closes
+ *   included, as the market monitor says). A window only narrows that: its days default to all
+ *   seven, `start` to 00:00 and `end` to 24:00 America/New_York (start inclusive, end exclusive);
  * - `frequency` `"0s"` (no minimum time between orders); `cooldown_after_loss` `"0s"`;
  * - `sizing` `{method: "fixed_qty", qty: "1"}`; no `stop_loss`, no `take_profit`;
  * - `max_positions` the number of symbols; `risk` `{}` (no bot-specific limits).
@@ -79,15 +82,20 @@ function positiveDecimal(max?: number) {
 }
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { message: "Expected HH:MM (24-hour)" });
+/** An end time: HH:MM, or 24:00 for the end of the day. */
+const hhmmEnd = z.string().regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/, {
+  message: "Expected HH:MM (24-hour, or 24:00 for the end of the day)",
+});
 
+/** A window narrows the venue's hours; each field left out narrows nothing. */
 const tradingWindowSchema = z.strictObject({
-  /** Days the bot may trade (default Mon–Fri). */
-  days: z.array(z.enum(WEEKDAYS)).min(1).default(["mon", "tue", "wed", "thu", "fri"])
+  /** Days the bot may trade (default all seven). */
+  days: z.array(z.enum(WEEKDAYS)).min(1).default([...WEEKDAYS])
     .transform((days) => WEEKDAYS.filter((d) => days.includes(d))),
-  /** First minute, ET, inclusive (default 09:30). */
-  start: hhmm.default("09:30"),
-  /** End, ET, exclusive (default 16:00). */
-  end: hhmm.default("16:00"),
+  /** First minute, ET, inclusive (default 00:00). */
+  start: hhmm.default("00:00"),
+  /** End, ET, exclusive (default 24:00). */
+  end: hhmmEnd.default("24:00"),
 }).refine((w) => minutesOf(w.start) < minutesOf(w.end), {
   message: "start must be before end",
   path: ["start"],
@@ -160,11 +168,8 @@ export const botConfigSchema = z.strictObject({
   }),
   timeframe: z.enum(BOT_TIMEFRAMES).default("1Min"),
   params: z.record(z.string(), z.unknown()).default({}),
-  trading_window: tradingWindowSchema.default({
-    days: ["mon", "tue", "wed", "thu", "fri"],
-    start: "09:30",
-    end: "16:00",
-  }),
+  /** Absent: the venue's hours alone decide (see the module documentation). */
+  trading_window: tradingWindowSchema.optional(),
   frequency: duration.default(0),
   sizing: sizingSchema.default({ method: "fixed_qty", qty: "1", fractional: false }),
   stop_loss: exitDistanceSchema.optional(),

@@ -70,8 +70,11 @@ export interface BotConfig {
   timeframe: BotTimeframe;
   /** The strategy's params, validated and defaulted. */
   params: Record<string, unknown>;
-  /** Days (in week order) and `[start, end)` as `"HH:MM"` ET. */
-  trading_window: { days: Weekday[]; start: string; end: string };
+  /**
+   * Days (in week order) and `[start, end)` as `"HH:MM"` ET (`end` may be `"24:00"`); absent, the
+   * bot trades whenever the venue's market is open.
+   */
+  trading_window?: { days: Weekday[]; start: string; end: string };
   /** Least milliseconds between two orders of one symbol. */
   frequency: number;
   sizing: SizingConfig;

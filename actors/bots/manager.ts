@@ -23,6 +23,15 @@
  * `restartWindowMs` escalate: the bot is stopped with status `error`. Other bots are unaffected.
  * A symbol actor that crashes is restarted and every bot on it is wired to it again.
  *
+ * Warm-up: when a bot subscribes its indicators (a new bot, a bot restart, a symbol-actor
+ * restart), the manager asks the symbol actor what history they lack, fetches it from the
+ * venue's `bars` (the closed bars before the first live bar, or before the current partial bar),
+ * with, for a longer timeframe, the closed minutes of the interval in progress (so its first
+ * live bar is whole), hands it to the symbol actor, and sends the bot the result as `warmup`: the
+ * strategy learns from it trading nothing, then runs the live bars it held meanwhile. When the
+ * venue fails, the bot warms from live bars; a log line and a bot event `warmup` (with `error`)
+ * say so.
+ *
  * Market hours: on `market_status_changed` (see actors/market_monitor.ts) every bot is told, and
  * intraday bots place nothing while the market is closed; the event also goes to each bot's
  * stream.
@@ -62,7 +71,15 @@ import {
   type BotMsg,
   createBotBehaviour,
 } from "./bot_behaviour.ts";
-import { barTopic, symbolBehaviour, type SymbolMsg } from "./symbol_behaviour.ts";
+import {
+  barTopic,
+  bucketStart,
+  symbolBehaviour,
+  type SymbolMsg,
+  type WarmupNeed,
+  type WarmupResult,
+} from "./symbol_behaviour.ts";
+import { timeframeMs } from "./bot_config_data.ts";
 
 /** A bot's status as stored. */
 export type BotStatus = "running" | "paused" | "stopped" | "error";
@@ -109,8 +126,8 @@ const SYMBOL_BEHAVIOUR_REF: BehaviourRef = {
 export interface BotManagerOptions {
   sql: Sql;
   engine: ExecutionEngine;
-  /** Market data with live 1-minute bars. */
-  venue: Pick<MarketData, "subscribe">;
+  /** Market data: live 1-minute bars, and the history that warms new indicators. */
+  venue: Pick<MarketData, "subscribe" | "bars">;
   bus: MessageBus;
   /** The engine's clock: restart backoff and event times. */
   clock: Clock;
@@ -302,8 +319,16 @@ export class BotManager {
       if (run.paused) return await this.resume(tenant, botId);
       return row;
     }
+    // A new run counts its own crashes, from the first (a strategy may throw at warm-up).
+    if (row.error_count !== 0) {
+      await withTenant(
+        this.#opts.sql,
+        tenant,
+        (tx) => tx`update bots set error_count = 0 where id = ${botId}`,
+      );
+    }
     await this.#spawnRun(tenant, row, false);
-    return await this.#setStatus(tenant, botId, "running", { lastRun: true, resetErrors: true });
+    return await this.#setStatus(tenant, botId, "running", { lastRun: true });
   }
 
   /** Stops the bot's actors and records status `stopped`. Throws `BOT_NOT_FOUND`. */
@@ -565,6 +590,7 @@ export class BotManager {
             paused: run.paused,
             marketOpen: this.#marketOpen,
             positions,
+            warmup: true,
             ...(equity ? { equity } : {}),
           },
         },
@@ -710,6 +736,127 @@ export class BotManager {
     const wire: Wire = { timeframe, specs, keys: reply.keys, link: null, symbolActor: actor };
     run.wires.set(symbol, wire);
     wire.link = await link(actor, bot, { topic: barTopic(timeframe) });
+    await this.#warmup(run, symbol, wire);
+  }
+
+  /**
+   * Warms the wire's indicators from the venue's history and gives the bot the past to learn
+   * from: the symbol actor says how many closed bars it lacks and before when (its first live
+   * bar, else the current partial bar), the manager fetches them (I/O stays here), the actor
+   * takes those it has not seen live and answers every bar it holds with the bot's indicator
+   * values, which go to the bot as `warmup` (the bot trades none of them). When the venue
+   * cannot serve history the bot is told so, warms from live bars, and it is logged.
+   */
+  async #warmup(run: Run, symbol: string, wire: Wire): Promise<void> {
+    const { timeframe, keys, symbolActor: actor } = wire;
+    let fetched = 0;
+    let error: string | null = null;
+    let result: WarmupResult = { accepted: 0, warm: false, updates: [] };
+    try {
+      const strategy = this.#opts.registry.get(run.config.strategy);
+      const minBars = strategy.warmupBars?.(run.config.params) ?? 0;
+      const need = await actor.request<WarmupNeed>({
+        type: "warmup_need",
+        timeframe,
+        keys,
+        ...(minBars > 0 ? { minBars } : {}),
+      });
+      let bars: Bar[] = [];
+      let minutes: Bar[] = [];
+      try {
+        if (need.bars > 0) {
+          bars = await this.#history(symbol, timeframe, need);
+          fetched = bars.length;
+        }
+        if (timeframe !== "1Min") minutes = await this.#intervalMinutes(symbol, timeframe);
+      } catch (e) {
+        error = String((e as { message?: unknown })?.message ?? e);
+        log.warning(
+          "Cannot warm bot {botId} on {symbol} {timeframe} from the venue's history, it warms " +
+            "from live bars: {error}",
+          { botId: run.botId, symbol, timeframe, error },
+        );
+      }
+      result = await actor.request<WarmupResult>({
+        type: "warmup",
+        timeframe,
+        keys,
+        bars,
+        ...(minutes.length > 0 ? { minutes } : {}),
+      });
+    } catch (e) {
+      error ??= String((e as { message?: unknown })?.message ?? e);
+      log.warning("Cannot warm bot {botId} on {symbol}: {error}", {
+        botId: run.botId,
+        symbol,
+        error,
+      });
+    } finally {
+      // Always sent: the bot holds its live bars until it hears.
+      run.bot?.send({
+        type: "warmup",
+        symbol,
+        updates: result.updates,
+        ...(error !== null ? { error } : {}),
+      });
+    }
+    this.#event(run, "warmup", {
+      symbol,
+      timeframe,
+      fetched,
+      accepted: result.accepted,
+      warm: result.warm,
+      ...(error !== null ? { error } : {}),
+    });
+  }
+
+  /**
+   * The venue's closed 1-minute bars of the `timeframe` interval in progress, oldest first: what
+   * completes its bar when live data starts within it.
+   */
+  async #intervalMinutes(symbol: string, timeframe: Timeframe): Promise<Bar[]> {
+    const now = this.#opts.clock.now();
+    const from = bucketStart(timeframe, now);
+    const to = bucketStart("1Min", now);
+    if (to <= from) return [];
+    const page = await this.#opts.venue.bars(symbol, {
+      timeframe: "1Min",
+      start: from,
+      end: to - 1,
+      limit: 10_000,
+      sort: "asc",
+    });
+    return page.bars.filter((b) => {
+      const ms = Date.parse(b.t);
+      return ms >= from && ms < to;
+    });
+  }
+
+  /**
+   * The venue's last `need.bars` closed bars of `timeframe` before `need.beforeMs` and before
+   * the current, partial bar, oldest first.
+   */
+  async #history(symbol: string, timeframe: Timeframe, need: WarmupNeed): Promise<Bar[]> {
+    const now = this.#opts.clock.now();
+    const before = Math.min(need.beforeMs ?? Infinity, bucketStart(timeframe, now));
+    // Far enough back for nights, weekends and holidays when the venue keeps exchange hours.
+    const span = Math.max(need.bars * timeframeMs(timeframe) * 3, 10 * 86_400_000);
+    const out: Bar[] = [];
+    let pageToken: string | undefined;
+    while (out.length < need.bars) {
+      const page = await this.#opts.venue.bars(symbol, {
+        timeframe,
+        start: before - span,
+        end: before - 1,
+        limit: Math.min(10_000, need.bars - out.length),
+        sort: "desc",
+        ...(pageToken ? { pageToken } : {}),
+      });
+      for (const bar of page.bars) if (Date.parse(bar.t) < before) out.push(bar);
+      if (!page.next_page_token || page.bars.length === 0) break;
+      pageToken = page.next_page_token;
+    }
+    return out.reverse();
   }
 
   async #dropWire(wire: Wire): Promise<void> {

@@ -20,6 +20,17 @@
  * to `historyLimit` past bars of its timeframe. A timeframe with no subscribed key and not listed
  * in the spawn args' `timeframes` is dropped.
  *
+ * Warm-up from the venue's history (the fetching is the bot manager's I/O): `warmup_need` answers
+ * how many closed bars some keys lack (their longest window plus one, less the bars held) and
+ * before when ({@link WarmupNeed}: the first live bar held); `warmup` takes the history bars before
+ * that (so none duplicates a live bar; with no live bar yet, later live minutes they cover are
+ * skipped), feeds the indicators still short of their window afresh (a warm one, which other bots
+ * read, is left as it is), and answers every bar held with the keys' values
+ * ({@link WarmupResult}) for the bot to replay. For a longer timeframe `warmup` may also carry
+ * the 1-minute bars of the interval in progress: they complete a bar that live data joined
+ * mid-interval (or that a timeframe added while data flows would skip), so the first live bar
+ * is whole.
+ *
  * The state holds the indicator objects, so it is not plain data: it stays in the actor's
  * thread. Everything published and replied is plain data.
  *
@@ -36,7 +47,6 @@ import {
   type IndicatorSpecInput,
   parseIndicatorKey,
 } from "../../strategies/indicator_spec.ts";
-import type { IndicatorBar } from "../../strategies/indicators.ts";
 import type { BarUpdate } from "./bar_update.ts";
 import { BOT_TIMEFRAMES, timeframeMs } from "./bot_config_data.ts";
 
@@ -76,19 +86,66 @@ export type SymbolMsg =
     specs: readonly (IndicatorSpecInput | IndicatorSpec | string)[];
   }
   | { type: "unsubscribe"; timeframe: Timeframe; keys: readonly string[] }
+  /**
+   * Reply: {@link WarmupNeed}, the history `keys` of `timeframe` lack: their longest window plus
+   * one, or `minBars` (a strategy's own look-back) when more.
+   */
+  | { type: "warmup_need"; timeframe: Timeframe; keys: readonly string[]; minBars?: number }
+  /**
+   * History of `timeframe` (closed bars, oldest first) for `keys`, and optionally the closed
+   * 1-minute bars of the interval in progress (so a bar of a longer timeframe that started before
+   * the live data is whole); reply: {@link WarmupResult}.
+   */
+  | {
+    type: "warmup";
+    timeframe: Timeframe;
+    keys: readonly string[];
+    bars: readonly Bar[];
+    minutes?: readonly Bar[];
+  }
   | { type: "status" };
+
+/** What a symbol actor needs from the venue's history to warm some indicators. */
+export interface WarmupNeed {
+  /** How many closed bars of the timeframe, at most (0: the indicators are warm already). */
+  bars: number;
+  /**
+   * The bars must start before this (epoch ms): the first bar of live data this actor holds. Null
+   * when it holds none yet: then up to the current, partial bar.
+   */
+  beforeMs: number | null;
+}
+
+/** The reply to `warmup`. */
+export interface WarmupResult {
+  /** History bars taken (those before the live data this actor has seen; no duplicates). */
+  accepted: number;
+  /** Whether every one of the keys has its full window now. */
+  warm: boolean;
+  /**
+   * Every bar held, oldest first, with the values of the keys after it: what the bot replays
+   * (without trading) to warm its strategy.
+   */
+  updates: BarUpdate[];
+}
 
 interface Building {
   startMs: number;
   endMs: number;
   bar: Bar;
+  /** Start of the first minute in it (a frame may start mid-interval). */
+  fromMs?: number;
 }
 
+/** Numbers stored per bar: t (epoch ms), o, h, l, c, v, n, vw. */
+const FIELDS = 8;
+
 /**
- * The last `limit` closed bars of a timeframe, oldest first, kept as the four fields indicators
- * read (high, low, close, volume) in one Float64Array ring: 32 bytes a bar instead of a Bar
- * object with its time text, so a full history costs a symbol actor about 16 KB per timeframe.
- * The ring grows by doubling up to `limit`.
+ * The last `limit` closed bars of a timeframe, oldest first, kept as numbers in one Float64Array
+ * ring (time, OHLC, volume, trade count, VWAP): 64 bytes a bar instead of a Bar object with its
+ * time text, so a full history of 500 bars costs a symbol actor about 32 KB per timeframe. It
+ * warms new indicators, and replays a bot's indicators over the past at warm-up. The ring grows
+ * by doubling up to `limit`.
  */
 export class BarHistory {
   readonly limit: number;
@@ -100,7 +157,7 @@ export class BarHistory {
   constructor(limit: number) {
     this.limit = Math.max(0, Math.floor(limit));
     this.#capacity = Math.min(this.limit, 64);
-    this.#data = new Float64Array(this.#capacity * 4);
+    this.#data = new Float64Array(this.#capacity * FIELDS);
   }
 
   /** Bars held. */
@@ -108,37 +165,55 @@ export class BarHistory {
     return this.#size;
   }
 
+  /** Start (epoch ms) of the oldest bar held, or null when empty. */
+  get firstMs(): number | null {
+    return this.#size === 0 ? null : this.#data[this.#head * FIELDS]!;
+  }
+
   /** Appends a closed bar, forgetting the oldest beyond `limit`. */
-  push(bar: IndicatorBar): void {
+  push(bar: Bar): void {
     if (this.limit === 0) return;
     if (this.#size === this.#capacity && this.#capacity < this.limit) this.#grow();
-    const slot = (this.#head + this.#size) % this.#capacity;
+    const at = ((this.#head + this.#size) % this.#capacity) * FIELDS;
     const d = this.#data;
-    d[slot * 4] = bar.h;
-    d[slot * 4 + 1] = bar.l;
-    d[slot * 4 + 2] = bar.c;
-    d[slot * 4 + 3] = bar.v;
+    d[at] = Date.parse(bar.t);
+    d[at + 1] = bar.o;
+    d[at + 2] = bar.h;
+    d[at + 3] = bar.l;
+    d[at + 4] = bar.c;
+    d[at + 5] = bar.v;
+    d[at + 6] = bar.n;
+    d[at + 7] = bar.vw;
     if (this.#size < this.#capacity) this.#size++;
     else this.#head = (this.#head + 1) % this.#capacity;
   }
 
   /** The bars held, oldest first. */
-  bars(): IndicatorBar[] {
-    const out: IndicatorBar[] = [];
+  bars(): Bar[] {
+    const out: Bar[] = [];
     const d = this.#data;
     for (let i = 0; i < this.#size; i++) {
-      const slot = ((this.#head + i) % this.#capacity) * 4;
-      out.push({ h: d[slot]!, l: d[slot + 1]!, c: d[slot + 2]!, v: d[slot + 3]! });
+      const at = ((this.#head + i) % this.#capacity) * FIELDS;
+      out.push({
+        t: iso(d[at]!),
+        o: d[at + 1]!,
+        h: d[at + 2]!,
+        l: d[at + 3]!,
+        c: d[at + 4]!,
+        v: d[at + 5]!,
+        n: d[at + 6]!,
+        vw: d[at + 7]!,
+      });
     }
     return out;
   }
 
   #grow(): void {
     const capacity = Math.min(this.limit, this.#capacity * 2);
-    const next = new Float64Array(capacity * 4);
+    const next = new Float64Array(capacity * FIELDS);
     for (let i = 0; i < this.#size; i++) {
-      const from = ((this.#head + i) % this.#capacity) * 4;
-      next.set(this.#data.subarray(from, from + 4), i * 4);
+      const from = ((this.#head + i) % this.#capacity) * FIELDS;
+      next.set(this.#data.subarray(from, from + FIELDS), i * FIELDS);
     }
     this.#data = next;
     this.#capacity = capacity;
@@ -154,6 +229,10 @@ interface Frame {
   /** Minutes before this are part of a partial first interval and skipped. */
   skipBeforeMs: number | null;
   fresh: boolean;
+  /** Start of the first interval taken from live data; null before any. */
+  liveFromMs: number | null;
+  /** End of the newest history bar taken at warm-up: live minutes before it are counted. */
+  warmedUntilMs: number | null;
 }
 
 /** A symbol actor's state (holds indicator objects: not for structured clone). */
@@ -179,8 +258,11 @@ export interface SymbolStatus {
 }
 
 const MINUTE = 60_000;
+/** Most bars a timeframe's history holds, whatever is asked (a window of `MAX_PERIOD`, + 1). */
+const MAX_HISTORY = 10_001;
 
-function bucketStart(tf: Timeframe, ms: number): number {
+/** Start (epoch ms) of the `tf` interval holding `ms`: bars are left-labelled. */
+export function bucketStart(tf: Timeframe, ms: number): number {
   if (tf === "1Day") return etToEpochMs(toEt(ms).dateStr, "00:00");
   const size = timeframeMs(tf);
   return Math.floor(ms / size) * size;
@@ -217,6 +299,8 @@ function newFrame(state: SymbolState): Frame {
     history: new BarHistory(state.historyLimit),
     skipBeforeMs: null,
     fresh: state.lastMinuteMs !== null,
+    liveFromMs: null,
+    warmedUntilMs: null,
   };
 }
 
@@ -266,18 +350,21 @@ class Step {
       if (!frame) continue;
       const start = bucketStart(tf, startMs);
       const end = bucketEnd(tf, start);
+      // Already in the history this timeframe was warmed with.
+      if (frame.warmedUntilMs !== null && startMs < frame.warmedUntilMs) continue;
       if (frame.fresh) {
         frame.fresh = false;
         if (start !== startMs) frame.skipBeforeMs = end;
       }
       if (frame.skipBeforeMs !== null && startMs < frame.skipBeforeMs) continue;
+      frame.liveFromMs ??= start;
       if (tf === "1Min") {
         this.emit(tf, frame, { ...bar, t: iso(startMs) });
         continue;
       }
       frame.pending = frame.pending
         ? { ...frame.pending, bar: mergeBar(frame.pending.bar, bar) }
-        : { startMs: start, endMs: end, bar: { ...bar, t: iso(start) } };
+        : { startMs: start, endMs: end, bar: { ...bar, t: iso(start) }, fromMs: startMs };
       if (startMs + MINUTE >= end) {
         const p = frame.pending;
         frame.pending = null;
@@ -424,11 +511,150 @@ export const symbolBehaviour: ActorBehaviour<SymbolState, SymbolMsg, never, Symb
         }
         return { state, reply: { ok: true } };
       }
+      case "warmup_need": {
+        const frame = state.frames[msg.timeframe];
+        const reply: WarmupNeed = frame
+          ? warmupNeed(frame, msg.keys, msg.minBars ?? 0)
+          : { bars: 0, beforeMs: null };
+        return { state, reply };
+      }
+      case "warmup": {
+        const frame = state.frames[msg.timeframe];
+        if (frame && msg.minutes?.length && msg.timeframe !== "1Min") {
+          seedInterval(msg.timeframe, frame, msg.minutes);
+        }
+        const reply: WarmupResult = frame
+          ? warmup(state.symbol, msg.timeframe, frame, msg.keys, msg.bars)
+          : { accepted: 0, warm: false, updates: [] };
+        return { state, reply };
+      }
       case "status":
         return { state, reply: status(state) };
     }
   },
 };
+
+/** Bars needed for `keys` to have a value: the longest warm-up of their indicators. */
+function longestWindow(frame: Frame, keys: readonly string[]): number {
+  let n = 0;
+  for (const key of keys) n = Math.max(n, frame.set.get(key)?.warmup ?? 0);
+  return n;
+}
+
+/** Where history must end: before the first live data the frame holds (null: none yet). */
+function liveBoundary(frame: Frame): number | null {
+  if (frame.history.firstMs !== null) return frame.history.firstMs;
+  if (frame.liveFromMs !== null) return frame.liveFromMs;
+  if (frame.skipBeforeMs !== null) return frame.skipBeforeMs;
+  return frame.warmedUntilMs;
+}
+
+function warmupNeed(frame: Frame, keys: readonly string[], minBars: number): WarmupNeed {
+  const warm = keys.every((key) => frame.set.get(key)?.isStable ?? false);
+  // One bar more than the longest window: a strategy comparing with the previous value (a
+  // cross) can act on the first live bar. The history grows past its limit when a window needs.
+  const want = Math.max(longestWindow(frame, keys) + 1, Math.floor(minBars));
+  const bars = warm && frame.history.size >= want ? 0 : Math.max(0, want - frame.history.size);
+  return { bars, beforeMs: liveBoundary(frame) };
+}
+
+/**
+ * Completes the interval in progress of a longer timeframe with the venue's 1-minute bars of it
+ * that came before the frame's live data: when the frame builds the interval from a later minute,
+ * when it skips it (a timeframe added while data flows), or when it has no live data yet. Minutes
+ * of any other interval, or at or after the first live minute taken, are ignored; later live
+ * minutes already covered are skipped.
+ */
+function seedInterval(
+  tf: Timeframe,
+  frame: Frame,
+  minutes: readonly Bar[],
+): void {
+  const startMs = bucketStart(tf, Date.parse(minutes[0]!.t));
+  const endMs = bucketEnd(tf, startMs);
+  let beforeMs: number; // minutes from this on are live, or will be
+  if (frame.pending) {
+    if (frame.pending.startMs !== startMs) return;
+    beforeMs = frame.pending.fromMs ?? startMs;
+  } else if (frame.skipBeforeMs !== null && frame.liveFromMs === null) {
+    if (frame.skipBeforeMs !== endMs) return;
+    beforeMs = endMs;
+  } else if (frame.liveFromMs === null) {
+    beforeMs = endMs;
+  } else return;
+  // Not into an interval history already covers.
+  if (frame.warmedUntilMs !== null && startMs < frame.warmedUntilMs) return;
+  let bar: Bar | null = null;
+  let lastMs = -Infinity;
+  for (const minute of minutes) {
+    const ms = Date.parse(minute.t);
+    if (!(ms > lastMs) || ms < startMs || ms >= beforeMs) continue;
+    bar = bar ? mergeBar(bar, minute) : { ...minute, t: iso(startMs) };
+    lastMs = ms;
+  }
+  if (!bar) return;
+  if (frame.pending) {
+    frame.pending = { ...frame.pending, bar: mergeBar(bar, frame.pending.bar), fromMs: startMs };
+    return;
+  }
+  frame.pending = { startMs, endMs, bar, fromMs: startMs };
+  frame.fresh = false;
+  frame.skipBeforeMs = null;
+  frame.liveFromMs = startMs;
+  // Live minutes up to the last seeded may still come: they are counted already.
+  frame.warmedUntilMs = Math.max(frame.warmedUntilMs ?? -Infinity, lastMs + MINUTE);
+}
+
+function warmup(
+  symbol: string,
+  timeframe: Timeframe,
+  frame: Frame,
+  keys: readonly string[],
+  history: readonly Bar[],
+): WarmupResult {
+  const boundary = liveBoundary(frame);
+  const taken: Bar[] = [];
+  let lastMs = -Infinity;
+  for (const bar of history) {
+    const ms = Date.parse(bar.t);
+    // Oldest first, no duplicates, nothing at or after the live data already held.
+    if (!(ms > lastMs) || (boundary !== null && ms >= boundary)) continue;
+    taken.push(bar);
+    lastMs = ms;
+  }
+  if (taken.length > 0) {
+    const merged = [...taken, ...frame.history.bars()];
+    // Room for what was asked (a window, or a strategy's look-back), past the usual limit.
+    const limit = Math.max(
+      frame.history.limit,
+      longestWindow(frame, frame.set.keys()) + 1,
+      Math.min(merged.length, MAX_HISTORY),
+    );
+    const ring = new BarHistory(limit);
+    for (const bar of merged) ring.push(bar);
+    frame.history = ring;
+    if (frame.liveFromMs === null && frame.skipBeforeMs === null) {
+      frame.warmedUntilMs = Math.max(frame.warmedUntilMs ?? 0, bucketEnd(timeframe, lastMs));
+    }
+    // Indicators still short of their window start again on the longer history; a warm one is
+    // left alone (another bot reads it live).
+    for (const key of frame.set.keys()) {
+      if (!frame.set.get(key)!.isStable) frame.set.rewarm(key, frame.history.bars());
+    }
+  }
+  // The bot's indicators over every bar held, computed afresh for its strategy's replay.
+  const replay = new IndicatorSet();
+  for (const key of keys) replay.add(parseIndicatorKey(key));
+  const updates: BarUpdate[] = [];
+  for (const bar of frame.history.bars()) {
+    const values = replay.update(bar);
+    const indicators: Record<string, BarUpdate["indicators"][string]> = {};
+    for (const key of keys) indicators[key] = values[key] ?? null;
+    updates.push({ symbol, timeframe, bar, indicators });
+  }
+  const warm = keys.every((key) => frame.set.get(key)?.isStable ?? false);
+  return { accepted: taken.length, warm, updates };
+}
 
 function release(frame: Frame, key: string): void {
   const n = frame.refs[key];

@@ -37,6 +37,8 @@ export const rsiReversionLogic: StrategyLogic<RsiReversionParams, RsiReversionSt
     const rsi = readIndicator(indicators, rsiSpec);
     const atr = readIndicator(indicators, atrSpec);
     const snapshot = pickSnapshot(indicators, [rsiSpec, atrSpec]);
+    // It remembers nothing of the market but its position: history (warm-up) changes nothing.
+    if (ctx.warmup) return { state: ctx.state, intents: [] };
     const { position, entryPrice } = ctx.state;
     const intent = (kind: "enter_long" | "exit_long", reason: string) => ({
       kind,

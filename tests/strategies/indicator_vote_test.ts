@@ -8,6 +8,7 @@ import {
   type IntentKind,
   replayBars,
   stepBar,
+  warmBar,
 } from "../../strategies/strategy.ts";
 import { bar, randomBars } from "./_bars.ts";
 
@@ -142,4 +143,26 @@ Deno.test("indicator_vote: bad params name the field", () => {
     );
     assertStringIncludes(err.message, `Cannot configure strategy "indicator_vote": ${text}`);
   }
+});
+
+Deno.test("indicator_vote: warm-up votes change no position; live votes trade", () => {
+  let instance = createInstance(indicatorVote, {
+    symbol: "AAPL",
+    params: { evaluators: EVALUATORS },
+  });
+  instance = warmBar(indicatorVote, instance, bar(0, { c: 100 }), snap("buy", "buy", "buy"));
+  assertEquals(instance.state.position, "flat");
+  assertEquals(instance.state.lastVote?.action, "buy");
+  const step = stepBar(indicatorVote, instance, bar(1, { c: 100 }), snap("buy", "buy", "hold"));
+  assertEquals(step.intents.map((x) => x.kind), ["enter_long"]);
+});
+
+Deno.test("indicator_vote: obv_trend's look-back is asked for at warm-up", () => {
+  const params = (evaluators: unknown[]) =>
+    createInstance(indicatorVote, { symbol: "AAPL", params: { evaluators } }).params;
+  assertEquals(indicatorVote.warmupBars?.(params(EVALUATORS)), 0);
+  assertEquals(
+    indicatorVote.warmupBars?.(params([...EVALUATORS, { type: "obv_trend", bars: 40 }])),
+    41,
+  );
 });

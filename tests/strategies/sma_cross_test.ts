@@ -2,7 +2,13 @@ import { assertEquals, assertStringIncludes, assertThrows } from "../_assert.ts"
 import { TradeError } from "../../core/errors.ts";
 import { IndicatorSet } from "../../strategies/indicator_spec.ts";
 import { smaCross } from "../../strategies/sma_cross.ts";
-import { createInstance, type IntentKind, replayBars, stepBar } from "../../strategies/strategy.ts";
+import {
+  createInstance,
+  type IntentKind,
+  replayBars,
+  stepBar,
+  warmBar,
+} from "../../strategies/strategy.ts";
 import { bar, closeBars } from "./_bars.ts";
 
 /** Feeds (fast, slow) pairs straight in as SMA(2)/SMA(4) values; answers intents per bar. */
@@ -113,4 +119,25 @@ Deno.test("sma_cross: params are validated", () => {
     slow: 30,
     allowShort: false,
   });
+});
+
+Deno.test("sma_cross: warm-up remembers the sign but not a position; the first live bar can cross", () => {
+  let instance = createInstance(smaCross, {
+    symbol: "AAPL",
+    params: { fast: 2, slow: 4, allowShort: false },
+  });
+  // History with a cross up on its last bar: learnt, not traded, so the belief stays flat.
+  const history: [number, number][] = [[9, 10], [11, 10]];
+  for (const [i, [f, s]] of history.entries()) {
+    instance = warmBar(smaCross, instance, bar(i, { c: 100 }), { "sma:2": f, "sma:4": s });
+  }
+  assertEquals(instance.state, { sign: 1, position: "flat" });
+  // Live: still above is no cross; the cross down while flat is nothing (long-only); up buys.
+  const pairs: [number, number][] = [[12, 10], [9, 10], [11, 10]];
+  const live = pairs.map(([f, s], i) => {
+    const step = stepBar(smaCross, instance, bar(2 + i, { c: 100 }), { "sma:2": f, "sma:4": s });
+    instance = step.instance;
+    return step.intents.map((x) => x.kind);
+  });
+  assertEquals(live, [[], [], ["enter_long"]]);
 });

@@ -149,6 +149,25 @@ Deno.test("bot: trading window, frequency and cooldown suppress orders with a re
   assert(orders(c).length < orders(drive(open, updatesFor("AAPL", bars, open))).length);
 });
 
+Deno.test("bot: with no trading window the venue's hours decide: a weekend in the 24x7 market trades", () => {
+  // Saturday 2024-01-13, 20:00 ET: outside the old Mon–Fri 09:30–16:00 default.
+  const bars = walk(42, 200, 100, Date.UTC(2024, 0, 14, 1, 0));
+  const open = bot();
+  const r = drive(open, updatesFor("AAPL", bars, open));
+  assert(orders(r).length > 0, "the 24x7 market is open on a Saturday evening");
+  assert(signals(r).every((e) => e.type === "signal" && e.suppressed === undefined));
+  // Under NYSE hours the market monitor says closed, and that alone suppresses.
+  const closed = botBehaviour.init({
+    config: { name: "t", strategy: "sma_cross", symbols: ["AAPL"], params: PARAMS },
+    equity: "100000",
+    marketOpen: false,
+  });
+  const c = drive(closed, updatesFor("AAPL", bars, closed));
+  assertEquals(orders(c).length, 0);
+  assert(signals(c).length > 0);
+  assert(signals(c).every((e) => e.type === "signal" && e.suppressed === "market closed"));
+});
+
 Deno.test("bot: max positions across symbols, and pause/resume", () => {
   const a = walk(42, 200);
   const b = walk(43, 200);
@@ -230,4 +249,49 @@ Deno.test("bot: deterministic, and its state survives a structured clone mid-run
   const rest = drive(cloned, updates.slice(120), undefined, half.entry);
   assertEquals([...half.effects, ...rest.effects], one.effects);
   assertEquals(rest.state, one.state);
+});
+
+Deno.test("bot: awaiting warm-up it holds live bars, learns from history trading nothing, then runs them", () => {
+  const bars = walk(42, 200);
+  const base = bot();
+  const all = updatesFor("AAPL", bars, base);
+  const crosses = signals(drive(base, all)).map((e) => e.type === "signal" && e.intent.t);
+  assert(crosses.length >= 6);
+  // Split after the third cross's bar: history before, live from there (two bars already held).
+  const cut = all.findIndex((u) => u.bar.t === crosses[2]) + 1;
+  let state = botBehaviour.init({
+    config: { name: "t", strategy: "sma_cross", symbols: ["AAPL"], params: PARAMS },
+    equity: "100000",
+    warmup: true,
+  });
+  const effects: BotEffect[] = [];
+  const step = (msg: BotMsg) => {
+    const t = botBehaviour.receive(state, msg);
+    state = t.state;
+    effects.push(...(t.effects ?? []));
+  };
+  step({ type: "bar", update: all[cut]! });
+  step({ type: "bar", update: all[cut + 1]! });
+  assertEquals([state.counts.bars, effects.length], [0, 0]);
+  let status = botBehaviour.receive(state, { type: "status" }).reply as BotStatus;
+  assertEquals(status.warm, false);
+  // The history overlaps the held bars: those run live, once.
+  step({ type: "warmup", symbol: "AAPL", updates: all.slice(0, cut + 2) });
+  assertEquals([state.warmupBars, state.counts.bars], [cut, 2]);
+  status = botBehaviour.receive(state, { type: "status" }).reply as BotStatus;
+  assertEquals(status.warm, true);
+  assertEquals(status.positions, { AAPL: "0" });
+  // From here on it signals exactly where the strategy crosses live, none from history.
+  for (const u of all.slice(cut + 2)) step({ type: "bar", update: u });
+  const live = effects.filter((e) => e.type === "signal").map((e) =>
+    e.type === "signal" && e.intent.t
+  );
+  assert(live.length > 0);
+  assert(live.every((t) => Date.parse(String(t)) > Date.parse(crosses[2] as string)), live.join());
+  // Where the full run crossed (the history left it flat, so an exit there is no signal now).
+  assert(live.every((t) => crosses.includes(t)), live.join());
+  const kinds = effects.filter((e) => e.type === "signal").map((e) =>
+    e.type === "signal" && e.intent.kind
+  );
+  assertEquals(kinds[0], "enter_long");
 });

@@ -23,11 +23,8 @@ Deno.test("bot config: a minimal config gets the documented defaults", () => {
   assertEquals(c.symbols, ["AAPL", "MSFT"]);
   assertEquals(c.timeframe, "1Min");
   assertEquals(c.params, { fast: 10, slow: 30, allowShort: false });
-  assertEquals(c.trading_window, {
-    days: ["mon", "tue", "wed", "thu", "fri"],
-    start: "09:30",
-    end: "16:00",
-  });
+  // No window: the venue's hours decide (not Mon–Fri 09:30–16:00).
+  assertEquals(c.trading_window, undefined);
   assertEquals(c.frequency, 0);
   assertEquals(c.cooldown_after_loss, 0);
   assertEquals(c.sizing, { method: "fixed_qty", qty: "1", fractional: false });
@@ -54,7 +51,7 @@ Deno.test("bot config: full config parses durations, sizing, legs and risk limit
     cooldown_after_loss: "1h",
     risk: { max_order_notional: "10000", max_open_positions: 3 },
   }, registry);
-  assertEquals(c.trading_window.days, ["mon", "fri"]);
+  assertEquals(c.trading_window?.days, ["mon", "fri"]);
   assertEquals(c.frequency, 300_000);
   assertEquals(c.cooldown_after_loss, 3_600_000);
   assertEquals(c.sizing, { method: "risk", percent: "1" });
@@ -64,6 +61,43 @@ Deno.test("bot config: full config parses durations, sizing, legs and risk limit
   assertEquals(botRiskLimits(c).max_order_notional?.toString(), "10000");
   assertEquals(parseDuration("90s"), 90_000);
   assertEquals(parseDuration("5 minutes"), null);
+});
+
+Deno.test("bot config: a window narrows only what it names; 24:00 ends the day", () => {
+  const parse = (trading_window: unknown) =>
+    parseBotConfig({ name: "w", strategy: "sma_cross", symbols: ["SPY"], trading_window }, registry)
+      .trading_window;
+  assertEquals(parse({}), {
+    days: ["sun", "mon", "tue", "wed", "thu", "fri", "sat"],
+    start: "00:00",
+    end: "24:00",
+  });
+  assertEquals(parse({ start: "10:00" }), {
+    days: ["sun", "mon", "tue", "wed", "thu", "fri", "sat"],
+    start: "10:00",
+    end: "24:00",
+  });
+  assertEquals(parse({ days: ["sat"], end: "24:00" })?.days, ["sat"]);
+  assertEquals(
+    issuesOf({
+      name: "w",
+      strategy: "sma_cross",
+      symbols: ["SPY"],
+      trading_window: { start: "24:00" },
+    })
+      .map((i) => i.path).filter((p, i, all) => all.indexOf(p) === i),
+    ["trading_window.start"],
+  );
+  assertEquals(
+    issuesOf({
+      name: "w",
+      strategy: "sma_cross",
+      symbols: ["SPY"],
+      trading_window: { end: "24:30" },
+    })
+      .map((i) => i.path),
+    ["trading_window.end"],
+  );
 });
 
 Deno.test("bot config: bad fields are reported with their paths", () => {

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../../_assert.ts";
-import type { Trade } from "../../../brokers/broker.ts";
+import type { Bar, Trade } from "../../../brokers/broker.ts";
 import { IndicatorSet } from "../../../strategies/indicator_spec.ts";
 import {
   BarHistory,
@@ -8,6 +8,8 @@ import {
   type SymbolMsg,
   type SymbolState,
   type SymbolStatus,
+  type WarmupNeed,
+  type WarmupResult,
 } from "../../../actors/bots/symbol_behaviour.ts";
 import type { Transition } from "../../../actors/runtime/behaviour.ts";
 import { iso, minuteBar, OPEN_MS, walk } from "./_bars.ts";
@@ -228,7 +230,7 @@ Deno.test("symbol: indicators are shared per key with reference counts; late tim
 });
 
 Deno.test("symbol: bar history keeps the last `limit` bars oldest first, growing as it fills", () => {
-  const bar = (i: number) => ({ h: i + 0.5, l: i - 0.5, c: i, v: 10 * i });
+  const bar = (i: number) => minuteBar(i, i, OPEN_MS, 10 * i);
   const history = new BarHistory(100);
   for (let i = 1; i <= 70; i++) history.push(bar(i));
   assertEquals(history.size, 70);
@@ -239,4 +241,126 @@ Deno.test("symbol: bar history keeps the last `limit` bars oldest first, growing
   const none = new BarHistory(0);
   none.push(bar(1));
   assertEquals(none.bars(), []);
+  assertEquals(history.firstMs, Date.parse(bar(151).t));
+});
+
+Deno.test("symbol: warm-up takes only history before the live bars, rewarms short indicators, and replays", () => {
+  const bars = walk(5, 40); // 09:30 … 10:09
+  let s = symbolBehaviour.init({ symbol: "AAPL" });
+  let t;
+  // A first user's sma:3 has been live for 3 bars (09:50 … 09:52): warm, and left alone.
+  [s, t] = run(s, { type: "subscribe", timeframe: "1Min", specs: ["sma:3"] });
+  [s, t] = run(s, { type: "bars", bars: bars.slice(20, 23) });
+  // A new bot asks for sma:10: it lacks 11 − 3 bars before 09:50, the first live bar held.
+  [s, t] = run(s, { type: "subscribe", timeframe: "1Min", specs: ["sma:10", "sma:3"] });
+  [s, t] = run(s, { type: "warmup_need", timeframe: "1Min", keys: ["sma:10", "sma:3"] });
+  assertEquals(t.reply as WarmupNeed, { bars: 8, beforeMs: Date.parse(bars[20]!.t) });
+  // The venue answers late: it sends 09:40 … 09:51, overlapping the live 09:50 and 09:51.
+  const sma3Before = s.frames["1Min"]!.set.get("sma:3");
+  [s, t] = run(s, {
+    type: "warmup",
+    timeframe: "1Min",
+    keys: ["sma:10", "sma:3"],
+    bars: bars.slice(10, 22),
+  });
+  const result = t.reply as WarmupResult;
+  assertEquals([result.accepted, result.warm], [10, true]);
+  // Every bar held, once, oldest first, with the bot's values as a direct computation gives.
+  assertEquals(result.updates.map((u) => u.bar.t), bars.slice(10, 23).map((b) => b.t));
+  const direct = new IndicatorSet();
+  direct.add({ name: "sma", params: { period: 10 } });
+  direct.add({ name: "sma", params: { period: 3 } });
+  for (const u of result.updates) assertEquals(u.indicators, direct.update(u.bar));
+  assert(s.frames["1Min"]!.set.get("sma:3") === sma3Before, "a warm indicator is not replaced");
+  // Live goes on with sma:10 warm, no bar counted twice.
+  [s, t] = run(s, { type: "bars", bars: [bars[23]!] });
+  const next = updates(t, "bars.1Min")[0]!;
+  assertEquals(next.indicators, direct.update(bars[23]!));
+  // Nothing more is needed now.
+  [s, t] = run(s, { type: "warmup_need", timeframe: "1Min", keys: ["sma:10"] });
+  assertEquals((t.reply as WarmupNeed).bars, 0);
+});
+
+Deno.test("symbol: history fed before any live bar marks those minutes as seen", () => {
+  const bars = walk(6, 12);
+  let s = symbolBehaviour.init({ symbol: "AAPL" });
+  let t;
+  [s, t] = run(s, { type: "subscribe", timeframe: "1Min", specs: ["sma:4"] });
+  [s, t] = run(s, { type: "warmup_need", timeframe: "1Min", keys: ["sma:4"] });
+  assertEquals(t.reply as WarmupNeed, { bars: 5, beforeMs: null });
+  [s, t] = run(s, { type: "warmup", timeframe: "1Min", keys: ["sma:4"], bars: bars.slice(0, 5) });
+  assertEquals((t.reply as WarmupResult).warm, true);
+  // The stream then delivers the last history bar again, and the next one.
+  [s, t] = run(s, { type: "bars", bars: bars.slice(4, 6) });
+  const live = updates(t, "bars.1Min");
+  assertEquals(live.map((u) => u.bar.t), [bars[5]!.t]);
+  const direct = new IndicatorSet();
+  direct.add({ name: "sma", params: { period: 4 } });
+  for (const bar of bars.slice(0, 5)) direct.update(bar);
+  assertEquals(live[0]!.indicators, direct.update(bars[5]!));
+});
+
+/** The 5-minute bar of minutes `from` … `from + 4` of `bars`, as the actor aggregates them. */
+function fiveMinuteBar(bars: Bar[], from: number): Bar {
+  let s = symbolBehaviour.init({ symbol: "AAPL", timeframes: ["5Min"] });
+  const t = symbolBehaviour.receive(s, { type: "bars", bars: bars.slice(from, from + 5) });
+  s = t.state;
+  return updates(t, "bars.5Min")[0]!.bar;
+}
+
+Deno.test("symbol: warm-up completes a longer bar that live data joined mid-interval", () => {
+  const bars = walk(7, 30); // 09:30 …; 5Min intervals at 09:30, 09:35 …
+  let s = symbolBehaviour.init({ symbol: "AAPL" });
+  let t;
+  [s, t] = run(s, { type: "subscribe", timeframe: "5Min", specs: ["sma:2"] });
+  // Live from 09:47: the 09:45 interval lacks 09:45 and 09:46.
+  [s, t] = run(s, { type: "bars", bars: bars.slice(17, 18) });
+  // History: 5Min bars before 09:45, and the interval's minutes 09:45 … 09:47 (one overlaps).
+  const history = [0, 5, 10].map((i) => fiveMinuteBar(bars, i));
+  [s, t] = run(s, {
+    type: "warmup",
+    timeframe: "5Min",
+    keys: ["sma:2"],
+    bars: history,
+    minutes: bars.slice(15, 18),
+  });
+  assertEquals((t.reply as WarmupResult).accepted, 3);
+  [s, t] = run(s, { type: "bars", bars: bars.slice(18, 20) });
+  const [bar] = updates(t, "bars.5Min");
+  assertEquals(bar?.bar, fiveMinuteBar(bars, 15));
+});
+
+Deno.test("symbol: warm-up fills the interval a timeframe added mid-stream would skip", () => {
+  const bars = walk(8, 30);
+  let s = symbolBehaviour.init({ symbol: "AAPL", timeframes: ["1Min"] });
+  let t;
+  [s, t] = run(s, { type: "bars", bars: bars.slice(0, 16) }); // up to 09:45
+  [s, t] = run(s, { type: "subscribe", timeframe: "5Min", specs: ["sma:2"] });
+  [s, t] = run(s, { type: "bars", bars: bars.slice(16, 17) }); // 09:46: the frame skips 09:45
+  [s, t] = run(s, {
+    type: "warmup",
+    timeframe: "5Min",
+    keys: ["sma:2"],
+    bars: [0, 5, 10].map((i) => fiveMinuteBar(bars, i)),
+    minutes: bars.slice(15, 17),
+  });
+  [s, t] = run(s, { type: "bars", bars: bars.slice(17, 20) });
+  assertEquals(updates(t, "bars.5Min").map((u) => u.bar), [fiveMinuteBar(bars, 15)]);
+  // The next interval follows as usual.
+  [s, t] = run(s, { type: "bars", bars: bars.slice(20, 25) });
+  assertEquals(updates(t, "bars.5Min").map((u) => u.bar), [fiveMinuteBar(bars, 20)]);
+});
+
+Deno.test("symbol: a strategy's own look-back asks for more history than the windows", () => {
+  let s = symbolBehaviour.init({ symbol: "AAPL", historyLimit: 20 });
+  let t;
+  [s, t] = run(s, { type: "subscribe", timeframe: "1Min", specs: ["obv"] });
+  [s, t] = run(s, { type: "warmup_need", timeframe: "1Min", keys: ["obv"] });
+  assertEquals((t.reply as WarmupNeed).bars, 2);
+  [s, t] = run(s, { type: "warmup_need", timeframe: "1Min", keys: ["obv"], minBars: 31 });
+  assertEquals((t.reply as WarmupNeed).bars, 31);
+  const bars = walk(9, 31);
+  [s, t] = run(s, { type: "warmup", timeframe: "1Min", keys: ["obv"], bars });
+  // All kept, past the limit of 20, for the strategy to replay.
+  assertEquals((t.reply as WarmupResult).updates.length, 31);
 });
