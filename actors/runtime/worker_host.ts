@@ -41,6 +41,11 @@ export interface WorkerHostOptions {
   clock?: Clock;
   /** Default request timeout. Default 5000 ms. */
   timeoutMs?: number;
+  /**
+   * How long an actor's `init` may take: the first one in a Worker loads the behaviour's
+   * modules, which on a loaded machine takes far longer than a request. Default 30000 ms.
+   */
+  initTimeoutMs?: number;
   /** Shown in errors and given to the Worker. */
   name?: string;
 }
@@ -139,9 +144,11 @@ export class WorkerHost {
   #terminated = false;
   #ping: Promise<void> | null = null;
   #listeners: (() => void)[] = [];
+  readonly #initTimeoutMs: number;
 
   constructor(options: WorkerHostOptions = {}) {
     this.name = options.name ?? `actor-host-${++hostCounter}`;
+    this.#initTimeoutMs = options.initTimeoutMs ?? 30_000;
     this.#worker = new Worker(HOST_WORKER_URL, { type: "module", name: this.name });
     this.#worker.addEventListener("error", (event) => {
       event.preventDefault();
@@ -215,7 +222,7 @@ export class WorkerHost {
         behaviour: spec.behaviour,
         args: spec.args ?? null,
         ...(spec.mailbox ? { mailbox: spec.mailbox } : {}),
-      });
+      }, { timeoutMs: this.#initTimeoutMs });
       if (options.autoStart !== false) await actor.start();
     } catch (e) {
       this.#actors.delete(spec.id);

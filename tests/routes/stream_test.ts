@@ -608,6 +608,8 @@ Deno.test({ name: "stream: one slow consumer does not delay the others", ...DB_T
       env.server.addr.port,
       `/api/v1/stream?token=${await tokenFor("slow")}&${query}`,
     );
+    // Registered with the hub once its subscription is sent; it reads nothing after that.
+    await slow.readUntil('"stream":"subscription"');
     const fast = await env.connect("fast", query);
     let expected = 0;
     env.trading.venue.subscribe(
@@ -771,7 +773,7 @@ Deno.test({
     );
     assertEquals(
       late.orders().map((m) => `${m.data.client_order_id} ${m.data.event}`),
-      ["f-2 order.new", "f-2 order.filled"],
+      ["f-2 order.accepted", "f-2 order.new", "f-2 order.filled"],
     );
   } finally {
     await b.close();
