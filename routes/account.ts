@@ -15,6 +15,9 @@ import { defineRoute } from "./openapi.ts";
 import { CancelItem, cancelItem, OrderJson } from "./orders.ts";
 import { positiveDecimal } from "./params.ts";
 import { tenantOf } from "./auth.ts";
+import { effectiveState, type StateLayer, type StateLayers } from "../core/risk_authority.ts";
+import { withTenant } from "../db/database.ts";
+import { readStateLayers } from "../db/risk_limits.ts";
 
 /** Alpaca's account JSON: decimals as strings, created_at as RFC-3339. */
 export function accountJson(a: Account): Record<string, unknown> {
@@ -64,7 +67,7 @@ const CloseBody = z.object({
 });
 
 /** Mounts the account and position routes. */
-export function accountRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): void {
+export function accountRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): void {
   const { engine } = deps;
 
   defineRoute(target, {
@@ -73,7 +76,23 @@ export function accountRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql)
     summary: "The trading account: cash, equity, buying power",
     tags: ["account"],
     responses: { 200: { description: "Alpaca's account fields", schema: AccountJson } },
-  }, async (c) => c.json(accountJson(await engine.account(c.var.user.id))));
+  }, async (c) => {
+    const account = await engine.account(c.var.user.id);
+    // The venue does not know the engine's kill switch: a halted trader's account is blocked.
+    const layers = await withTenant(
+      sql,
+      tenantOf(c.var.user),
+      (tx) => readStateLayers(tx, c.var.user.id),
+    );
+    const states: StateLayers = {};
+    for (const [layer, row] of Object.entries(layers)) {
+      if (row) states[layer as StateLayer] = row.state;
+    }
+    const halted = effectiveState(states).state === "halted";
+    return c.json(
+      accountJson({ ...account, trading_blocked: account.trading_blocked || halted }),
+    );
+  });
 
   defineRoute(
     target,

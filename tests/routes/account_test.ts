@@ -178,3 +178,28 @@ Deno.test({
     await sql.end({ timeout: 1 });
   }
 });
+
+Deno.test({
+  name: "account: trading_blocked shows the engine's halt, whoever set it",
+  ...DB_TEST,
+}, async () => {
+  const t = await createTestApp({ trading: true });
+  try {
+    const blocked = async () =>
+      (await (await t.as("pia", "/api/v1/account")).json()).trading_blocked;
+    assertEquals(await blocked(), false);
+    const halt = await t.as("pia", "/api/v1/risk/halt", {
+      method: "POST",
+      json: { reason: "lunch" },
+    });
+    assertEquals(halt.status, 200, await halt.clone().text());
+    assertEquals(await blocked(), true);
+    const reducing = await t.as("pia", "/api/v1/risk/reduce", { method: "POST", json: {} });
+    assertEquals(reducing.status, 200);
+    assertEquals(await blocked(), false, "reducing still trades (to shrink exposure)");
+    await t.as("pia", "/api/v1/risk/resume", { method: "POST", json: {} });
+    assertEquals(await blocked(), false);
+  } finally {
+    await t.close();
+  }
+});
