@@ -226,3 +226,39 @@ Deno.test({
     await configureLogging({ level: "fatal", format: "json", write: () => {} });
   }
 });
+
+Deno.test({
+  name:
+    "order warnings: the OpenAPI document gives POST /orders its warnings, with references that resolve",
+  ...DB_TEST,
+}, async () => {
+  const t = await createTestApp({ trading: true });
+  try {
+    const doc = await (await t.app.request("/openapi.json")).json();
+    const responses = doc.paths["/api/v1/orders"].post.responses;
+    for (const status of ["200", "201", "202"]) {
+      assertEquals(
+        responses[status].content["application/json"].schema.$ref,
+        "#/components/schemas/PlacedOrder",
+      );
+    }
+    const placed = doc.components.schemas.PlacedOrder;
+    assert(placed.required.includes("warnings"), JSON.stringify(placed.required));
+    assertEquals(placed.properties.warnings.items.$ref, "#/components/schemas/Notice");
+    assertEquals(Object.keys(doc.components.schemas.Notice.properties), [
+      "code",
+      "message",
+      "details",
+    ]);
+    // Every reference, inside schemas too, names a component that exists.
+    const text = JSON.stringify(doc);
+    const refs = [...text.matchAll(/"\$ref":"([^"]+)"/g)].map((m) => m[1]!);
+    const dangling = refs.filter((r) =>
+      !(r.startsWith("#/components/schemas/") &&
+        r.slice("#/components/schemas/".length) in doc.components.schemas)
+    );
+    assertEquals([...new Set(dangling)], []);
+  } finally {
+    await t.close();
+  }
+});
