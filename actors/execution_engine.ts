@@ -101,6 +101,14 @@ export interface SubmitResult {
   warnings: RiskNotice[];
 }
 
+/** What {@link ExecutionEngine.replace} answers. */
+export interface ReplaceResult {
+  /** The replacing order. */
+  order: Order;
+  /** The warnings of the replacement's validation, as {@link SubmitResult.warnings}. */
+  warnings: RiskNotice[];
+}
+
 /** One order's result in {@link ExecutionEngine.cancelAll}: 200 when the cancel was requested. */
 export interface OrderCancelResult {
   id: string;
@@ -1220,13 +1228,16 @@ export class ExecutionEngine {
     return results;
   }
 
-  /** Replaces an open order; answers the new order (new id, `replaces` = the old id). */
+  /**
+   * Replaces an open order; answers the new order (new id, `replaces` = the old id) and the
+   * warnings of its validation (also on its REPLACE_REQUESTED audit row).
+   */
   async replace(
     tenant: Tenant,
     orderId: string,
     request: ReplaceRequest,
     correlationId: string,
-  ): Promise<Order> {
+  ): Promise<ReplaceResult> {
     const row = await this.#ownOrder(tenant, orderId);
     const current = rowToOrder(row);
     const invalid = validateReplace(current, request);
@@ -1295,7 +1306,7 @@ export class ExecutionEngine {
       });
       return out;
     });
-    return await this.orderView(tenant, newId);
+    return { order: await this.orderView(tenant, newId), warnings: evaluated.warnings };
   }
 
   /**

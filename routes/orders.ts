@@ -389,12 +389,15 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
     path: "/orders/:id",
     summary: "Replace an open order (qty, limit_price, stop_price, trail, time_in_force)",
     description:
-      "Answers the new order: a new id, with replaces = the old id. The old order becomes replaced.",
+      "Answers the new order: a new id, with replaces = the old id, and `warnings` as POST /orders gives them. The old order becomes replaced.",
     tags: ["orders"],
     params: IdParams,
     body: replaceRequestSchema,
     responses: {
-      200: { description: "The replacing order", schema: OrderJson },
+      200: {
+        description: "The replacing order, with the warnings of its validation",
+        schema: PlacedOrderJson,
+      },
       404: { description: "ORDER_NOT_FOUND" },
       422: { description: "ORDER_NOT_REPLACEABLE or a rule" },
     },
@@ -406,8 +409,8 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
         "Nothing to replace: send qty, limit_price, stop_price, trail or time_in_force",
       );
     }
-    const order = await engine.replace(tenantOf(c.var.user), params.id, body, c.var.requestId);
-    return c.json(orderBody(order));
+    const result = await engine.replace(tenantOf(c.var.user), params.id, body, c.var.requestId);
+    return c.json({ ...orderBody(result.order), warnings: result.warnings });
   });
 
   defineRoute(target, {

@@ -228,6 +228,52 @@ Deno.test({
 });
 
 Deno.test({
+  name: "order warnings: a replace answers the warnings of its validation, as a new order does",
+  ...DB_TEST,
+}, async () => {
+  const t = await createTestApp({ trading: true });
+  try {
+    const last = (await t.trading.venue.latestTrade("AAPL")).p;
+    const near = (Math.floor(last * 97) / 100).toFixed(2);
+    const placed = await place(t, "ora", {
+      symbol: "AAPL",
+      qty: "3",
+      side: "buy",
+      type: "limit",
+      limit_price: near,
+      time_in_force: "gtc",
+    });
+    assertEquals([placed.status, placed.body.warnings], [201, []], JSON.stringify(placed.body));
+
+    // The new price is far under the market: the replace says so, like validate would.
+    const far = await farBelow(t, "AAPL");
+    const v = await validate(t, "ora", {
+      symbol: "AAPL",
+      qty: "3",
+      side: "buy",
+      type: "limit",
+      limit_price: far,
+      time_in_force: "gtc",
+    });
+    assert(codes(v.warnings).includes("PRICE_FAR_FROM_MARKET"), JSON.stringify(v));
+    const res = await t.as("ora", `/api/v1/orders/${placed.body.id}`, {
+      method: "PATCH",
+      json: { limit_price: far },
+    });
+    assertEquals(res.status, 200, await res.clone().text());
+    const replaced = await res.json();
+    assertEquals([replaced.replaces, replaced.limit_price], [placed.body.id, far]);
+    assertEquals(replaced.warnings, v.warnings);
+    const [row] = await t.db.owner<{ payload: Record<string, unknown> }[]>`
+      select payload from execution_logs
+      where order_id = ${placed.body.id} and action = 'REPLACE_REQUESTED'`;
+    assertEquals(row!.payload.warnings, v.warnings);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test({
   name:
     "order warnings: the OpenAPI document gives POST /orders its warnings, with references that resolve",
   ...DB_TEST,
