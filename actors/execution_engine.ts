@@ -60,7 +60,7 @@ import {
   type ResilienceOptions,
   ResilientBroker,
 } from "../brokers/resilient.ts";
-import { appendAudit, appendAudits, type AuditEntry } from "../db/audit.ts";
+import { appendAudit, appendAudits, type AuditEntry, placementWarnings } from "../db/audit.ts";
 import { type Tenant, withTenant } from "../db/database.ts";
 import { type PositionSnapshotRow, writeSnapshots } from "../db/snapshots.ts";
 import {
@@ -92,6 +92,21 @@ export interface SubmitResult {
   created: boolean;
   /** True when the broker's answer is still unknown (a timeout being resolved). */
   pending: boolean;
+  /**
+   * What `POST /orders/validate` would have warned of, as the order was placed (same codes
+   * and messages; `RISK_NEAR_LIMIT` included). Kept in the order's VALIDATED audit row and
+   * read back from there when the client order id is replayed. Not part of the order: the
+   * Alpaca face keeps Alpaca's order shape.
+   */
+  warnings: RiskNotice[];
+}
+
+/** What {@link ExecutionEngine.replace} answers. */
+export interface ReplaceResult {
+  /** The replacing order. */
+  order: Order;
+  /** The warnings of the replacement's validation, as {@link SubmitResult.warnings}. */
+  warnings: RiskNotice[];
 }
 
 /** One order's result in {@link ExecutionEngine.cancelAll}: 200 when the cancel was requested. */
@@ -449,7 +464,12 @@ export class ExecutionEngine {
     let outcome:
       | { kind: "existing"; id: string }
       | { kind: "denied"; error: TradeError }
-      | { kind: "placed"; order: Order; sent: { seq: string; ts: Date } };
+      | {
+        kind: "placed";
+        order: Order;
+        sent: { seq: string; ts: Date };
+        warnings: RiskNotice[];
+      };
     try {
       outcome = await withTenant(this.#deps.sql, tenant, async (tx, finish) => {
         const snap = await this.#readSnapshot(tx, request.client_order_id, cmd.botId ?? null, now);
@@ -512,7 +532,9 @@ export class ExecutionEngine {
               ref_price: evaluation.refPrice.toString(),
               session: evaluation.session,
               exposure: JSON.parse(JSON.stringify(evaluation.exposure)),
+              // Answered with the order, and read back when its client order id is replayed.
               warnings: evaluation.warnings,
+              recommendations: evaluation.recommendations,
             },
           }),
           audit({
@@ -525,7 +547,12 @@ export class ExecutionEngine {
         ]);
         auditing.catch(() => {});
         const [, receipts] = await finish(Promise.all([inserting, auditing]));
-        return { kind: "placed" as const, order, sent: receipts[2]! };
+        return {
+          kind: "placed" as const,
+          order,
+          sent: receipts[2]!,
+          warnings: evaluation.warnings,
+        };
       });
     } catch (e) {
       if ((e as { code?: string }).code === "23505") {
@@ -541,20 +568,16 @@ export class ExecutionEngine {
           await this.#deny(tenant, audit, request, found.conflict);
           throw found.conflict;
         }
-        if (found) {
-          return { order: await this.orderView(tenant, found.id), created: false, pending: false };
-        }
+        if (found) return await this.#replayed(tenant, found.id);
       }
       throw e;
     }
-    if (outcome.kind === "existing") {
-      return { order: await this.orderView(tenant, outcome.id), created: false, pending: false };
-    }
+    if (outcome.kind === "existing") return await this.#replayed(tenant, outcome.id);
     if (outcome.kind === "denied") {
       await this.#deny(tenant, audit, request, outcome.error);
       throw outcome.error;
     }
-    const order = outcome.order;
+    const { order, warnings } = outcome;
     // Recorded: announced before anything the venue answers.
     this.#publish(
       userId,
@@ -583,7 +606,7 @@ export class ExecutionEngine {
       this.#known.delete(order.id);
       this.#live.delete(liveKey);
       if (e instanceof AmbiguousSubmitError) {
-        return await this.#recover(tenant, order, cmd, e);
+        return { ...await this.#recover(tenant, order, cmd, e), warnings };
       }
       const reason = isTradeError(e) ? await this.#withLedgerIds(tenant, e) : null;
       await this.#enqueueAndWait(
@@ -608,8 +631,25 @@ export class ExecutionEngine {
     this.#watching.delete(order.id);
     const seen = this.#known.get(order.id);
     this.#known.delete(order.id);
-    if (simple && seen) return { order: seen, created: true, pending: false };
-    return { order: await this.orderView(tenant, order.id), created: true, pending: false };
+    if (simple && seen) return { order: seen, created: true, pending: false, warnings };
+    return {
+      order: await this.orderView(tenant, order.id),
+      created: true,
+      pending: false,
+      warnings,
+    };
+  }
+
+  /**
+   * A replayed client order id: the existing order, with the warnings it was placed with (its
+   * VALIDATED audit row; none for an order Tradewind did not place, such as an adopted one).
+   */
+  async #replayed(tenant: Tenant, orderId: string): Promise<SubmitResult> {
+    const [order, warnings] = await Promise.all([
+      this.orderView(tenant, orderId),
+      withTenant(this.#deps.sql, tenant, (tx) => placementWarnings(tx, orderId)),
+    ]);
+    return { order, created: false, pending: false, warnings };
   }
 
   /**
@@ -653,15 +693,6 @@ export class ExecutionEngine {
     if (limited) throw limited;
     try {
       const ev = await this.#evaluate(cmd, snap, broker, now, false);
-      const advice = validationAdvice({
-        request: cmd.request,
-        refPrice: ev.refPrice,
-        positions: ev.positions,
-        pendingQty: ev.pendingQty,
-        account: ev.account,
-        session: ev.session,
-        ...(ev.quote ? { quote: ev.quote } : {}),
-      });
       const conflict = snap.existing
         ? await withTenant(
           this.#deps.sql,
@@ -682,8 +713,8 @@ export class ExecutionEngine {
       return {
         valid: errors.length === 0,
         errors,
-        warnings: [...advice.warnings, ...ev.warnings],
-        recommendations: advice.recommendations,
+        warnings: ev.warnings,
+        recommendations: ev.recommendations,
       };
     } catch (e) {
       if (!isTradeError(e)) throw e;
@@ -872,19 +903,26 @@ export class ExecutionEngine {
     // A halt or the rate outranks a rule; otherwise validation comes first.
     const severe = risk.denials.filter((d) => d.status !== 422);
     const ordered = [...severe, ...denials, ...risk.denials.filter((d) => d.status === 422)];
+    // The one list of warnings: what validate answers is what a placed order carries.
+    const advice = validationAdvice({
+      request,
+      refPrice,
+      positions,
+      pendingQty,
+      account,
+      session,
+      ...(quote
+        ? { quote: { bid: Decimal.parse(String(quote.bp)), ask: Decimal.parse(String(quote.ap)) } }
+        : {}),
+    });
     return {
       asset,
       refPrice,
       session,
-      account,
-      positions,
-      pendingQty,
-      quote: quote
-        ? { bid: Decimal.parse(String(quote.bp)), ask: Decimal.parse(String(quote.ap)) }
-        : null,
       denial: ordered[0] ?? null,
       allDenials: ordered,
-      warnings: risk.warnings,
+      warnings: [...advice.warnings, ...risk.warnings],
+      recommendations: advice.recommendations,
       exposure: risk.exposure,
     };
   }
@@ -1081,7 +1119,7 @@ export class ExecutionEngine {
     order: Order,
     cmd: SubmitOrder,
     error: AmbiguousSubmitError,
-  ): Promise<SubmitResult> {
+  ): Promise<Omit<SubmitResult, "warnings">> {
     const broker = this.brokerFor(tenant.userId);
     this.#log("warning", "Submit was ambiguous; resolving by client order id", {
       client_order_id: order.client_order_id,
@@ -1190,13 +1228,16 @@ export class ExecutionEngine {
     return results;
   }
 
-  /** Replaces an open order; answers the new order (new id, `replaces` = the old id). */
+  /**
+   * Replaces an open order; answers the new order (new id, `replaces` = the old id) and the
+   * warnings of its validation (also on its REPLACE_REQUESTED audit row).
+   */
   async replace(
     tenant: Tenant,
     orderId: string,
     request: ReplaceRequest,
     correlationId: string,
-  ): Promise<Order> {
+  ): Promise<ReplaceResult> {
     const row = await this.#ownOrder(tenant, orderId);
     const current = rowToOrder(row);
     const invalid = validateReplace(current, request);
@@ -1265,7 +1306,7 @@ export class ExecutionEngine {
       });
       return out;
     });
-    return await this.orderView(tenant, newId);
+    return { order: await this.orderView(tenant, newId), warnings: evaluated.warnings };
   }
 
   /**

@@ -18,6 +18,7 @@ import {
   parseUtcTimestamp,
   SYSTEM_CHAIN,
 } from "../core/audit_chain.ts";
+import type { RiskNotice } from "../core/risk.ts";
 
 /** Audit actions of the order life cycle (and engine events). */
 export type AuditAction =
@@ -105,6 +106,22 @@ export async function appendAudits(
   // execute(): queued at once, so a COMMIT pipelined after it stays after it.
   return await tx<AuditReceipt[]>`insert into execution_logs ${tx(rows)} returning seq, hash, ts`
     .execute();
+}
+
+/**
+ * The warnings an order was placed with: the `warnings` of its VALIDATED row (written by the
+ * execution engine with the order), or none when it has no such row (an order adopted from the
+ * venue, a leg, a replacement). Within the caller's tenant transaction.
+ */
+export async function placementWarnings(
+  tx: TransactionSql | Sql,
+  orderId: string,
+): Promise<RiskNotice[]> {
+  const [row] = await tx<{ warnings: unknown }[]>`
+    select payload -> 'warnings' as warnings from execution_logs
+    where order_id = ${orderId} and action = 'VALIDATED'
+    order by seq limit 1`;
+  return Array.isArray(row?.warnings) ? row.warnings as RiskNotice[] : [];
 }
 
 /** One chain found broken, at its first bad row. */

@@ -81,14 +81,15 @@ export class ApiSpec {
         },
       }) as Record<string, unknown>;
       delete json.$schema;
+      // References point into components, from the operation and from one schema to another.
+      const toComponents = <T>(value: T): T =>
+        JSON.parse(JSON.stringify(value).replaceAll('"#/$defs/', '"#/components/schemas/'));
       const defs = json.$defs as Record<string, unknown> | undefined;
       if (defs) {
-        Object.assign(schemas, defs);
+        Object.assign(schemas, toComponents(defs));
         delete json.$defs;
       }
-      return JSON.parse(
-        JSON.stringify(json).replaceAll('"#/$defs/', '"#/components/schemas/'),
-      );
+      return toComponents(json);
     };
     for (const { spec, fullPath } of this.#ops) {
       const oaPath = fullPath.replace(/:([A-Za-z0-9_]+)(\{[^}]*\})?/g, "{$1}");

@@ -50,6 +50,24 @@ export const OrderJson = z.looseObject({
   legs: z.array(z.looseObject({})).nullable(),
 }).meta({ id: "Order" });
 
+/** A warning or recommendation (`core/risk.ts` RiskNotice): a stable code and a sentence. */
+const NoticeJson = z.object({
+  code: z.string(),
+  message: z.string(),
+  details: z.record(z.string(), z.string()).optional(),
+}).meta({ id: "Notice" });
+
+/**
+ * A placed order as `POST /orders` answers it on `/api/v1`: the order, and the `warnings`
+ * validate would have given (never part of the order itself, so Alpaca's shape stays Alpaca's).
+ */
+const PlacedOrderJson = OrderJson.extend({
+  warnings: z.array(NoticeJson).meta({
+    description:
+      "The warnings of POST /orders/validate for this order as it was placed (same codes and messages); on a replay, the ones it was placed with",
+  }),
+}).meta({ id: "PlacedOrder" });
+
 const FillJson = z.object({
   id: z.uuid(),
   execution_id: z.string(),
@@ -115,7 +133,7 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
     path: "/orders",
     summary: "Place an order",
     description:
-      "Alpaca's order fields. A repeated client_order_id (or Idempotency-Key) answers the existing order with 200 instead of placing a second one. Validation and risk denials answer 422 (a rule), 403 (trading halted or reducing, buying power) or 429 (rate, with Retry-After), each with a stable code.",
+      "Alpaca's order fields. The answer is the order with `warnings`: what POST /orders/validate would warn of (same codes and messages), also kept in the order's VALIDATED audit row. A repeated client_order_id (or Idempotency-Key) answers the existing order with 200, with the warnings it was placed with, instead of placing a second one. Validation and risk denials answer 422 (a rule), 403 (trading halted or reducing, buying power) or 429 (rate, with Retry-After), each with a stable code.",
     tags: ["orders"],
     headers: [{
       name: "Idempotency-Key",
@@ -123,9 +141,16 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
     }],
     body: orderRequestSchema,
     responses: {
-      201: { description: "Placed", schema: OrderJson },
-      200: { description: "An order with this client_order_id already exists", schema: OrderJson },
-      202: { description: "Sent; the venue's answer is still being resolved", schema: OrderJson },
+      201: { description: "Placed, with its warnings", schema: PlacedOrderJson },
+      200: {
+        description:
+          "An order with this client_order_id already exists (with the warnings it was placed with)",
+        schema: PlacedOrderJson,
+      },
+      202: {
+        description: "Sent; the venue's answer is still being resolved",
+        schema: PlacedOrderJson,
+      },
       403: { description: "TRADING_HALTED, TRADING_REDUCING, INSUFFICIENT_BUYING_POWER …" },
       422: { description: "A validation or risk rule (code names it)" },
       429: { description: "RATE_LIMITED, with Retry-After" },
@@ -158,7 +183,7 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
       correlationId: c.var.requestId,
     });
     const status = result.pending ? 202 : result.created ? 201 : 200;
-    return c.json(orderBody(result.order), status);
+    return c.json({ ...orderBody(result.order), warnings: result.warnings }, status);
   });
 
   defineRoute(target, {
@@ -175,8 +200,8 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
           errors: z.array(
             z.object({ code: z.string(), message: z.string(), details: z.unknown() }),
           ),
-          warnings: z.array(z.object({ code: z.string(), message: z.string() })),
-          recommendations: z.array(z.object({ code: z.string(), message: z.string() })),
+          warnings: z.array(NoticeJson),
+          recommendations: z.array(NoticeJson),
         }),
       },
       429: {
@@ -364,12 +389,15 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
     path: "/orders/:id",
     summary: "Replace an open order (qty, limit_price, stop_price, trail, time_in_force)",
     description:
-      "Answers the new order: a new id, with replaces = the old id. The old order becomes replaced.",
+      "Answers the new order: a new id, with replaces = the old id, and `warnings` as POST /orders gives them. The old order becomes replaced.",
     tags: ["orders"],
     params: IdParams,
     body: replaceRequestSchema,
     responses: {
-      200: { description: "The replacing order", schema: OrderJson },
+      200: {
+        description: "The replacing order, with the warnings of its validation",
+        schema: PlacedOrderJson,
+      },
       404: { description: "ORDER_NOT_FOUND" },
       422: { description: "ORDER_NOT_REPLACEABLE or a rule" },
     },
@@ -381,8 +409,8 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
         "Nothing to replace: send qty, limit_price, stop_price, trail or time_in_force",
       );
     }
-    const order = await engine.replace(tenantOf(c.var.user), params.id, body, c.var.requestId);
-    return c.json(orderBody(order));
+    const result = await engine.replace(tenantOf(c.var.user), params.id, body, c.var.requestId);
+    return c.json({ ...orderBody(result.order), warnings: result.warnings });
   });
 
   defineRoute(target, {

@@ -920,10 +920,25 @@ export class BotManager {
           for (const leg of result.order.legs ?? []) {
             this.#orders.set(leg.id, { botId: run.botId, clientOrderId: botCid });
           }
+          if (result.warnings.length > 0) {
+            // What validate would have said: the bot's owner sees it in the log and the stream.
+            log.warning(
+              "Bot {botId} placed order {orderId} with warnings: {codes}",
+              {
+                botId: run.botId,
+                orderId: result.order.id,
+                clientOrderId: result.order.client_order_id,
+                symbol: effect.symbol,
+                codes: result.warnings.map((w) => w.code).join(", "),
+                warnings: result.warnings,
+              },
+            );
+          }
           this.#event(run, "order", {
             symbol: effect.symbol,
             order_id: result.order.id,
             reason: effect.reason,
+            warnings: result.warnings,
           });
         } catch (e) {
           if (!isTradeError(e)) throw e;

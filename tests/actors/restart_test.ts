@@ -70,7 +70,7 @@ Deno.test({
       limit_price: Decimal.parse((quote.ap + 2).toFixed(2)),
     }, crypto.randomUUID());
     await second.advance(2_000);
-    const view = await second.engine.orderView({ userId, role: "trader" }, replaced.id);
+    const view = await second.engine.orderView({ userId, role: "trader" }, replaced.order.id);
     assertEquals(view.status, "filled");
     const [pos] = await t.db.owner<
       { qty: string }[]
