@@ -600,7 +600,9 @@ async function stalledClient(port: number, path: string) {
 }
 
 Deno.test({ name: "stream: one slow consumer does not delay the others", ...DB_TEST }, async () => {
-  const env = await startEnv({ limits: { bufferSize: 500 } });
+  // The stalled client answers no pings: on a loaded machine this test can outlast the default
+  // idle timeout, which would close it for that reason instead.
+  const env = await startEnv({ limits: { bufferSize: 500, idleTimeoutMs: 3_600_000 } });
   try {
     const symbols = env.trading.venue.symbols.join(",");
     const query = `symbols=${symbols}&streams=trades,quotes,bars,orders`;
