@@ -33,7 +33,23 @@ export const TEST_DATA_DIR = resolve(
   Deno.env.get("TRADEWIND_TEST_DATA_DIR") ??
     new URL("../.tradewind-test", import.meta.url).pathname,
 );
-const TEST_PORT = Number(Deno.env.get("TRADEWIND_TEST_PG_PORT") ?? "54339");
+/**
+ * The test cluster's port: TRADEWIND_TEST_PG_PORT, else one derived from the checkout's path
+ * (54400–58399), so two checkouts running their suites at once do not fight over one port.
+ */
+const TEST_PORT = Number(
+  Deno.env.get("TRADEWIND_TEST_PG_PORT") ?? String(54_400 + pathHash(TEST_DATA_DIR) % 4_000),
+);
+
+/** FNV-1a of a string, as an unsigned 32-bit number. */
+function pathHash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
 const TEMPLATE = `tw_template_${Deno.pid}`;
 
 function processAlive(pid: number): boolean {
