@@ -661,6 +661,7 @@ export class ExecutionEngine {
         account: ev.account,
         session: ev.session,
         ...(ev.quote ? { quote: ev.quote } : {}),
+        priceBandPct: ev.limits.price_band_pct ?? null,
       });
       const conflict = snap.existing
         ? await withTenant(
@@ -882,6 +883,7 @@ export class ExecutionEngine {
       quote: quote
         ? { bid: Decimal.parse(String(quote.bp)), ask: Decimal.parse(String(quote.ap)) }
         : null,
+      limits,
       denial: ordered[0] ?? null,
       allDenials: ordered,
       warnings: risk.warnings,
