@@ -181,6 +181,20 @@ export const PROTECTIVE_DEFAULTS = {
 } as const;
 
 /**
+ * The setting (environment variable) behind each engine default, for `GET /risk/limits`; a
+ * limit without a default has none.
+ */
+export const RISK_DEFAULT_SETTINGS: Readonly<Partial<Record<keyof RiskLimits, string>>> = {
+  max_order_qty: "MAX_ORDER_QTY",
+  max_position_value: "MAX_POSITION_SIZE",
+  max_open_positions: "MAX_OPEN_POSITIONS",
+  max_daily_trades: "MAX_DAILY_TRADES",
+  daily_loss_pct: "DAILY_LOSS_PCT",
+  max_orders_per_minute: "MAX_ORDERS_PER_MINUTE",
+  price_band_pct: "PRICE_BAND_PCT",
+};
+
+/**
  * The config defaults as a limits layer: MAX_POSITION_SIZE → max_position_value,
  * MAX_DAILY_TRADES, MAX_OPEN_POSITIONS, MAX_ORDERS_PER_MINUTE, and the protective
  * MAX_ORDER_QTY, DAILY_LOSS_PCT and PRICE_BAND_PCT (absent: {@link PROTECTIVE_DEFAULTS}; null:

@@ -12,12 +12,14 @@ import type { Context } from "hono";
 import type { Sql, TransactionSql } from "postgres";
 import { z } from "zod";
 import {
+  RISK_DEFAULT_SETTINGS,
   RISK_LIMIT_FIELDS,
   type RiskLimits,
   riskLimitsSchema,
   type TradingState,
 } from "../core/risk.ts";
 import {
+  ADMIN_OVERRIDABLE_LIMITS,
   assertWithinCeiling,
   changeState,
   effectiveState,
@@ -75,6 +77,14 @@ const LimitsView = z.object({
   ),
   effective: LimitsJson.describe("What risk checks use: the strictest value of the layers"),
   sources: SourcesJson.describe("The layer each effective limit comes from (null: no limit)"),
+  default_settings: z.object(
+    Object.fromEntries(RISK_LIMIT_FIELDS.map((f) => [f, z.string().nullable()])),
+  ).describe(
+    "The setting (environment variable) that changes each engine default (null: none)",
+  ),
+  admin_overridable: z.array(z.string()).describe(
+    "Limits whose engine default an admin may raise or lower for this user (the protective defaults); an admin only tightens the others",
+  ),
 });
 
 const Target = z.object({
@@ -146,6 +156,10 @@ async function view(tx: TransactionSql, userId: string, username: string, defaul
     defaults: limitsOut(defaults),
     effective: limitsOut(resolved.limits),
     sources: resolved.sources as Record<string, "default" | "admin" | "user" | null>,
+    default_settings: Object.fromEntries(
+      RISK_LIMIT_FIELDS.map((f) => [f, RISK_DEFAULT_SETTINGS[f] ?? null]),
+    ),
+    admin_overridable: [...ADMIN_OVERRIDABLE_LIMITS],
   };
 }
 

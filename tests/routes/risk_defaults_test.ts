@@ -80,6 +80,13 @@ Deno.test({
         "default",
       ], field);
     }
+    assertEquals(
+      [view.default_settings.max_order_qty, view.default_settings.daily_loss_pct],
+      ["MAX_ORDER_QTY", "DAILY_LOSS_PCT"],
+    );
+    assertEquals(view.default_settings.price_band_pct, "PRICE_BAND_PCT");
+    assertEquals(view.default_settings.max_order_notional, null);
+    assertEquals(view.admin_overridable, ["max_order_qty", "daily_loss_pct", "price_band_pct"]);
 
     // 1001 shares: refused, nothing placed, the denial audited.
     const big = await order(t, "kim", { qty: "1001" });
