@@ -22,6 +22,16 @@ const decimalText = z.string().trim().regex(
   "must be a non-negative decimal number such as 25000 or 0.5",
 );
 
+/** A protective risk default: a non-negative decimal, or `off` for none. */
+const decimalOrOff = (max?: number) =>
+  z.string().trim().regex(
+    /^(\d+(\.\d{1,9})?|off)$/i,
+    "must be a non-negative decimal number such as 1000 or 2.5, or off",
+  ).transform((v) => v.toLowerCase() === "off" ? null : v).refine(
+    (v) => v === null || max === undefined || Number(v) <= max,
+    `must be at most ${max}, or off`,
+  );
+
 const TTL_UNITS = { s: 1, m: 60, h: 3600, d: 86400 } as const;
 
 /** A duration such as `30d`, `12h`, `90m` or `3600s`, in seconds (1 s to 3650 days). */
@@ -81,6 +91,9 @@ const schema = z.object({
   MAX_DAILY_TRADES: intIn(0, 1_000_000).default(100),
   MAX_OPEN_POSITIONS: intIn(0, 100_000).default(20),
   MAX_ORDERS_PER_MINUTE: intIn(1, 1_000_000).default(100),
+  MAX_ORDER_QTY: decimalOrOff().default("1000"),
+  DAILY_LOSS_PCT: decimalOrOff(100).default("5"),
+  PRICE_BAND_PCT: decimalOrOff(100).default("10"),
   STREAM_MAX_SYMBOLS: intIn(1, 10_000).default(100),
   STREAM_MAX_CONNECTIONS_PER_USER: intIn(1, 10_000).default(10),
   STREAM_BUFFER: intIn(10, 1_000_000).default(1000),
@@ -137,6 +150,12 @@ export type Config = {
     maxDailyTrades: number;
     maxOpenPositions: number;
     maxOrdersPerMinute: number;
+    /** MAX_ORDER_QTY: shares per order (null: `off`). */
+    maxOrderQty: string | null;
+    /** DAILY_LOSS_PCT: percent of start-of-day equity (null: `off`). */
+    dailyLossPct: string | null;
+    /** PRICE_BAND_PCT: the price collar, in percent (null: `off`). */
+    priceBandPct: string | null;
   };
   /** WebSocket stream limits (`GET /api/v1/stream`). */
   stream: {
@@ -373,6 +392,9 @@ function parseConfig(env: Record<string, string | undefined>): Config {
       maxDailyTrades: e.MAX_DAILY_TRADES,
       maxOpenPositions: e.MAX_OPEN_POSITIONS,
       maxOrdersPerMinute: e.MAX_ORDERS_PER_MINUTE,
+      maxOrderQty: e.MAX_ORDER_QTY,
+      dailyLossPct: e.DAILY_LOSS_PCT,
+      priceBandPct: e.PRICE_BAND_PCT,
     },
     stream: {
       maxSymbols: e.STREAM_MAX_SYMBOLS,

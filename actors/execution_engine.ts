@@ -914,6 +914,7 @@ export class ExecutionEngine {
       ...(quote
         ? { quote: { bid: Decimal.parse(String(quote.bp)), ask: Decimal.parse(String(quote.ap)) } }
         : {}),
+      priceBandPct: limits.price_band_pct ?? null,
     });
     return {
       asset,

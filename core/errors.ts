@@ -49,6 +49,7 @@ export const TRADE_ERROR_CODES = [
   "FORBIDDEN",
   "RATE_LIMITED",
   "RISK_MAX_ORDER_NOTIONAL",
+  "RISK_MAX_ORDER_QTY",
   "RISK_MAX_POSITION",
   "RISK_MAX_ALLOCATION",
   "RISK_MAX_OPEN_POSITIONS",
@@ -137,6 +138,7 @@ export const TRADE_ERRORS: Readonly<Record<TradeErrorCode, TradeErrorSpec>> = {
   FORBIDDEN: spec(403, 40110000, "forbidden", true),
   RATE_LIMITED: spec(429, 42910000, "rate limit exceeded", true),
   RISK_MAX_ORDER_NOTIONAL: spec(422, 42210000, "order notional exceeds the risk limit", false),
+  RISK_MAX_ORDER_QTY: spec(422, 42210000, "order qty exceeds the risk limit", false),
   RISK_MAX_POSITION: spec(422, 42210000, "position value would exceed the risk limit", false),
   RISK_MAX_ALLOCATION: spec(
     422,

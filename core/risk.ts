@@ -11,9 +11,11 @@
  * order *reduces exposure* ({@link reducesExposure}) when it shrinks |position| without flipping
  * it both against the filled position alone and against the position plus all pending open
  * orders for the symbol; that is conservative whichever pending orders fill. Reducing orders
- * are never denied by the position, allocation, open-positions, sector, daily-trades or
- * daily-loss rules, so a trader can always get out; the order-notional and price-band rules
- * (fat-finger guards), the rate limit and a halt still apply to them.
+ * are never denied by the order-qty, position, allocation, open-positions, sector,
+ * daily-trades or daily-loss rules, so a trader can always get out (a reducing order is no
+ * larger than the position it closes, so the qty cap protects nothing there); the
+ * order-notional rule and the price collar (fat-finger guards), the rate limit and a halt
+ * still apply to them.
  *
  * Denials come most severe first: `TRADING_HALTED` and `TRADING_REDUCING` (403), then
  * `RATE_LIMITED` (429), then the 422 rules in the order of {@link RISK_RULES}. Each carries
@@ -41,6 +43,11 @@ import type { RateDecision } from "./rate_limiter.ts";
 export interface RiskLimits {
   /** Largest notional of one order (notional, or qty × limit, stop or reference price). */
   max_order_notional?: Decimal | null;
+  /**
+   * Largest qty of one order (a notional order's estimated qty), for orders that do not reduce
+   * exposure. Engine default 1000 (MAX_ORDER_QTY).
+   */
+  max_order_qty?: Decimal | null;
   /** Largest |position value| per symbol after the order, at the reference price. */
   max_position_value?: Decimal | null;
   /** Largest position value per symbol as a percentage of equity. */
@@ -51,11 +58,21 @@ export interface RiskLimits {
   max_daily_trades?: number | null;
   /** Loss today (last_equity - equity) at which exposure-increasing orders stop. */
   daily_loss_limit?: Decimal | null;
+  /**
+   * Loss today as a percentage of start-of-day equity (`last_equity`) at which
+   * exposure-increasing orders stop. Engine default 5 (DAILY_LOSS_PCT).
+   */
+  daily_loss_pct?: Decimal | null;
   /** Largest gross market value of one sector as a percentage of equity. */
   max_sector_pct?: Decimal | null;
   /** Most orders per user per minute (applied by the rate limiter). */
   max_orders_per_minute?: number | null;
-  /** Largest distance of a limit or stop price from the last trade, in percent. */
+  /**
+   * The price collar, in percent: a limit price (of a limit or stop-limit order, or a
+   * stop-loss leg) more than this far through the market is refused (a buy limit above the
+   * last trade, a sell limit below it); a limit or stop price this far away on the passive
+   * side is only a `PRICE_FAR_FROM_MARKET` warning. Engine default 10 (PRICE_BAND_PCT).
+   */
   price_band_pct?: Decimal | null;
 }
 
@@ -64,9 +81,11 @@ export type ResolvedRiskLimits = { [K in keyof RiskLimits]-?: Exclude<RiskLimits
 
 const DECIMAL_LIMITS = [
   "max_order_notional",
+  "max_order_qty",
   "max_position_value",
   "max_allocation_pct",
   "daily_loss_limit",
+  "daily_loss_pct",
   "max_sector_pct",
   "price_band_pct",
 ] as const;
@@ -75,11 +94,13 @@ const COUNT_LIMITS = ["max_open_positions", "max_daily_trades", "max_orders_per_
 /** Every limit field name. */
 export const RISK_LIMIT_FIELDS = [
   "max_order_notional",
+  "max_order_qty",
   "max_position_value",
   "max_allocation_pct",
   "max_open_positions",
   "max_daily_trades",
   "daily_loss_limit",
+  "daily_loss_pct",
   "max_sector_pct",
   "max_orders_per_minute",
   "price_band_pct",
@@ -100,11 +121,13 @@ export function mergeLimits(
 ): ResolvedRiskLimits {
   const out: ResolvedRiskLimits = {
     max_order_notional: null,
+    max_order_qty: null,
     max_position_value: null,
     max_allocation_pct: null,
     max_open_positions: null,
     max_daily_trades: null,
     daily_loss_limit: null,
+    daily_loss_pct: null,
     max_sector_pct: null,
     max_orders_per_minute: null,
     price_band_pct: null,
@@ -137,19 +160,58 @@ export interface RiskConfig {
   maxOpenPositions: number;
   /** MAX_ORDERS_PER_MINUTE. */
   maxOrdersPerMinute: number;
+  /** MAX_ORDER_QTY: shares per order; null (`off`) for no default. */
+  maxOrderQty?: string | null;
+  /** DAILY_LOSS_PCT: percent of start-of-day equity; null (`off`) for no default. */
+  dailyLossPct?: string | null;
+  /** PRICE_BAND_PCT: the price collar in percent; null (`off`) for no default. */
+  priceBandPct?: string | null;
 }
 
 /**
+ * The protective defaults a fresh install ships with (the figures of the plans): at most 1000
+ * shares per order, a daily loss limit of 5% of start-of-day equity, and a 10% price collar.
+ * An admin may set a user's value above or below them ({@link ADMIN_OVERRIDABLE_LIMITS} in
+ * `core/risk_authority.ts`); traders and bots only tighten.
+ */
+export const PROTECTIVE_DEFAULTS = {
+  max_order_qty: "1000",
+  daily_loss_pct: "5",
+  price_band_pct: "10",
+} as const;
+
+/**
+ * The setting (environment variable) behind each engine default, for `GET /risk/limits`; a
+ * limit without a default has none.
+ */
+export const RISK_DEFAULT_SETTINGS: Readonly<Partial<Record<keyof RiskLimits, string>>> = {
+  max_order_qty: "MAX_ORDER_QTY",
+  max_position_value: "MAX_POSITION_SIZE",
+  max_open_positions: "MAX_OPEN_POSITIONS",
+  max_daily_trades: "MAX_DAILY_TRADES",
+  daily_loss_pct: "DAILY_LOSS_PCT",
+  max_orders_per_minute: "MAX_ORDERS_PER_MINUTE",
+  price_band_pct: "PRICE_BAND_PCT",
+};
+
+/**
  * The config defaults as a limits layer: MAX_POSITION_SIZE → max_position_value,
- * MAX_DAILY_TRADES, MAX_OPEN_POSITIONS, MAX_ORDERS_PER_MINUTE. Throws {@link DecimalError} when
- * MAX_POSITION_SIZE is not a decimal (config.ts has already checked it).
+ * MAX_DAILY_TRADES, MAX_OPEN_POSITIONS, MAX_ORDERS_PER_MINUTE, and the protective
+ * MAX_ORDER_QTY, DAILY_LOSS_PCT and PRICE_BAND_PCT (absent: {@link PROTECTIVE_DEFAULTS}; null:
+ * none). Throws {@link DecimalError} when a value is not a decimal (config.ts has already
+ * checked them).
  */
 export function riskLimitsFromConfig(risk: RiskConfig): RiskLimits {
+  const protective = (v: string | null | undefined, fallback: string) =>
+    v === null ? null : Decimal.parse(v ?? fallback);
   return {
     max_position_value: Decimal.parse(risk.maxPositionSize),
     max_daily_trades: risk.maxDailyTrades,
     max_open_positions: risk.maxOpenPositions,
     max_orders_per_minute: risk.maxOrdersPerMinute,
+    max_order_qty: protective(risk.maxOrderQty, PROTECTIVE_DEFAULTS.max_order_qty),
+    daily_loss_pct: protective(risk.dailyLossPct, PROTECTIVE_DEFAULTS.daily_loss_pct),
+    price_band_pct: protective(risk.priceBandPct, PROTECTIVE_DEFAULTS.price_band_pct),
   };
 }
 
@@ -220,11 +282,13 @@ function countLimit(min: number) {
  */
 export const riskLimitsSchema: z.ZodType<RiskLimits, unknown> = z.strictObject({
   max_order_notional: decimalLimit(),
+  max_order_qty: decimalLimit(),
   max_position_value: decimalLimit(),
   max_allocation_pct: decimalLimit(HUNDRED),
   max_open_positions: countLimit(0),
   max_daily_trades: countLimit(0),
   daily_loss_limit: decimalLimit(),
+  daily_loss_pct: decimalLimit(HUNDRED),
   max_sector_pct: decimalLimit(HUNDRED),
   max_orders_per_minute: countLimit(1),
   price_band_pct: decimalLimit(HUNDRED),
@@ -345,6 +409,7 @@ export interface RiskResult {
 /** The 422 rules in the order their denials are listed. */
 export const RISK_RULES = [
   "max_order_notional",
+  "max_order_qty",
   "price_band_pct",
   "max_position_value",
   "max_allocation_pct",
@@ -429,6 +494,89 @@ function isNear(actual: Decimal, limit: Decimal): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Prices against the market: the price collar and the far-from-market warning
+
+/** Where one price of an order stands against the market. */
+export interface PricePlacement {
+  /** `limit_price`, `stop_price` or `stop_loss.limit_price`. */
+  field: string;
+  price: Decimal;
+  /** The side of the order (or leg) the price belongs to. */
+  side: "buy" | "sell";
+  /**
+   * What the price is measured against: the last trade; for the limit of a stop-limit (or of
+   * a stop-limit stop-loss leg), the stop price when it lies beyond the last trade in the
+   * direction that elects it, since the limit goes live only once the market trades there.
+   */
+  reference: Decimal;
+  /** |price - reference| / reference × 100. */
+  pct: Decimal;
+  /**
+   * True on the side that trades at once: a buy limit above its reference, a sell limit below
+   * it (marketable); a buy stop at or below the last trade, a sell stop at or above it (it
+   * elects at once). False on the passive side, where the order rests.
+   */
+  through: boolean;
+  /** True for a limit price: the collar applies to it. Stop prices are only warned about. */
+  limit: boolean;
+}
+
+/**
+ * The limit and stop prices of an order, each placed against the market (see
+ * {@link PricePlacement}): the order's own `limit_price` and `stop_price`, and the limit price of
+ * a stop-limit stop-loss leg (on the exit side). Throws `RangeError` when `refPrice` is not
+ * positive.
+ */
+export function pricePlacements(req: OrderRequest, refPrice: Decimal): PricePlacement[] {
+  if (!refPrice.isPositive()) {
+    throw new RangeError(`Cannot place prices: reference price "${refPrice}" is not positive`);
+  }
+  const out: PricePlacement[] = [];
+  const place = (
+    field: string,
+    price: Decimal,
+    side: "buy" | "sell",
+    limit: boolean,
+    stop?: Decimal,
+  ) => {
+    // A buy stop elects when the market trades at or above it; a sell stop at or below.
+    const reference = stop === undefined
+      ? refPrice
+      : side === "buy"
+      ? Decimal.max(refPrice, stop)
+      : Decimal.min(refPrice, stop);
+    const diff = price.sub(reference);
+    const through = limit
+      ? (side === "buy" ? diff.isPositive() : diff.isNegative())
+      : (side === "buy" ? !diff.isPositive() : !diff.isNegative());
+    out.push({ field, price, side, reference, pct: pctOf(diff.abs(), reference), through, limit });
+  };
+  const stopLimit = req.type === "stop_limit" ? req.stop_price : undefined;
+  if (req.limit_price !== undefined) {
+    place("limit_price", req.limit_price, req.side, true, stopLimit);
+  }
+  if (req.stop_price !== undefined) place("stop_price", req.stop_price, req.side, false);
+  const sl = req.stop_loss;
+  if (sl?.limit_price !== undefined) {
+    const cls = normalizeOrderClass(req.order_class);
+    const exit = cls === "oco" ? req.side : req.side === "buy" ? "sell" : "buy";
+    place("stop_loss.limit_price", sl.limit_price, exit, true, sl.stop_price);
+  }
+  return out;
+}
+
+/** True when the collar `pct` refuses `p`: a limit price more than `pct` through the market. */
+export function collarRefuses(p: PricePlacement, pct: Decimal): boolean {
+  return p.limit && p.through && exceedsPct(p.price.sub(p.reference).abs(), p.reference, pct);
+}
+
+/** The furthest a limit on `p`'s side may go through its reference under a collar of `pct`. */
+function collarBound(p: PricePlacement, pct: Decimal): Decimal {
+  const factor = p.side === "buy" ? HUNDRED.add(pct) : HUNDRED.sub(pct);
+  return Decimal.max(Decimal.ZERO, p.reference.mul(factor).div(HUNDRED));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Evaluation
 
 interface Env {
@@ -469,12 +617,14 @@ function orderLabel(req: OrderRequest): string {
  *
  * Rules: trading state (halted: 403 TRADING_HALTED for any order; reducing: 403
  * TRADING_REDUCING unless the order reduces exposure); rate (429 RATE_LIMITED with
- * `details.retry_after_seconds`); max order notional; price band (limit/stop price farther than
- * `price_band_pct` from the last trade; exactly at the band passes; market orders pass); then,
- * for orders that do not reduce exposure only: position value after, allocation after (% of
- * equity), open positions (symbols with a position or a pending order, +1 for a new symbol),
- * sector gross value after (% of equity), trades today (denied once `tradesToday` reaches the
- * limit), daily loss (denied once last_equity - equity is positive and at or beyond the limit).
+ * `details.retry_after_seconds`); max order notional; max order qty (exposure-increasing
+ * orders only); the price collar (`price_band_pct`: a limit price more than that far through
+ * the market, see {@link pricePlacements}; exactly at the collar passes; market and stop orders
+ * pass); then, for orders that do not reduce exposure only: position value after, allocation
+ * after (% of equity), open positions (symbols with a position or a pending order, +1 for a
+ * new symbol), sector gross value after (% of equity), trades today (denied once `tradesToday`
+ * reaches the limit), daily loss (denied once last_equity - equity is positive and at or
+ * beyond the tighter of `daily_loss_limit` and `daily_loss_pct` of last_equity).
  * Figures strictly above a limit deny; equal passes.
  *
  * Throws `RangeError` when `refPrice` is not positive.
@@ -566,28 +716,53 @@ export function evaluateRisk(ctx: RiskContext): RiskResult {
     }
   }
 
+  const maxQty = L.max_order_qty;
+  if (maxQty != null && !reducing) {
+    const qty = f.orderQty.abs();
+    const inputs = {
+      rule: "max_order_qty",
+      limit: maxQty.toString(),
+      actual: qty.toString(),
+      notional: req.notional?.toString() ?? null,
+    };
+    if (qty.gt(maxQty)) {
+      const what = req.notional !== undefined
+        ? `qty ${qty} (notional ${req.notional} at ${req.limit_price ?? ctx.refPrice})`
+        : `qty ${qty}`;
+      deny(
+        env,
+        "RISK_MAX_ORDER_QTY",
+        `${what} exceeds limit ${maxQty} shares per order; split the order or ask an admin ` +
+          `to raise max_order_qty`,
+        inputs,
+      );
+    } else if (isNear(qty, maxQty)) {
+      warnNear(env, "max_order_qty", "Order qty", inputs.actual, inputs.limit);
+    }
+  }
+
   const band = L.price_band_pct;
   if (band != null) {
-    const fields: Array<[string, Decimal | undefined]> = [
-      ["limit_price", req.limit_price],
-      ["stop_price", req.stop_price],
-    ];
-    for (const [field, price] of fields) {
-      if (price === undefined) continue;
-      const distance = price.sub(ctx.refPrice).abs();
-      if (!exceedsPct(distance, ctx.refPrice, band)) continue;
-      const pct = pctOf(distance, ctx.refPrice);
+    for (const p of pricePlacements(req, ctx.refPrice)) {
+      if (!collarRefuses(p, band)) continue;
+      const bound = collarBound(p, band);
+      const where = p.reference.eq(ctx.refPrice)
+        ? `the last trade ${p.reference}`
+        : `the stop price ${p.reference} (where the limit goes live)`;
       deny(
         env,
         "RISK_PRICE_BAND",
-        `${field} ${price} is ${pctText(pct)}% from last trade ${ctx.refPrice}, ` +
-          `beyond band ${band}%`,
+        `${p.field} ${p.price} is ${pctText(p.pct)}% ${p.side === "buy" ? "above" : "below"} ` +
+          `${where}, beyond the price collar of ${band}%: a ${p.side} limit may be at ` +
+          `${p.side === "buy" ? "most" : "least"} ${bound}`,
         {
           rule: "price_band_pct",
           limit: band.toString(),
-          actual: pct.toString(),
-          field,
-          price: price.toString(),
+          actual: p.pct.toString(),
+          field: p.field,
+          price: p.price.toString(),
+          reference_price: p.reference.toString(),
+          [p.side === "buy" ? "max_price" : "min_price"]: bound.toString(),
         },
       );
       break;
@@ -762,28 +937,46 @@ function checkExposureRules(
     }
   }
 
-  const lossLimit = L.daily_loss_limit;
-  if (lossLimit != null) {
-    const dayPl = equity.sub(ctx.account.last_equity);
+  // The daily loss: the tighter of the dollar limit and the share of start-of-day equity.
+  const lastEquity = ctx.account.last_equity;
+  const lossRules: Array<{ rule: string; amount: Decimal; pct?: Decimal }> = [];
+  if (L.daily_loss_limit != null) {
+    lossRules.push({ rule: "daily_loss_limit", amount: L.daily_loss_limit });
+  }
+  if (L.daily_loss_pct != null) {
+    const amount = Decimal.max(Decimal.ZERO, lastEquity).mul(L.daily_loss_pct).div(HUNDRED);
+    lossRules.push({ rule: "daily_loss_pct", amount, pct: L.daily_loss_pct });
+  }
+  const lossRule = lossRules.reduce<typeof lossRules[number] | null>(
+    (a, b) => a === null || b.amount.lt(a.amount) ? b : a,
+    null,
+  );
+  if (lossRule !== null) {
+    const lossLimit = lossRule.amount;
+    const dayPl = equity.sub(lastEquity);
     const loss = dayPl.neg();
+    const limitText = lossRule.pct === undefined
+      ? `${lossLimit}`
+      : `${lossLimit} (${lossRule.pct}% of start-of-day equity ${lastEquity})`;
     if (loss.isPositive() && loss.gte(lossLimit)) {
       const inputs: Record<string, string> = {
-        rule: "daily_loss_limit",
+        rule: lossRule.rule,
         limit: lossLimit.toString(),
         actual: loss.toString(),
         equity: equity.toString(),
-        last_equity: ctx.account.last_equity.toString(),
+        last_equity: lastEquity.toString(),
       };
+      if (lossRule.pct !== undefined) inputs.limit_pct = lossRule.pct.toString();
       if (ctx.realizedPlToday) inputs.realized_pl_today = ctx.realizedPlToday.toString();
       if (ctx.unrealizedPl) inputs.unrealized_pl = ctx.unrealizedPl.toString();
       deny(
         env,
         "RISK_DAILY_LOSS",
-        `loss today ${loss} reaches limit ${lossLimit}; only orders that reduce exposure are allowed`,
+        `loss today ${loss} reaches limit ${limitText}; only orders that reduce exposure are allowed`,
         inputs,
       );
     } else if (loss.isPositive() && isNear(loss, lossLimit)) {
-      warnNear(env, "daily_loss_limit", "Loss today", loss.toString(), lossLimit.toString());
+      warnNear(env, lossRule.rule, "Loss today", loss.toString(), lossLimit.toString());
     }
   }
 }
@@ -795,7 +988,10 @@ function checkExposureRules(
 export const ADVICE_THRESHOLDS = {
   /** HIGH_BUYING_POWER_USE above this share of buying power. */
   buyingPowerPct: Decimal.int(80),
-  /** PRICE_FAR_FROM_MARKET above this distance from the last trade. */
+  /**
+   * PRICE_FAR_FROM_MARKET above this distance from the market when no price collar applies;
+   * with one, the collar's percentage.
+   */
   priceDistancePct: Decimal.int(10),
   /** USE_LIMIT_ORDER for a market order when the spread is wider than this share of the mid. */
   wideSpreadPct: Decimal.parse("0.5"),
@@ -810,6 +1006,11 @@ export interface AdviceContext
   session: Session;
   /** The current quote, when known, for the spread check. */
   quote?: { bid: Decimal; ask: Decimal };
+  /**
+   * The effective price collar (`price_band_pct`): the PRICE_FAR_FROM_MARKET threshold, and a
+   * limit it refuses is an error, not a warning. Absent or null: no collar, threshold 10%.
+   */
+  priceBandPct?: Decimal | null;
 }
 
 /** Warnings and recommendations for `POST /orders/validate`. */
@@ -823,7 +1024,10 @@ export interface ValidationAdvice {
  * - warning `MARKET_CLOSED_WILL_QUEUE`: the session is not core and the order is not an
  *   extended-hours limit DAY/GTC order in the pre or post session;
  * - warning `HIGH_BUYING_POWER_USE`: cost basis (`orderCostBasis`) above 80% of buying power;
- * - warning `PRICE_FAR_FROM_MARKET`: a limit or stop price more than 10% from the last trade;
+ * - warning `PRICE_FAR_FROM_MARKET`: the order's limit or stop price more than the collar
+ *   (`priceBandPct`, else 10%) from the market (see {@link pricePlacements}): on the passive
+ *   side, a stop price that elects at once, or any side when no collar applies (a limit the
+ *   collar refuses is a `RISK_PRICE_BAND` error instead);
  * - recommendation `USE_BRACKET`: an order that does not reduce exposure and has no exits;
  * - recommendation `ADD_STOP_LOSS`: such an order with a take-profit but no stop-loss;
  * - recommendation `USE_LIMIT_ORDER`: a market order outside the core session, or when the
@@ -871,23 +1075,29 @@ export function validationAdvice(ctx: AdviceContext): ValidationAdvice {
     });
   }
 
-  const prices: Array<[string, Decimal | undefined]> = [
-    ["limit_price", req.limit_price],
-    ["stop_price", req.stop_price],
-  ];
-  for (const [field, price] of prices) {
-    if (price === undefined) continue;
-    const distance = price.sub(ctx.refPrice).abs();
-    if (!exceedsPct(distance, ctx.refPrice, ADVICE_THRESHOLDS.priceDistancePct)) continue;
-    const pct = pctOf(distance, ctx.refPrice);
+  const collar = ctx.priceBandPct ?? null;
+  const farPct = collar ?? ADVICE_THRESHOLDS.priceDistancePct;
+  for (const p of pricePlacements(req, ctx.refPrice)) {
+    if (p.field.startsWith("stop_loss.")) continue;
+    if (!exceedsPct(p.price.sub(p.reference).abs(), p.reference, farPct)) continue;
+    if (collar !== null && collarRefuses(p, collar)) continue;
+    const where = p.reference.eq(ctx.refPrice)
+      ? `the last trade ${p.reference}`
+      : `the stop price ${p.reference}`;
     warnings.push({
       code: "PRICE_FAR_FROM_MARKET",
-      message: `${field} ${price} is ${pctText(pct)}% from the last trade ${ctx.refPrice}`,
+      message: `${p.field} ${p.price} is ${pctText(p.pct)}% from ${where} (${
+        p.through
+          ? p.limit ? "marketable: it trades at once" : "it elects at once"
+          : "passive: it rests until the market moves there"
+      })`,
       details: {
-        field,
-        price: price.toString(),
-        ref_price: ctx.refPrice.toString(),
-        pct: pct.toString(),
+        field: p.field,
+        price: p.price.toString(),
+        ref_price: p.reference.toString(),
+        pct: p.pct.toString(),
+        threshold_pct: farPct.toString(),
+        placement: p.through ? "through" : "passive",
       },
     });
   }

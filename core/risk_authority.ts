@@ -14,6 +14,12 @@
  * otherwise). An admin sets a user's state outright: the admin layer takes the requested state
  * and a stricter user layer is lifted to it.
  *
+ * The protective defaults ({@link ADMIN_OVERRIDABLE_LIMITS}: max_order_qty, daily_loss_pct,
+ * price_band_pct) are the engine's suggestion rather than the operator's ceiling: an admin's
+ * value for a user replaces the default, above or below it (a desk that trades 5,000-share
+ * orders, a collar that suits a volatile name); the user and the user's bots still only
+ * tighten the result. Every other default is a ceiling an admin may only tighten.
+ *
  * Pure: the caller reads and writes the layers.
  *
  * @module
@@ -27,6 +33,16 @@ import {
   type RiskLimits,
   type TradingState,
 } from "./risk.ts";
+
+/**
+ * Limits whose engine default an admin may override for a user, loosening as well as
+ * tightening it: the protective defaults of `core/risk.ts` (`PROTECTIVE_DEFAULTS`).
+ */
+export const ADMIN_OVERRIDABLE_LIMITS: ReadonlySet<RiskLimitField> = new Set([
+  "max_order_qty",
+  "daily_loss_pct",
+  "price_band_pct",
+]);
 
 /** A layer of limits, most authoritative first. */
 export const LIMIT_LAYERS = ["default", "admin", "user", "bot"] as const;
@@ -52,9 +68,11 @@ function less(a: Decimal | number, b: Decimal | number): boolean {
 
 /**
  * The effective limits of `layers`: for each field the strictest value any layer sets, and the
- * most authoritative layer that sets that value (a lower layer repeating it tightens nothing).
- * With `above`, only the layers more authoritative than that one count: the ceiling a write to
- * `above` must respect. Never throws.
+ * most authoritative layer that sets that value (a lower layer repeating it tightens nothing),
+ * except that an admin's value of an {@link ADMIN_OVERRIDABLE_LIMITS} field replaces the
+ * default. With `above`, only the layers more authoritative than that one count: the ceiling a
+ * write to `above` must respect (for an admin, the defaults of those fields are no ceiling).
+ * Never throws.
  *
  * @example
  * ```ts
@@ -69,6 +87,7 @@ export function resolveLimits(layers: LimitLayers, above?: LimitLayer): Resolved
     limits[f] = null;
     sources[f] = null;
   }
+  const adminLayer = layers.admin;
   for (const layer of LIMIT_LAYERS) {
     if (layer === above) break;
     const values = layers[layer];
@@ -76,6 +95,12 @@ export function resolveLimits(layers: LimitLayers, above?: LimitLayer): Resolved
     for (const f of RISK_LIMIT_FIELDS) {
       const v = values[f];
       if (v === null || v === undefined) continue;
+      if (layer === "default" && ADMIN_OVERRIDABLE_LIMITS.has(f)) {
+        // The admin's value (or, for a write to the admin's layer, the admin) decides.
+        if (above === "admin") continue;
+        const admin = adminLayer?.[f];
+        if (admin !== null && admin !== undefined) continue;
+      }
       const cur = limits[f];
       if (cur === null || less(v, cur)) {
         limits[f] = v;

@@ -2,7 +2,8 @@
  * Risk limits and the trading state (kill switch), under the chain of authority of
  * `core/risk_authority.ts`: engine defaults, then an admin's limits for a user, then the
  * user's own. A trader manages their own layer and can only tighten the layers above it; an
- * admin names any user with `username` and writes that user's admin layer. Every change is an
+ * admin names any user with `username` and writes that user's admin layer, which may also
+ * raise the protective defaults (max_order_qty, daily_loss_pct, price_band_pct) for that user. Every change is an
  * audit row naming who made it (user id, username, role) and the layer it changed.
  *
  * @module
@@ -11,12 +12,14 @@ import type { Context } from "hono";
 import type { Sql, TransactionSql } from "postgres";
 import { z } from "zod";
 import {
+  RISK_DEFAULT_SETTINGS,
   RISK_LIMIT_FIELDS,
   type RiskLimits,
   riskLimitsSchema,
   type TradingState,
 } from "../core/risk.ts";
 import {
+  ADMIN_OVERRIDABLE_LIMITS,
   assertWithinCeiling,
   changeState,
   effectiveState,
@@ -69,9 +72,19 @@ const LimitsView = z.object({
   ),
   limits: LimitsJson.describe("The user's own limits (null: not set in this layer)"),
   admin_limits: LimitsJson.describe("Limits an admin set for this user"),
-  defaults: LimitsJson.describe("The engine's defaults from configuration"),
+  defaults: LimitsJson.describe(
+    "The engine's defaults from configuration (MAX_ORDER_QTY, DAILY_LOSS_PCT, PRICE_BAND_PCT, MAX_POSITION_SIZE, …)",
+  ),
   effective: LimitsJson.describe("What risk checks use: the strictest value of the layers"),
   sources: SourcesJson.describe("The layer each effective limit comes from (null: no limit)"),
+  default_settings: z.object(
+    Object.fromEntries(RISK_LIMIT_FIELDS.map((f) => [f, z.string().nullable()])),
+  ).describe(
+    "The setting (environment variable) that changes each engine default (null: none)",
+  ),
+  admin_overridable: z.array(z.string()).describe(
+    "Limits whose engine default an admin may raise or lower for this user (the protective defaults); an admin only tightens the others",
+  ),
 });
 
 const Target = z.object({
@@ -143,6 +156,10 @@ async function view(tx: TransactionSql, userId: string, username: string, defaul
     defaults: limitsOut(defaults),
     effective: limitsOut(resolved.limits),
     sources: resolved.sources as Record<string, "default" | "admin" | "user" | null>,
+    default_settings: Object.fromEntries(
+      RISK_LIMIT_FIELDS.map((f) => [f, RISK_DEFAULT_SETTINGS[f] ?? null]),
+    ),
+    admin_overridable: [...ADMIN_OVERRIDABLE_LIMITS],
   };
 }
 
@@ -179,7 +196,7 @@ export function riskRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): vo
     path: "/risk/limits",
     summary: "Set risk limits",
     description:
-      "Sets your own limits; an admin with ?username= sets the admin's limits for that user. Fields absent keep their value; null clears the value of this layer only (the layers above still apply). A value above the layers above (the engine default, or an admin's limit) is refused with 403 RISK_LIMIT_ABOVE_CEILING naming the field and the ceiling: each layer can only tighten the one above it.",
+      "Sets your own limits; an admin with ?username= sets the admin's limits for that user. Fields absent keep their value; null clears the value of this layer only (the layers above still apply). A value above the layers above (the engine default, or an admin's limit) is refused with 403 RISK_LIMIT_ABOVE_CEILING naming the field and the ceiling: each layer can only tighten the one above it. The protective defaults (max_order_qty, daily_loss_pct, price_band_pct) are the exception for an admin: an admin's value for a user replaces the default, higher or lower.",
     tags: ["risk"],
     query: Target,
     body: riskLimitsSchema,

@@ -64,3 +64,23 @@ Deno.test("config: JWT_MAX_TTL (default 30 days) and METRICS_TOKEN", () => {
   const e = assertThrows(() => loadConfig({ METRICS_TOKEN: "short-token" }), ConfigError);
   assert(e.message.startsWith("Invalid METRICS_TOKEN: (hidden)"), e.message);
 });
+
+Deno.test("config: protective risk defaults (1000 shares, 5% daily loss, 10% collar), set or off", () => {
+  const d = loadConfig({}).risk;
+  assertEquals([d.maxOrderQty, d.dailyLossPct, d.priceBandPct], ["1000", "5", "10"]);
+  const set = loadConfig({ MAX_ORDER_QTY: "250.5", DAILY_LOSS_PCT: "2", PRICE_BAND_PCT: "OFF" });
+  assertEquals([set.risk.maxOrderQty, set.risk.dailyLossPct, set.risk.priceBandPct], [
+    "250.5",
+    "2",
+    null,
+  ]);
+  const bad: Array<[Record<string, string>, string]> = [
+    [{ MAX_ORDER_QTY: "-5" }, 'Invalid MAX_ORDER_QTY: "-5" must be a non-negative decimal'],
+    [{ DAILY_LOSS_PCT: "150" }, 'Invalid DAILY_LOSS_PCT: "150" must be at most 100, or off'],
+    [{ PRICE_BAND_PCT: "ten" }, 'Invalid PRICE_BAND_PCT: "ten" must be a non-negative decimal'],
+  ];
+  for (const [env, text] of bad) {
+    const e = assertThrows(() => loadConfig(env), ConfigError);
+    assert(e.message.startsWith(text), e.message);
+  }
+});

@@ -40,6 +40,64 @@ Deno.test("risk authority: the strictest layer wins, and a tie belongs to the la
   );
 });
 
+Deno.test("risk authority: an admin overrides a protective default either way; a user only tightens", () => {
+  const defaults = {
+    max_order_qty: dec("1000"),
+    daily_loss_pct: dec("5"),
+    price_band_pct: dec("10"),
+    max_orders_per_minute: 100,
+  };
+  // No admin value: the default applies, and is the user's ceiling.
+  const plain = resolveLimits({ default: defaults, user: { price_band_pct: dec("5") } });
+  assertEquals([String(plain.limits.max_order_qty), plain.sources.max_order_qty], [
+    "1000",
+    "default",
+  ]);
+  assertEquals([String(plain.limits.price_band_pct), plain.sources.price_band_pct], ["5", "user"]);
+  // An admin's write is not capped by those defaults (it is by the others).
+  const adminCeiling = resolveLimits({ default: defaults }, "admin");
+  assertWithinCeiling(
+    { max_order_qty: dec("5000"), daily_loss_pct: dec("20"), price_band_pct: dec("30") },
+    adminCeiling,
+  );
+  assertThrows(
+    () => assertWithinCeiling({ max_orders_per_minute: 101 }, adminCeiling),
+    TradeError,
+  );
+  // The admin's value replaces the default, loosening or tightening it.
+  const layers = {
+    default: defaults,
+    admin: { max_order_qty: dec("5000"), daily_loss_pct: dec("2") },
+  };
+  const r = resolveLimits(layers);
+  assertEquals([String(r.limits.max_order_qty), r.sources.max_order_qty], ["5000", "admin"]);
+  assertEquals([String(r.limits.daily_loss_pct), r.sources.daily_loss_pct], ["2", "admin"]);
+  assertEquals([String(r.limits.price_band_pct), r.sources.price_band_pct], ["10", "default"]);
+  // The user (and a bot) only tighten the result: the admin's 5000 is the ceiling now.
+  const userCeiling = resolveLimits(layers, "user");
+  assertWithinCeiling({ max_order_qty: dec("5000") }, userCeiling);
+  const e = assertThrows(
+    () =>
+      assertWithinCeiling({ max_order_qty: dec("5001"), price_band_pct: dec("11") }, userCeiling),
+    TradeError,
+  );
+  assertEquals(e.details.violations, [
+    { field: "max_order_qty", requested: "5001", ceiling: "5000", ceiling_source: "admin" },
+    { field: "price_band_pct", requested: "11", ceiling: "10", ceiling_source: "default" },
+  ]);
+  const withBot = resolveLimits({
+    ...layers,
+    user: { max_order_qty: dec("3000") },
+    bot: {
+      max_order_qty: dec("100"),
+    },
+  });
+  assertEquals([String(withBot.limits.max_order_qty), withBot.sources.max_order_qty], [
+    "100",
+    "bot",
+  ]);
+});
+
 Deno.test("risk authority: a user loosens only their own state; an admin sets it outright", () => {
   assertEquals(effectiveState({}), { state: "active", source: null });
   assertEquals(effectiveState({ admin: "reducing", user: "halted" }), {

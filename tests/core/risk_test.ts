@@ -111,11 +111,13 @@ Deno.test("risk: mergeLimits keeps the strictest value of each field", () => {
   const merged = mergeLimits(defaults, user, undefined, null, bot);
   assertEquals(merged, {
     max_order_notional: dec("2500.5"),
+    max_order_qty: dec("1000"),
     max_position_value: dec("25000"),
     max_allocation_pct: dec("20"),
     max_open_positions: 5,
     max_daily_trades: 10,
     daily_loss_limit: null,
+    daily_loss_pct: dec("5"),
     max_sector_pct: null,
     max_orders_per_minute: 100,
     price_band_pct: dec("10"),
@@ -212,7 +214,7 @@ Deno.test("risk: max order notional names the figures; at the limit passes", () 
   );
 });
 
-Deno.test("risk: price band against the last trade; exactly at the band passes", () => {
+Deno.test("risk: the price collar refuses a limit more than the band through the last trade", () => {
   const limits = { price_band_pct: dec("10") };
   const limit = (p: string, side: "buy" | "sell" = "buy") =>
     ctx({ request: req({ type: "limit", side, limit_price: dec(p) }), limits });
@@ -226,22 +228,193 @@ Deno.test("risk: price band against the last trade; exactly at the band passes",
     field: "limit_price",
     price: "110.01",
     ref_price: "100",
+    reference_price: "100",
+    max_price: "110",
   });
   assertEquals(
     err.message,
-    'Cannot submit order for "AAPL": limit_price 110.01 is 10.01% from last trade 100, beyond band 10%',
+    'Cannot submit order for "AAPL": limit_price 110.01 is 10.01% above the last trade 100, beyond the price collar of 10%: a buy limit may be at most 110',
   );
-  denied(limit("89.99", "sell"), "RISK_PRICE_BAND", { actual: "10.01" });
-  denied(
-    ctx({ request: req({ type: "stop", stop_price: dec("125") }), limits }),
-    "RISK_PRICE_BAND",
-    { field: "stop_price", actual: "25" },
-  );
+  denied(limit("89.99", "sell"), "RISK_PRICE_BAND", { actual: "10.01", min_price: "90" });
+  // The passive side rests: only a warning (see the advice tests), never a denial.
+  passes(limit("50"), "a buy limit far below the market");
+  passes(limit("500", "sell"), "a sell limit far above the market");
+  passes(ctx({ request: req({ type: "stop", stop_price: dec("125") }), limits }), "a stop");
+  // A stop-limit's limit goes live where the stop elects: measured from the stop price when
+  // that is beyond the last trade, from the last trade when the stop elects at once.
   passes(
     ctx({
       request: req({ type: "stop_limit", stop_price: dec("91"), limit_price: dec("90") }),
       limits,
     }),
+  );
+  passes(
+    ctx({
+      request: req({ type: "stop_limit", stop_price: dec("150"), limit_price: dec("165") }),
+      limits,
+    }),
+    "a buy stop-limit 10% over its stop",
+  );
+  denied(
+    ctx({
+      request: req({ type: "stop_limit", stop_price: dec("150"), limit_price: dec("165.01") }),
+      limits,
+    }),
+    "RISK_PRICE_BAND",
+    { reference_price: "150", max_price: "165" },
+  );
+  denied(
+    ctx({
+      request: req({ type: "stop_limit", stop_price: dec("80"), limit_price: dec("111") }),
+      limits,
+    }),
+    "RISK_PRICE_BAND",
+    { reference_price: "100", actual: "11" },
+  );
+  // The 1900-for-190 typo.
+  const typo = denied(
+    ctx({
+      refPrice: dec("190"),
+      request: req({ type: "limit", limit_price: dec("1900"), qty: dec("1") }),
+      limits,
+    }),
+    "RISK_PRICE_BAND",
+    { actual: "900", max_price: "209" },
+  );
+  assertStringIncludes(typo.message, "a buy limit may be at most 209");
+  // A stop-limit stop-loss leg sells: its limit far below its stop is refused.
+  denied(
+    ctx({
+      request: req({
+        type: "limit",
+        limit_price: dec("100"),
+        order_class: "bracket",
+        take_profit: { limit_price: dec("120") },
+        stop_loss: { stop_price: dec("95"), limit_price: dec("80") },
+      }),
+      limits,
+    }),
+    "RISK_PRICE_BAND",
+    { field: "stop_loss.limit_price", reference_price: "95", min_price: "85.5" },
+  );
+  // The collar guards exits too: a reducing sell limit far through the market is refused.
+  denied(
+    ctx({
+      request: req({ type: "limit", side: "sell", limit_price: dec("50"), qty: dec("10") }),
+      positions: { AAPL: pos("10", "100") },
+      limits,
+    }),
+    "RISK_PRICE_BAND",
+    { min_price: "90" },
+  );
+});
+
+Deno.test("risk: max_order_qty caps an order that adds exposure, not one that reduces it", () => {
+  const limits = { max_order_qty: dec("1000") };
+  passes(ctx({ request: req({ qty: dec("1000") }), limits }), "exactly at the limit");
+  const err = denied(ctx({ request: req({ qty: dec("1001") }), limits }), "RISK_MAX_ORDER_QTY", {
+    rule: "max_order_qty",
+    limit: "1000",
+    actual: "1001",
+  });
+  assertEquals(
+    err.message,
+    'Cannot submit order for "AAPL": qty 1001 exceeds limit 1000 shares per order; split the order or ask an admin to raise max_order_qty',
+  );
+  assertEquals(TRADE_ERRORS.RISK_MAX_ORDER_QTY.status, 422);
+  // A short sale of 1001 adds exposure; selling 1500 of a 1500 long does not.
+  denied(
+    ctx({ request: req({ side: "sell", qty: dec("1001") }), limits }),
+    "RISK_MAX_ORDER_QTY",
+    { actual: "1001" },
+  );
+  passes(
+    ctx({
+      request: req({ side: "sell", qty: dec("1500") }),
+      positions: { AAPL: pos("1500", "100") },
+      limits,
+    }),
+    "closing a position larger than the cap",
+  );
+  // A notional order is capped by its estimated qty (at the limit, else the last trade).
+  denied(
+    ctx({ request: req({ qty: undefined, notional: dec("100050") }), limits }),
+    "RISK_MAX_ORDER_QTY",
+    { actual: "1000.5", notional: "100050" },
+  );
+  const near = evaluateRisk(ctx({ request: req({ qty: dec("900") }), limits }));
+  assertEquals(near.warnings.map((w) => [w.code, w.details?.rule]), [[
+    "RISK_NEAR_LIMIT",
+    "max_order_qty",
+  ]]);
+});
+
+Deno.test("risk: daily_loss_pct stops new exposure at a share of start-of-day equity", () => {
+  const limits = { daily_loss_pct: dec("5") };
+  const account = (equity: string) => ({
+    equity: dec(equity),
+    last_equity: dec("100000"),
+    buying_power: dec("200000"),
+  });
+  passes(ctx({ account: account("95000.01"), limits }), "4.99999% down");
+  const err = denied(ctx({ account: account("95000"), limits }), "RISK_DAILY_LOSS", {
+    rule: "daily_loss_pct",
+    limit: "5000",
+    limit_pct: "5",
+    actual: "5000",
+    last_equity: "100000",
+  });
+  assertEquals(
+    err.message,
+    'Cannot submit order for "AAPL": loss today 5000 reaches limit 5000 (5% of start-of-day equity 100000); only orders that reduce exposure are allowed',
+  );
+  passes(
+    ctx({
+      account: account("90000"),
+      request: req({ side: "sell", qty: dec("10") }),
+      positions: { AAPL: pos("10", "100") },
+      limits,
+    }),
+    "an exit past the limit",
+  );
+  // With a dollar limit too, the tighter one decides, once.
+  denied(
+    ctx({ account: account("96000"), limits: { ...limits, daily_loss_limit: dec("3000") } }),
+    "RISK_DAILY_LOSS",
+    { rule: "daily_loss_limit", limit: "3000" },
+  );
+  denied(
+    ctx({ account: account("94000"), limits: { ...limits, daily_loss_limit: dec("9000") } }),
+    "RISK_DAILY_LOSS",
+    { rule: "daily_loss_pct", limit: "5000" },
+  );
+  const near = evaluateRisk(ctx({ account: account("95900"), limits }));
+  assertEquals(near.warnings.map((w) => w.details?.rule), ["daily_loss_pct"]);
+});
+
+Deno.test("risk: a fresh install's defaults are 1000 shares, 5% daily loss and a 10% collar", () => {
+  const d = riskLimitsFromConfig({
+    maxPositionSize: "25000",
+    maxDailyTrades: 100,
+    maxOpenPositions: 20,
+    maxOrdersPerMinute: 100,
+  });
+  assertEquals(
+    [String(d.max_order_qty), String(d.daily_loss_pct), String(d.price_band_pct)],
+    ["1000", "5", "10"],
+  );
+  const off = riskLimitsFromConfig({
+    maxPositionSize: "25000",
+    maxDailyTrades: 100,
+    maxOpenPositions: 20,
+    maxOrdersPerMinute: 100,
+    maxOrderQty: "5000",
+    dailyLossPct: null,
+    priceBandPct: "2.5",
+  });
+  assertEquals(
+    [String(off.max_order_qty), off.daily_loss_pct, String(off.price_band_pct)],
+    ["5000", null, "2.5"],
   );
 });
 
@@ -777,6 +950,39 @@ Deno.test("advice: a limit or stop more than 10% from the last trade warns", () 
     stop.a.warnings[0]!.message,
     "stop_price 120 is 20% from the last trade 100",
   );
+});
+
+Deno.test("advice: PRICE_FAR_FROM_MARKET follows the collar: passive side warns, through side is the collar's", () => {
+  const lim = (p: string, side: "buy" | "sell" = "buy") =>
+    req({ type: "limit", side, limit_price: dec(p), qty: dec("1") });
+  const collar = { priceBandPct: dec("10") };
+  // Passive, beyond the collar: a warning that says it rests.
+  const passive = advice({ request: lim("85"), ...collar });
+  assertEquals(passive.warnings, ["PRICE_FAR_FROM_MARKET"]);
+  assertEquals(passive.a.warnings[0]!.details?.placement, "passive");
+  assertEquals(passive.a.warnings[0]!.details?.threshold_pct, "10");
+  assertStringIncludes(passive.a.warnings[0]!.message, "passive: it rests");
+  assertEquals(advice({ request: lim("200", "sell"), ...collar }).warnings, [
+    "PRICE_FAR_FROM_MARKET",
+  ]);
+  // Through the market beyond the collar: refused by risk (RISK_PRICE_BAND), not warned twice.
+  assertEquals(advice({ request: lim("1900"), ...collar }).warnings, []);
+  // The threshold is the collar's: an admin's 25% collar warns from 25%.
+  assertEquals(advice({ request: lim("80"), priceBandPct: dec("25") }).warnings, []);
+  assertEquals(advice({ request: lim("74"), priceBandPct: dec("25") }).warnings, [
+    "PRICE_FAR_FROM_MARKET",
+  ]);
+  // No collar: 10%, and a marketable limit far through the market is the loudest warning.
+  const through = advice({ request: lim("1900"), priceBandPct: null });
+  assertEquals(through.warnings, ["PRICE_FAR_FROM_MARKET"]);
+  assertStringIncludes(through.a.warnings[0]!.message, "marketable: it trades at once");
+  // A buy stop far below the market elects at once: warned, never collared.
+  const stop = advice({
+    request: req({ type: "stop", stop_price: dec("80"), qty: dec("1") }),
+    ...collar,
+  });
+  assertEquals(stop.warnings, ["PRICE_FAR_FROM_MARKET"]);
+  assertStringIncludes(stop.a.warnings[0]!.message, "it elects at once");
 });
 
 Deno.test("advice: recommendations for exits and limit orders", () => {

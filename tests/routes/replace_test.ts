@@ -97,8 +97,10 @@ Deno.test({
       limit_price: "130",
     });
     assertEquals([notional.status, notional.body.error.code], [422, "RISK_MAX_ORDER_NOTIONAL"]);
+    // The price collar: a buy limit 90% through the market (a limit far below it only rests).
+    await call(t, "fox", "PUT", "/risk/limits", { max_order_notional: null });
     const band = await call(t, "fox", "PATCH", `/orders/${order.id}`, {
-      limit_price: (last * 0.1).toFixed(2),
+      limit_price: (last * 1.9).toFixed(2),
     });
     assertEquals([band.status, band.body.error.code], [422, "RISK_PRICE_BAND"]);
     await untouched(t, "fox", order.id, "RISK_PRICE_BAND");
