@@ -7,7 +7,9 @@
  * SENT audit rows → the broker → acknowledgement. A denial is
  * recorded as a DENIED audit row and thrown as a `TradeError`. A submit that times out is never
  * resent: the order is looked up by its client order id (RECOVERED), and reconciliation
- * settles whatever stays unknown.
+ * settles whatever stays unknown. An order that provably never reached the venue frees its
+ * client order id: a retry with it places a new order linked to the attempt
+ * (core/order_retry.ts).
  *
  * Broker events (trade updates) are applied to the ledger one user at a time, in arrival
  * order: order row, fill, position, trades row and audit row commit together, and only then
@@ -41,7 +43,7 @@ import {
   orderFingerprint,
 } from "../core/order_identity.ts";
 import { canTransition, isOpen, isTerminal, OPEN_STATUSES } from "../core/order_state.ts";
-import { type RetryCandidate, retryable } from "../core/order_retry.ts";
+import { retryable, type RetryCandidate } from "../core/order_retry.ts";
 import { OncePerWindow, SlidingWindowLimiter } from "../core/rate_limiter.ts";
 import { boundedEcho, cutText } from "../core/input.ts";
 import { limitsFromStored, resolveLimits } from "../core/risk_authority.ts";

@@ -120,6 +120,12 @@ Deno.test({
     const b = second.body.error.details.order_id as string;
     assert(b !== a, "a second attempt is a new order");
     faults.hangBeforeSubmit = false;
+    // The id holds nothing now: validation sees no conflict, whatever the request.
+    const check = await t.as("ana", "/api/v1/orders/validate", {
+      method: "POST",
+      json: { ...body, qty: "2" },
+    });
+    assertEquals((await check.json()).errors, []);
 
     // Doing what the message said places the order.
     const retry = await place(t, "ana", body);
@@ -208,8 +214,7 @@ Deno.test({
 });
 
 Deno.test({
-  name:
-    "order retry: racing retries of an attempt that never reached the venue place one order",
+  name: "order retry: racing retries of an attempt that never reached the venue place one order",
   ...DB_TEST,
 }, async () => {
   const faults = noFaults();
@@ -257,13 +262,15 @@ Deno.test({
 
     const tenant = { userId: await userId(t, "cy"), role: "trader" as const };
     const request = orderRequestSchema.parse(body);
-    const results = await Promise.all([t.trading.engine, other].map((engine, i) =>
-      engine.submit({ tenant, request, correlationId: crypto.randomUUID() }).then((r) => ({
-        i,
-        id: r.order.id,
-        created: r.created,
-      }))
-    ));
+    const results = await Promise.all(
+      [t.trading.engine, other].map((engine, i) =>
+        engine.submit({ tenant, request, correlationId: crypto.randomUUID() }).then((r) => ({
+          i,
+          id: r.order.id,
+          created: r.created,
+        }))
+      ),
+    );
     assertEquals(results.filter((r) => r.created).length, 1, JSON.stringify(results));
     assertEquals(results[0]!.id, results[1]!.id);
     const rows = await rowsOf(t, "two-engines");
@@ -367,9 +374,10 @@ Deno.test({
     assertEquals((await t.trading.engine.reconcile([uid])).changes, 1);
     assertEquals((await rowsOf(t, "crashed-1")).get(order.id)!.reject_reason, "NOT_RECEIVED");
 
-    const retry = await place(t, "eve", { ...BUY, client_order_id: "crashed-1" });
+    // The id is free: the retry may be another request (here 2 shares, not 1).
+    const retry = await place(t, "eve", { ...BUY, qty: "2", client_order_id: "crashed-1" });
     assertEquals(retry.status, 201, JSON.stringify(retry.body));
-    assertEquals(retry.body.retry_of, order.id);
+    assertEquals([retry.body.retry_of, retry.body.qty], [order.id, "2"]);
     await t.trading.advance(1_000);
     const byKey = await get(t, "eve", "/orders/by-client-id/crashed-1");
     assertEquals([byKey.id, byKey.status], [retry.body.id, "filled"]);
