@@ -7,7 +7,9 @@
  * SENT audit rows → the broker → acknowledgement. A denial is
  * recorded as a DENIED audit row and thrown as a `TradeError`. A submit that times out is never
  * resent: the order is looked up by its client order id (RECOVERED), and reconciliation
- * settles whatever stays unknown.
+ * settles whatever stays unknown. An order that provably never reached the venue frees its
+ * client order id: a retry with it places a new order linked to the attempt
+ * (core/order_retry.ts).
  *
  * Broker events (trade updates) are applied to the ledger one user at a time, in arrival
  * order: order row, fill, position, trades row and audit row commit together, and only then
@@ -41,6 +43,7 @@ import {
   orderFingerprint,
 } from "../core/order_identity.ts";
 import { canTransition, isOpen, isTerminal, OPEN_STATUSES } from "../core/order_state.ts";
+import { retryable, type RetryCandidate } from "../core/order_retry.ts";
 import { OncePerWindow, SlidingWindowLimiter } from "../core/rate_limiter.ts";
 import { boundedEcho, cutText } from "../core/input.ts";
 import { limitsFromStored, resolveLimits } from "../core/risk_authority.ts";
@@ -68,6 +71,7 @@ import {
   findOrderByBrokerId,
   findOrderByClientId,
   insertOrder,
+  markRetried,
   type OrderRow,
   queueFill,
   rowToOrder,
@@ -99,6 +103,11 @@ export interface SubmitResult {
    * Alpaca face keeps Alpaca's order shape.
    */
   warnings: RiskNotice[];
+  /**
+   * The earlier attempt, never sent to the venue, whose client order id this new order took
+   * (core/order_retry.ts); absent when the order retries nothing.
+   */
+  retryOf?: string;
 }
 
 /** What {@link ExecutionEngine.replace} answers. */
@@ -408,7 +417,9 @@ export class ExecutionEngine {
 
   /**
    * Places an order through validation, risk, the ledger and the broker. A repeated client
-   * order id (even concurrently) answers the one existing order with `created: false`.
+   * order id (even concurrently) answers the one existing order with `created: false`, unless
+   * that order provably never reached the venue: then the id is free again, and this places a
+   * new order linked to the earlier attempt (`retryOf`; core/order_retry.ts).
    *
    * @throws {TradeError} a denial (validation or risk), or the broker's rejection.
    * @throws {BrokerUnavailableError} when the venue cannot take the order (nothing placed).
@@ -441,7 +452,7 @@ export class ExecutionEngine {
   async #submit(
     cmd: SubmitOrder & { request: OrderRequest & { client_order_id: string } },
     fingerprint: OrderFingerprint,
-  ) {
+  ): Promise<SubmitResult> {
     const { tenant, request } = cmd;
     const userId = tenant.userId;
     const broker = this.brokerFor(userId);
@@ -464,21 +475,32 @@ export class ExecutionEngine {
     let outcome:
       | { kind: "existing"; id: string }
       | { kind: "denied"; error: TradeError }
+      | { kind: "raced" }
       | {
         kind: "placed";
         order: Order;
         sent: { seq: string; ts: Date };
         warnings: RiskNotice[];
       };
+    // The earlier attempt under this client order id that never reached the venue, if any:
+    // its id is free again, and this order retries it.
+    let retryOf: string | null = null;
+    let retryBotId: string | null = null;
     try {
       outcome = await withTenant(this.#deps.sql, tenant, async (tx, finish) => {
         const snap = await this.#readSnapshot(tx, request.client_order_id, cmd.botId ?? null, now);
+        retryOf = null;
         if (snap.existing) {
           const existing = snap.existing as unknown as Record<string, unknown>;
-          const conflict = await this.#keyConflict(tx, existing, fingerprint);
-          return conflict
-            ? { kind: "denied" as const, error: conflict }
-            : { kind: "existing" as const, id: String(existing.id) };
+          if (retryable(existing as unknown as RetryCandidate)) {
+            retryOf = String(existing.id);
+            retryBotId = (existing.bot_id as string | null) ?? null;
+          } else {
+            const conflict = await this.#keyConflict(tx, existing, fingerprint);
+            return conflict
+              ? { kind: "denied" as const, error: conflict }
+              : { kind: "existing" as const, id: String(existing.id) };
+          }
         }
         // Validation, then risk: the first failure is recorded (below, after this read-only
         // transaction ends) and thrown.
@@ -506,6 +528,11 @@ export class ExecutionEngine {
           assetId: evaluation.asset.id,
           status: "accepted",
         });
+        // A retry first takes the attempt's key (its row stays locked until COMMIT, so a racing
+        // retry waits here and then finds it taken); the unique index holds one live order.
+        if (retryOf && !(await markRetried(tx, retryOf, order.id))) {
+          return { kind: "raced" as const };
+        }
         // One socket write: the order row, its audit rows and COMMIT are pipelined.
         const inserting = insertOrder(tx, order, {
           userId,
@@ -513,16 +540,32 @@ export class ExecutionEngine {
           broker: this.#deps.venue.name,
           correlationId: cmd.correlationId,
           request: fingerprint as unknown as Record<string, unknown>,
+          retryOf,
         });
         inserting.catch(() => {});
         // Write-ahead: SENT commits before the order leaves. If the process dies before it
         // reaches the venue, reconciliation finds no such order there and rejects it.
         const auditing = appendAudits(tx, [
+          // The earlier attempt's trail ends with the order that took its client order id.
+          ...(retryOf
+            ? [audit({
+              orderId: retryOf,
+              botId: retryBotId,
+              action: "RETRIED",
+              status: "ok",
+              reason: `Retried by order "${order.id}" under the same client_order_id`,
+              payload: { retried_by: order.id },
+            })]
+            : []),
           audit({
             orderId: order.id,
             action: "SUBMITTED",
             status: "ok",
-            payload: { request: requestJson(request), source: cmd.botId ? "bot" : "api" },
+            payload: {
+              request: requestJson(request),
+              source: cmd.botId ? "bot" : "api",
+              ...(retryOf ? { retry_of: retryOf } : {}),
+            },
           }),
           audit({
             orderId: order.id,
@@ -550,7 +593,7 @@ export class ExecutionEngine {
         return {
           kind: "placed" as const,
           order,
-          sent: receipts[2]!,
+          sent: receipts[receipts.length - 1]!,
           warnings: evaluation.warnings,
         };
       });
@@ -573,11 +616,17 @@ export class ExecutionEngine {
       throw e;
     }
     if (outcome.kind === "existing") return await this.#replayed(tenant, outcome.id);
+    if (outcome.kind === "raced") {
+      // Another engine process retried this attempt first: judge this request against its order.
+      return await this.#submit(cmd, fingerprint);
+    }
     if (outcome.kind === "denied") {
       await this.#deny(tenant, audit, request, outcome.error);
       throw outcome.error;
     }
     const { order, warnings } = outcome;
+    const retried = retryOf as string | null;
+    const linked = retried ? { retryOf: retried } : {};
     // Recorded: announced before anything the venue answers.
     this.#publish(
       userId,
@@ -606,17 +655,31 @@ export class ExecutionEngine {
       this.#known.delete(order.id);
       this.#live.delete(liveKey);
       if (e instanceof AmbiguousSubmitError) {
-        return { ...await this.#recover(tenant, order, cmd, e), warnings };
+        return { ...await this.#recover(tenant, order, cmd, e), warnings, ...linked };
       }
       const reason = isTradeError(e) ? await this.#withLedgerIds(tenant, e) : null;
+      // Refused before it left (the breaker was open): provably never at the venue.
+      const notSent = !reason && e instanceof BrokerUnavailableError;
       await this.#enqueueAndWait(
         userId,
         () =>
-          this.#reject(tenant, order.id, cmd, reason?.code ?? "BROKER_UNAVAILABLE", {
-            message: (reason ?? e as Error).message,
-            ...(reason ? { alpaca_code: reason.alpacaCode } : {}),
-          }),
+          this.#reject(
+            tenant,
+            order.id,
+            cmd,
+            reason?.code ?? (notSent ? "NOT_SENT" : "BROKER_UNAVAILABLE"),
+            {
+              message: (reason ?? e as Error).message,
+              ...(reason ? { alpaca_code: reason.alpacaCode } : {}),
+            },
+          ),
       );
+      if (notSent) {
+        throw new BrokerUnavailableError(
+          `${(e as Error).message}; it is safe to retry with the same client_order_id`,
+          { order_id: order.id, client_order_id: order.client_order_id },
+        );
+      }
       throw reason ?? e;
     }
     const simple = sent.order_class === "" || sent.order_class === "simple";
@@ -631,12 +694,13 @@ export class ExecutionEngine {
     this.#watching.delete(order.id);
     const seen = this.#known.get(order.id);
     this.#known.delete(order.id);
-    if (simple && seen) return { order: seen, created: true, pending: false, warnings };
+    if (simple && seen) return { order: seen, created: true, pending: false, warnings, ...linked };
     return {
       order: await this.orderView(tenant, order.id),
       created: true,
       pending: false,
       warnings,
+      ...linked,
     };
   }
 
@@ -654,8 +718,9 @@ export class ExecutionEngine {
 
   /**
    * Null when `existing` (an order row, as JSON or as read) was placed with the same request as
-   * `fingerprint`; otherwise the CLIENT_ORDER_ID_CONFLICT to answer. A later rule may free the
-   * key of an order that provably never reached the venue: it belongs here.
+   * `fingerprint`; otherwise the CLIENT_ORDER_ID_CONFLICT to answer. An order that provably
+   * never reached the venue holds no key (`retryable`, core/order_retry.ts): callers check that
+   * first.
    */
   async #keyConflict(
     tx: TransactionSql,
@@ -693,7 +758,7 @@ export class ExecutionEngine {
     if (limited) throw limited;
     try {
       const ev = await this.#evaluate(cmd, snap, broker, now, false);
-      const conflict = snap.existing
+      const conflict = snap.existing && !retryable(snap.existing as unknown as RetryCandidate)
         ? await withTenant(
           this.#deps.sql,
           cmd.tenant,
@@ -796,7 +861,8 @@ export class ExecutionEngine {
     // position, or lose digits past a float's sixteen.
     const [row] = await finish(tx<RiskSnapshot[]>`
         select
-          (select row_to_json(o) from orders o where client_order_id = ${clientOrderId}) as existing,
+          (select row_to_json(o) from orders o
+             where client_order_id = ${clientOrderId} and retried_by is null) as existing,
           (select coalesce(json_agg(json_build_object('symbol', symbol, 'qty', qty::text)), '[]')
              from positions) as positions,
           (select coalesce(json_object_agg(symbol, q::text), '{}') from (
@@ -1779,7 +1845,7 @@ export class ExecutionEngine {
     const [row] = await tx<OrderRow[]>`
       select * from orders
       where broker_order_id = ${venueOrder.id} or client_order_id = ${venueOrder.client_order_id}
-      order by (broker_order_id = ${venueOrder.id}) desc nulls last
+      order by (broker_order_id = ${venueOrder.id}) desc nulls last, (retried_by is null) desc
       limit 1`;
     if (row) return row;
     const linked = async (venueId: string) => {

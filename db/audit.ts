@@ -36,6 +36,7 @@ export type AuditAction =
   | "REJECTED"
   | "RECOVERED"
   | "RECONCILED"
+  | "RETRIED"
   | string;
 
 /** One audit row to append. */

@@ -70,6 +70,10 @@ export interface OrderRow {
   correlation_id: string | null;
   /** The fingerprint of the request the order was placed with (core/order_identity.ts). */
   request?: unknown;
+  /** The earlier attempt this order retries under the same client order id (never sent). */
+  retry_of?: string | null;
+  /** The order that retried this attempt and took its client order id. */
+  retried_by?: string | null;
 }
 
 /** Extra columns Tradewind keeps beside the Alpaca fields. */
@@ -83,6 +87,8 @@ export interface OrderMeta {
   rejectReason?: string | null;
   /** The request's fingerprint, stored to judge a repeated client order id. */
   request?: Record<string, unknown> | null;
+  /** The attempt, never sent, whose client order id this order takes ({@link markRetried}). */
+  retryOf?: string | null;
 }
 
 const dec = (v: string | null): Decimal | null => v === null ? null : Decimal.parse(v);
@@ -139,7 +145,7 @@ export function rowToOrder(row: OrderRow): Order {
 /**
  * Inserts an order row. The order's `id` is Tradewind's own; the broker's id goes in
  * `meta.brokerOrderId` once known. Throws the database's unique violation (code 23505) on a
- * repeated client order id for the same user.
+ * repeated client order id for the same user (unless its order was retried: {@link markRetried}).
  */
 export async function insertOrder(tx: Tx, order: Order, meta: OrderMeta): Promise<void> {
   await tx`
@@ -148,7 +154,7 @@ export async function insertOrder(tx: Tx, order: Order, meta: OrderMeta): Promis
       failed_at, replaced_at, replaced_by, replaces, asset_id, symbol, asset_class, notional, qty,
       filled_qty, filled_avg_price, order_class, type, side, time_in_force, limit_price,
       stop_price, trail_percent, trail_price, hwm, status, extended_hours, position_intent,
-      subtag, source, reject_reason, external, correlation_id, request)
+      subtag, source, reject_reason, external, correlation_id, request, retry_of)
     values (${order.id}, ${meta.userId}, ${meta.botId ?? null}, ${order.client_order_id},
       ${meta.broker}, ${meta.brokerOrderId ?? null}, ${order.parent_id},
       ${new Date(order.created_at)}, ${ts(order.updated_at) ?? new Date(order.created_at)},
@@ -162,7 +168,8 @@ export async function insertOrder(tx: Tx, order: Order, meta: OrderMeta): Promis
       ${str(order.trail_price)}, ${str(order.hwm)}, ${order.status}, ${order.extended_hours},
       ${order.position_intent}, ${order.subtag}, ${order.source}, ${meta.rejectReason ?? null},
       ${meta.external ?? false}, ${meta.correlationId ?? null},
-      ${meta.request ? tx.json(JSON.parse(JSON.stringify(meta.request))) : null})`.execute();
+      ${meta.request ? tx.json(JSON.parse(JSON.stringify(meta.request))) : null},
+      ${meta.retryOf ?? null})`.execute();
 }
 
 /**
@@ -208,11 +215,28 @@ export async function findOrder(tx: Tx, id: string): Promise<OrderRow | null> {
   return row ?? null;
 }
 
-/** The order with this client order id (of the current tenant), or null. */
+/**
+ * The live order with this client order id (of the current tenant), or null: the one not
+ * retried. Attempts that never reached the venue and were retried keep the id beside it.
+ */
 export async function findOrderByClientId(tx: Tx, clientOrderId: string): Promise<OrderRow | null> {
   const [row] = await tx<OrderRow[]>`
-    select * from orders where client_order_id = ${clientOrderId}`;
+    select * from orders where client_order_id = ${clientOrderId} and retried_by is null`;
   return row ?? null;
+}
+
+/**
+ * Frees the client order id of `attemptId`, an order that never reached the venue
+ * (core/order_retry.ts), for the order `retryId` about to be inserted with it: sets the
+ * attempt's `retried_by`. Answers false when another retry took it first (the row is locked
+ * until that transaction ends, then found already retried). Call it before inserting the retry.
+ */
+export async function markRetried(tx: Tx, attemptId: string, retryId: string): Promise<boolean> {
+  const rows = await tx`
+    update orders set retried_by = ${retryId}
+    where id = ${attemptId} and retried_by is null and status = 'rejected'
+    returning id`;
+  return rows.length === 1;
 }
 
 /** The order with this broker order id (of the current tenant), or null. */

@@ -68,6 +68,17 @@ const PlacedOrderJson = OrderJson.extend({
   }),
 }).meta({ id: "PlacedOrder" });
 
+/** An order's retry links, as the GET routes answer them (core/order_retry.ts). */
+const RetryLinks = {
+  retry_of: z.uuid().nullable().meta({
+    description:
+      "The earlier attempt, never sent to the venue, whose client_order_id this order took",
+  }),
+  retried_by: z.uuid().nullable().meta({
+    description: "The order that retried this attempt under the same client_order_id",
+  }),
+};
+
 const FillJson = z.object({
   id: z.uuid(),
   execution_id: z.string(),
@@ -133,7 +144,7 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
     path: "/orders",
     summary: "Place an order",
     description:
-      "Alpaca's order fields. The answer is the order with `warnings`: what POST /orders/validate would warn of (same codes and messages), also kept in the order's VALIDATED audit row. A repeated client_order_id (or Idempotency-Key) answers the existing order with 200, with the warnings it was placed with, instead of placing a second one. Validation and risk denials answer 422 (a rule), 403 (trading halted or reducing, buying power) or 429 (rate, with Retry-After), each with a stable code.",
+      "Alpaca's order fields. The answer is the order with `warnings`: what POST /orders/validate would warn of (same codes and messages), also kept in the order's VALIDATED audit row. A repeated client_order_id (or Idempotency-Key) answers the existing order with 200, with the warnings it was placed with, instead of placing a second one; with another request it is 422 CLIENT_ORDER_ID_CONFLICT. The one exception: an order that provably never reached the venue (a 503 that says it is safe to retry: rejected before it was sent, or timed out and then not found there) frees its client_order_id, and a retry with it places the order (201, `retry_of` naming the earlier attempt, which stays in the ledger with `retried_by`). Validation and risk denials answer 422 (a rule), 403 (trading halted or reducing, buying power) or 429 (rate, with Retry-After), each with a stable code.",
     tags: ["orders"],
     headers: [{
       name: "Idempotency-Key",
@@ -141,7 +152,11 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
     }],
     body: orderRequestSchema,
     responses: {
-      201: { description: "Placed, with its warnings", schema: PlacedOrderJson },
+      201: {
+        description:
+          "Placed, with its warnings (`retry_of` when it retries an attempt that never reached the venue)",
+        schema: PlacedOrderJson,
+      },
       200: {
         description:
           "An order with this client_order_id already exists (with the warnings it was placed with)",
@@ -154,7 +169,10 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
       403: { description: "TRADING_HALTED, TRADING_REDUCING, INSUFFICIENT_BUYING_POWER …" },
       422: { description: "A validation or risk rule (code names it)" },
       429: { description: "RATE_LIMITED, with Retry-After" },
-      503: { description: "BROKER_UNAVAILABLE or DATABASE_UNAVAILABLE: nothing was placed" },
+      503: {
+        description:
+          "BROKER_UNAVAILABLE or DATABASE_UNAVAILABLE: nothing was placed. When the message says it is safe to retry with the same client_order_id, a retry places the order",
+      },
     },
   }, async (c, { body }) => {
     const key = c.req.header("idempotency-key")?.trim();
@@ -183,7 +201,8 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
       correlationId: c.var.requestId,
     });
     const status = result.pending ? 202 : result.created ? 201 : 200;
-    return c.json({ ...orderBody(result.order), warnings: result.warnings }, status);
+    const placed = { ...orderBody(result.order), warnings: result.warnings };
+    return c.json(result.retryOf ? { ...placed, retry_of: result.retryOf } : placed, status);
   });
 
   defineRoute(target, {
@@ -271,13 +290,14 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
     }));
   });
 
-  /** An order with its legs and its fills, as both GET routes answer it. */
+  /**
+   * An order with its legs and its fills, as both GET routes answer it, and its retry links:
+   * `retry_of` (the attempt, never sent, whose client order id it took) and `retried_by`.
+   */
   async function orderWithFills(tenant: Tenant, id: string): Promise<Record<string, unknown>> {
     const order = await engine.orderView(tenant, id);
-    const fills = await withTenant(
-      sql,
-      tenant,
-      (tx) =>
+    const { fills, links } = await withTenant(sql, tenant, async (tx) => {
+      const [fills, [links]] = await Promise.all([
         tx<
           {
             id: string;
@@ -291,9 +311,15 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
         >`
         select id, execution_id, qty, price, side, ts, venue from fills
         where order_id = ${id} order by ts, execution_id`,
-    );
+        tx<{ retry_of: string | null; retried_by: string | null }[]>`
+        select retry_of, retried_by from orders where id = ${id}`,
+      ]);
+      return { fills, links };
+    });
     return {
       ...orderBody(order),
+      retry_of: links?.retry_of ?? null,
+      retried_by: links?.retried_by ?? null,
       fills: fills.map((f) => ({
         id: f.id,
         execution_id: f.execution_id,
@@ -310,6 +336,8 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
     method: "get",
     path: "/orders/by-client-id/:client_order_id",
     summary: "Get an order by its client order id",
+    description:
+      "The order this client_order_id names now: after a retry of an attempt that never reached the venue, the retrying order (the attempt is listed under GET /orders and linked by retry_of / retried_by).",
     tags: ["orders"],
     params: z.object({
       client_order_id: identifierText(MAX_CLIENT_ORDER_ID_LENGTH).min(1),
@@ -317,14 +345,15 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
     responses: {
       200: {
         description: "The order, with `fills`",
-        schema: OrderJson.extend({ fills: z.array(FillJson) }),
+        schema: OrderJson.extend({ fills: z.array(FillJson), ...RetryLinks }),
       },
       404: { description: "ORDER_NOT_FOUND" },
     },
   }, async (c, { params }) => {
     const row = await withTenant(sql, tenantOf(c.var.user), async (tx) => {
       const [r] = await tx<{ id: string }[]>`
-        select id from orders where client_order_id = ${params.client_order_id}`;
+        select id from orders
+        where client_order_id = ${params.client_order_id} and retried_by is null`;
       return r;
     });
     if (!row) throw tradeErrors.orderNotFound(params.client_order_id);
@@ -340,7 +369,7 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
     responses: {
       200: {
         description: "The order, with `fills`",
-        schema: OrderJson.extend({ fills: z.array(FillJson) }),
+        schema: OrderJson.extend({ fills: z.array(FillJson), ...RetryLinks }),
       },
       404: { description: "ORDER_NOT_FOUND (also for another user's order)" },
     },
@@ -378,7 +407,8 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
         from execution_logs
         where order_id = ${params.id}
            or order_id in (select id from orders where parent_id = ${params.id})
-           or (order_id is null and client_order_id = (select client_order_id from orders where id = ${params.id}))
+           or (order_id is null and client_order_id = (
+                 select client_order_id from orders where id = ${params.id} and retried_by is null))
         order by seq`;
     });
     return c.json(rows.map((r) => ({ ...r, ts: r.ts.toISOString() })));

@@ -7,6 +7,7 @@
  */
 import type { Broker, TradeUpdate, Venue } from "../brokers/broker.ts";
 import type { PaperVenue } from "../brokers/paper/venue.ts";
+import type { TradeError } from "../core/errors.ts";
 
 /** Switches for {@link FaultyVenue}. */
 export interface Faults {
@@ -18,6 +19,11 @@ export interface Faults {
   dropEvents: boolean;
   /** Every call fails as if the network were down. */
   down: boolean;
+  /**
+   * submitOrder reaches the venue, which refuses it with this error (a venue's own rejection,
+   * such as buying power it counts differently), recording nothing.
+   */
+  rejectSubmit?: TradeError | null;
 }
 
 /** Wraps a paper venue so that tests can switch faults on and off. */
@@ -47,6 +53,9 @@ export function faultyVenue(inner: PaperVenue, faults: Faults): Venue {
               return Promise.reject(new TypeError("fetch failed: connection refused"));
             }
             if (prop === "submitOrder" && faults.hangBeforeSubmit) return never;
+            if (prop === "submitOrder" && faults.rejectSubmit) {
+              return Promise.reject(faults.rejectSubmit);
+            }
             const result = value.apply(target, args);
             if (prop === "submitOrder" && faults.hangAfterSubmit) return never;
             return result;
