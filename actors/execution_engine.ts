@@ -1064,7 +1064,8 @@ export class ExecutionEngine {
         status: code,
         reason: String(payload.message ?? code),
         payload: { event: status, ...payload },
-        correlationId: cmd.correlationId,
+        // Reconciliation passes "" for an order recorded without one: the column is a uuid.
+        correlationId: cmd.correlationId || null,
       });
       return { order, seq: receipt.seq, ts: receipt.ts };
     });
