@@ -261,25 +261,42 @@ export interface FillInput {
   venue: string;
 }
 
+/** A book row: the position of one owner (a bot, or manual when `bot_id` is null). */
+export interface BookRow {
+  bot_id: string | null;
+  symbol: string;
+  asset_id: string | null;
+  qty: string;
+  avg_entry_price: string;
+  cost_basis: string;
+  realized_pl: string;
+  opened_at: Date | null;
+  updated_at: Date;
+}
+
 /** What recording a fill did. */
 export interface FillResult {
   /** False when this execution id was recorded before (the fill was a repeat). */
   inserted: boolean;
   fillId: string | null;
-  /** The position after the fill (qty 0 when flat). */
+  /** The account position after the fill (qty 0 when flat): the venue's netted position. */
   positionQty: Decimal;
   avgEntryPrice: Decimal;
-  /** Realized P&L of the closing part of this fill (zero for a pure opening fill). */
+  /** The fill's book (its order's bot, null for manual) after the fill. */
+  bookQty: Decimal;
+  /** Realized P&L of the part of this fill that closed its book (zero for an opening fill). */
   realizedPl: Decimal;
-  /** The trades row written for the closing part, if any. */
+  /** The trades row written for the closing part of the book, if any. */
   tradeId: string | null;
 }
 
 /**
  * Applies one fill: inserts it with its cash amount (idempotent on the execution id), moves the
- * position with average-cost accounting by the rules of `core/money.ts` (the paper venue's
- * too, so the two agree exactly), and writes a `trades` row with the realized P&L of any part
- * that closes the position. Call it inside the tenant transaction that also updates the order.
+ * account position (the venue's netted one, by the rules of `core/money.ts` the paper venue
+ * follows too, so the two agree exactly) and the fill's book (its order's bot, or manual), and
+ * writes a `trades` row with the realized P&L of any part that closes the book: a bot's trade is
+ * priced against the bot's own entries only. Call it inside the tenant transaction that also
+ * updates the order.
  */
 export async function recordFill(tx: Tx, fill: FillInput): Promise<FillResult> {
   const { written, ...result } = await queueFill(tx, fill);
@@ -287,20 +304,30 @@ export async function recordFill(tx: Tx, fill: FillInput): Promise<FillResult> {
   return result;
 }
 
+const bookOf = (row: { qty: string; avg_entry_price: string; cost_basis: string } | undefined) =>
+  row
+    ? {
+      qty: Decimal.parse(row.qty),
+      avg: Decimal.parse(row.avg_entry_price),
+      cost: Decimal.parse(row.cost_basis),
+    }
+    : FLAT;
+
 /**
  * {@link recordFill} without waiting for its last writes: the fill is inserted and the
- * position read (one round trip), then the trades row and the position write are queued on
- * the transaction and `written` settles once they are done. Statements issued afterwards on
- * the same transaction run after them, so the caller can send them (and COMMIT) in the same
- * socket write. The caller must await `written` (a failure there fails the transaction).
+ * position and book read (one round trip), then the trades row, the position and book writes
+ * are queued on the transaction and `written` settles once they are done. Statements issued
+ * afterwards on the same transaction run after them, so the caller can send them (and COMMIT)
+ * in the same socket write. The caller must await `written` (a failure there fails the
+ * transaction).
  */
 export async function queueFill(
   tx: Tx,
   fill: FillInput,
 ): Promise<FillResult & { written: Promise<void> }> {
-  // Both statements leave in one socket write (postgres.js pipelines same-tick queries).
+  // The statements leave in one socket write (postgres.js pipelines same-tick queries).
   const amount = fill.amount ?? fillAmount(fill.qty, fill.price);
-  const [[inserted], [pos]] = await Promise.all([
+  const [[inserted], [pos], [bookRow]] = await Promise.all([
     tx<{ id: string }[]>`
       insert into fills (user_id, order_id, execution_id, symbol, side, qty, price, amount, ts,
         venue)
@@ -310,22 +337,21 @@ export async function queueFill(
       on conflict (execution_id) do nothing
       returning id`,
     tx<PositionRow[]>`select * from positions where symbol = ${fill.symbol} for update`,
+    tx<BookRow[]>`
+      select * from books
+      where symbol = ${fill.symbol} and bot_id is not distinct from ${fill.botId}::uuid
+      for update`,
   ]);
-  const book: PositionBook = pos
-    ? {
-      qty: Decimal.parse(pos.qty),
-      avg: Decimal.parse(pos.avg_entry_price),
-      cost: Decimal.parse(pos.cost_basis),
-    }
-    : FLAT;
+  const book: PositionBook = bookOf(pos);
   const before = book.qty;
-  const avg = book.avg;
+  const own = bookOf(bookRow);
   if (!inserted) {
     return {
       inserted: false,
       fillId: null,
       positionQty: before,
-      avgEntryPrice: avg,
+      avgEntryPrice: book.avg,
+      bookQty: own.qty,
       realizedPl: Decimal.ZERO,
       tradeId: null,
       written: Promise.resolve(),
@@ -333,33 +359,55 @@ export async function queueFill(
   }
   const moved = moveBook(book, fill.side, fill.qty, fill.price);
   const after = moved.book;
+  const ownMoved = moveBook(own, fill.side, fill.qty, fill.price);
+  const ownAfter = ownMoved.book;
+  const at = new Date(fill.tsMs);
   // Queued with execute(), in order, and awaited together below.
   const writes: Promise<unknown>[] = [];
   let tradeId: string | null = null;
-  if (moved.closedQty.isPositive()) {
+  if (ownMoved.closedQty.isPositive()) {
     tradeId = crypto.randomUUID();
     writes.push(
       tx`
       insert into trades (id, user_id, bot_id, symbol, side, qty, entry_price, exit_price,
         realized_pl, opened_at, closed_at, exit_order_id, fill_id)
       values (${tradeId}, ${fill.userId}, ${fill.botId}, ${fill.symbol},
-        ${before.isPositive() ? "long" : "short"}, ${moved.closedQty.toString()},
-        ${avg.toString()}, ${fill.price.toString()}, ${moved.realizedPl.toString()},
-        ${pos?.opened_at ?? null}, ${new Date(fill.tsMs)}, ${fill.orderId}, ${inserted.id})`
+        ${own.qty.isPositive() ? "long" : "short"}, ${ownMoved.closedQty.toString()},
+        ${own.avg.toString()}, ${fill.price.toString()}, ${ownMoved.realizedPl.toString()},
+        ${bookRow?.opened_at ?? null}, ${at}, ${fill.orderId}, ${inserted.id})`
         .execute(),
     );
   }
+  const ownOpenedAt = ownAfter.qty.isZero()
+    ? null
+    : own.qty.isZero() || ownMoved.flipped
+    ? at
+    : bookRow?.opened_at ?? null;
+  const ownRealized = (bookRow ? Decimal.parse(bookRow.realized_pl) : Decimal.ZERO).add(
+    ownMoved.realizedPl,
+  );
+  writes.push(tx`
+    insert into books (user_id, bot_id, symbol, asset_id, qty, avg_entry_price, cost_basis,
+      realized_pl, opened_at, updated_at)
+    values (${fill.userId}, ${fill.botId}, ${fill.symbol}, ${fill.assetId},
+      ${ownAfter.qty.toString()}, ${ownAfter.avg.toString()}, ${ownAfter.cost.toString()},
+      ${ownRealized.toString()}, ${ownOpenedAt}, ${at})
+    on conflict (user_id, bot_id, symbol) do update set
+      qty = excluded.qty, avg_entry_price = excluded.avg_entry_price,
+      cost_basis = excluded.cost_basis, realized_pl = excluded.realized_pl,
+      opened_at = excluded.opened_at, updated_at = excluded.updated_at,
+      asset_id = coalesce(excluded.asset_id, books.asset_id)`.execute());
   if (after.qty.isZero()) {
     if (pos) writes.push(tx`delete from positions where symbol = ${fill.symbol}`.execute());
   } else {
-    const openedAt = before.isZero() || moved.flipped ? new Date(fill.tsMs) : pos?.opened_at;
+    const openedAt = before.isZero() || moved.flipped ? at : pos?.opened_at;
     const realized = (pos ? Decimal.parse(pos.realized_pl) : Decimal.ZERO).add(moved.realizedPl);
     writes.push(tx`
       insert into positions (user_id, symbol, asset_id, qty, avg_entry_price, cost_basis,
         realized_pl, opened_at, updated_at)
       values (${fill.userId}, ${fill.symbol}, ${fill.assetId}, ${after.qty.toString()},
         ${after.avg.toString()}, ${after.cost.toString()}, ${realized.toString()},
-        ${openedAt ?? null}, ${new Date(fill.tsMs)})
+        ${openedAt ?? null}, ${at})
       on conflict (user_id, symbol) do update set
         qty = excluded.qty, avg_entry_price = excluded.avg_entry_price,
         cost_basis = excluded.cost_basis, realized_pl = excluded.realized_pl,
@@ -373,8 +421,25 @@ export async function queueFill(
     fillId: inserted.id,
     positionQty: after.qty,
     avgEntryPrice: after.avg,
-    realizedPl: moved.realizedPl,
+    bookQty: ownAfter.qty,
+    realizedPl: ownMoved.realizedPl,
     tradeId,
     written,
   };
+}
+
+/** The books of the current tenant, all symbols or one, open ones only unless `all`. */
+export function listBooks(
+  tx: Tx,
+  opts: { symbol?: string; botId?: string | null; all?: boolean } = {},
+): Promise<BookRow[]> {
+  return tx<BookRow[]>`
+    select bot_id, symbol, asset_id, qty, avg_entry_price, cost_basis, realized_pl, opened_at,
+           updated_at
+    from books
+    where true
+      ${opts.symbol ? tx`and symbol = ${opts.symbol}` : tx``}
+      ${opts.botId !== undefined ? tx`and bot_id is not distinct from ${opts.botId}::uuid` : tx``}
+      ${opts.all ? tx`` : tx`and qty <> 0`}
+    order by symbol, bot_id nulls first`;
 }

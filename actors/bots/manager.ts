@@ -53,6 +53,7 @@ import { isTradeError } from "../../core/errors.ts";
 import { parseOrderRequest } from "../../core/order.ts";
 import { appendAudit } from "../../db/audit.ts";
 import { type Role, type Tenant, withTenant } from "../../db/database.ts";
+import { listBooks } from "../../db/ledger.ts";
 import { logger } from "../../logging.ts";
 import { type IndicatorSpec, parseIndicatorSpec } from "../../strategies/indicator_spec.ts";
 import { StrategyRegistry } from "../../strategies/registry.ts";
@@ -1047,8 +1048,9 @@ export class BotManager {
   }
 
   /**
-   * The bot's own position in `symbol` after a fill (its share of the account's position: the
-   * signed sum of its orders' fills) and the realized P&L the fill booked, from the ledger.
+   * The bot's own position in `symbol` after a fill (its book: its own fills alone, whatever the
+   * trader or another bot holds in the symbol) and the realized P&L the fill booked in it, from
+   * the ledger.
    */
   async #fillFacts(
     run: Run,
@@ -1059,31 +1061,24 @@ export class BotManager {
       this.#opts.sql,
       run.tenant,
       (tx) =>
-        tx<{ qty: string; pnl: string | null }[]>`
+        tx<{ qty: string | null; pnl: string | null }[]>`
         select
-          (select coalesce(sum(case when f.side = 'buy' then f.qty else -f.qty end), 0)::text
-             from fills f join orders o on o.id = f.order_id
-             where o.bot_id = ${run.botId} and f.symbol = ${symbol}) as qty,
+          (select qty::text from books where bot_id = ${run.botId} and symbol = ${symbol}) as qty,
           (select sum(t.realized_pl)::text from trades t join fills f on f.id = t.fill_id
-             where f.execution_id = ${executionId}) as pnl`,
+             where f.execution_id = ${executionId} and t.bot_id = ${run.botId}) as pnl`,
     );
     return { positionQty: row?.qty ?? "0", realizedPnl: row?.pnl ?? null };
   }
 
-  /** The bot's signed positions by symbol, from its fills in the ledger. */
+  /** The bot's signed positions by symbol: its open books in the ledger. */
   async #botPositions(run: Run): Promise<Record<string, string>> {
     const rows = await withTenant(
       this.#opts.sql,
       run.tenant,
-      (tx) =>
-        tx<{ symbol: string; qty: string }[]>`
-        select f.symbol, sum(case when f.side = 'buy' then f.qty else -f.qty end)::text as qty
-        from fills f join orders o on o.id = f.order_id
-        where o.bot_id = ${run.botId}
-        group by f.symbol`,
+      (tx) => listBooks(tx, { botId: run.botId }),
     );
     const out: Record<string, string> = {};
-    for (const row of rows) if (row.qty !== "0") out[row.symbol] = row.qty;
+    for (const row of rows) out[row.symbol] = row.qty;
     return out;
   }
 
