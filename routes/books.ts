@@ -17,10 +17,12 @@ import { tenantOf } from "./auth.ts";
  * The `bot_id` query filter: a bot's id for its book, or `manual` for the trader's own orders,
  * trades and positions. Parses to the bot id, or null for manual.
  */
-export const BookFilter = z.union([
-  z.literal("manual").transform(() => null),
-  z.uuid(),
-], { error: 'Must be a bot id (a UUID) or "manual"' });
+export const BookFilter = z.string()
+  .refine((s) => s === "manual" || z.uuid().safeParse(s).success, {
+    error: 'Must be a bot id (a UUID) or "manual"',
+  })
+  .transform((s) => s === "manual" ? null : s)
+  .meta({ description: 'A bot\'s id, or "manual" for the trader\'s own book' });
 
 /** The SQL condition of a {@link BookFilter} on a table with a `bot_id` column. */
 // deno-lint-ignore no-explicit-any

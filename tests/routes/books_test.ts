@@ -1,0 +1,201 @@
+/**
+ * Books over HTTP: a bot's positions and P&L are its own (issue 17, item 2). A trader's manual
+ * shares and a bot's in the same symbol are kept apart in the ledger while the venue nets them.
+ */
+import { assert, assertEquals } from "../_assert.ts";
+import { Decimal } from "../../core/decimal.ts";
+import { parseOrderRequest } from "../../core/order.ts";
+import { createTestApp, DB_TEST, type TestApp } from "../_helpers.ts";
+
+const d = (s: string) => Decimal.parse(s);
+
+async function userId(t: TestApp, username: string): Promise<string> {
+  const [u] = await t.db.owner<{ id: string }[]>`select id from users where username = ${username}`;
+  return u!.id;
+}
+
+/** Creates a (stopped) bot for `username` and answers its id. */
+async function createBot(t: TestApp, username: string, name: string): Promise<string> {
+  const res = await t.as(username, "/api/v1/bots", {
+    method: "POST",
+    json: {
+      name,
+      strategy: "sma_cross",
+      symbols: ["AAPL"],
+      timeframe: "1Min",
+      params: { fast: 2, slow: 4 },
+      sizing: { method: "fixed_qty", qty: "1" },
+    },
+  });
+  assertEquals(res.status, 201, await res.clone().text());
+  return (await res.json()).id;
+}
+
+/** A market order placed by the bot, through the one execution path as a bot places it. */
+async function botOrder(
+  t: TestApp,
+  user: string,
+  botId: string,
+  side: "buy" | "sell",
+  qty: string,
+): Promise<string> {
+  const result = await t.trading.engine.submit({
+    tenant: { userId: user, role: "trader" },
+    request: parseOrderRequest({
+      symbol: "AAPL",
+      qty,
+      side,
+      type: "market",
+      time_in_force: "day",
+    }),
+    botId,
+    correlationId: crypto.randomUUID(),
+  });
+  return result.order.id;
+}
+
+async function filledPrice(t: TestApp, username: string, id: string): Promise<Decimal> {
+  const o = await (await t.as(username, `/api/v1/orders/${id}`)).json();
+  assertEquals(o.status, "filled", JSON.stringify(o));
+  return d(o.filled_avg_price);
+}
+
+Deno.test({
+  name:
+    "books acceptance: a bot's round trip beside the trader's 10 shares is priced on its own book",
+  ...DB_TEST,
+}, async () => {
+  const t = await createTestApp({ trading: true });
+  try {
+    // A trader buys 10 at p0 by hand.
+    const manual = await t.as("tia", "/api/v1/orders", {
+      method: "POST",
+      json: { symbol: "AAPL", qty: "10", side: "buy", type: "market", time_in_force: "day" },
+    });
+    assertEquals(manual.status, 201);
+    const manualId = (await manual.json()).id;
+    await t.trading.advance(100);
+    const p0 = await filledPrice(t, "tia", manualId);
+    const tia = await userId(t, "tia");
+    const bot = await createBot(t, "tia", "book-bot");
+
+    // The market moves; the bot buys 3 at p1, and later sells 3 at p2.
+    await t.trading.advance(15 * 60_000);
+    const buyId = await botOrder(t, tia, bot, "buy", "3");
+    await t.trading.advance(100);
+    const p1 = await filledPrice(t, "tia", buyId);
+    assert(!p1.eq(p0), `the test needs p1 ${p1} to differ from p0 ${p0}`);
+    await t.trading.advance(15 * 60_000);
+    const sellId = await botOrder(t, tia, bot, "sell", "3");
+    await t.trading.advance(100);
+    const p2 = await filledPrice(t, "tia", sellId);
+
+    // The bot's one trade: entry p1, exit p2, P&L 3 × (p2 − p1).
+    const botTrades = await (await t.as("tia", `/api/v1/trades?bot_id=${bot}`)).json();
+    assertEquals(botTrades.totalItems, 1);
+    const trade = botTrades.items[0];
+    assertEquals([trade.bot_id, trade.side, trade.qty], [bot, "long", "3"]);
+    assertEquals(trade.entry_price, p1.toString());
+    assertEquals(trade.exit_price, p2.toString());
+    assertEquals(trade.realized_pl, p2.sub(p1).mul(d("3")).toString());
+    assertEquals(trade.exit_order_id, sellId);
+
+    // The account shows 10; the manual book 10 at p0, the bot's book flat with its P&L.
+    const positions = await (await t.as("tia", "/api/v1/positions")).json();
+    assertEquals(positions.map((p: { symbol: string; qty: string }) => [p.symbol, p.qty]), [
+      ["AAPL", "10"],
+    ]);
+    const books = await (await t.as("tia", "/api/v1/books?closed=true")).json();
+    assertEquals(
+      books.map((b: Record<string, string>) => [b.bot_id, b.qty, b.avg_entry_price, b.realized_pl]),
+      [
+        [null, "10", p0.toString(), "0"],
+        [bot, "0", "0", trade.realized_pl],
+      ],
+    );
+    const manualBooks = await (await t.as("tia", "/api/v1/books?bot_id=manual")).json();
+    assertEquals(manualBooks.length, 1);
+
+    // The trader's stats hold no bot trade, and the bot's none of the trader's.
+    const manualStats = await (await t.as("tia", "/api/v1/trades/stats?bot_id=manual")).json();
+    assertEquals(manualStats.count, 0);
+    const botStats = await (await t.as("tia", `/api/v1/trades/stats?bot_id=${bot}`)).json();
+    assertEquals([botStats.count, botStats.total_pl], [1, trade.realized_pl]);
+
+    // A manual sell of 4 is the trader's trade, against p0, and leaves the bot's book alone.
+    const sell = await t.as("tia", "/api/v1/orders", {
+      method: "POST",
+      json: { symbol: "AAPL", qty: "4", side: "sell", type: "market", time_in_force: "day" },
+    });
+    assertEquals(sell.status, 201);
+    await t.trading.advance(100);
+    const mine = await (await t.as("tia", "/api/v1/trades?bot_id=manual")).json();
+    assertEquals(mine.items.map((x: Record<string, string>) => [x.bot_id, x.qty, x.entry_price]), [
+      [null, "4", p0.toString()],
+    ]);
+    assertEquals((await (await t.as("tia", `/api/v1/trades?bot_id=${bot}`)).json()).totalItems, 1);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test({
+  name: "orders show their book: bot_id in the order JSON, and GET /orders?bot_id= filters by it",
+  ...DB_TEST,
+}, async () => {
+  const t = await createTestApp({ trading: true });
+  try {
+    const placed = await t.as("uma", "/api/v1/orders", {
+      method: "POST",
+      json: {
+        symbol: "AAPL",
+        qty: "1",
+        side: "buy",
+        type: "market",
+        time_in_force: "day",
+        client_order_id: "by-hand",
+      },
+    });
+    assertEquals(placed.status, 201);
+    const manual = await placed.json();
+    assertEquals(manual.bot_id, null);
+    const uma = await userId(t, "uma");
+    const bot = await createBot(t, "uma", "order-bot");
+    const botId = await botOrder(t, uma, bot, "buy", "2");
+    await t.trading.advance(100);
+
+    const one = await (await t.as("uma", `/api/v1/orders/${botId}`)).json();
+    assertEquals([one.id, one.bot_id], [botId, bot]);
+    const byClient = await (await t.as("uma", "/api/v1/orders/by-client-id/by-hand")).json();
+    assertEquals(byClient.bot_id, null);
+    const all = await (await t.as("uma", "/api/v1/orders?status=all")).json();
+    assertEquals(
+      all.map((o: Record<string, string>) => [o.id, o.bot_id]).sort(),
+      [[manual.id, null], [botId, bot]].sort(),
+    );
+    const bots = await (await t.as("uma", `/api/v1/orders?status=all&bot_id=${bot}`)).json();
+    assertEquals(bots.map((o: Record<string, string>) => o.id), [botId]);
+    const hand = await (await t.as("uma", "/api/v1/orders?status=all&bot_id=manual")).json();
+    assertEquals(hand.map((o: Record<string, string>) => o.id), [manual.id]);
+    // The same client order id again answers the existing order with its book.
+    const again = await t.as("uma", "/api/v1/orders", {
+      method: "POST",
+      json: {
+        symbol: "AAPL",
+        qty: "1",
+        side: "buy",
+        type: "market",
+        time_in_force: "day",
+        client_order_id: "by-hand",
+      },
+    });
+    assertEquals([again.status, (await again.json()).bot_id], [200, null]);
+
+    const bad = await t.as("uma", "/api/v1/orders?bot_id=robot");
+    const body = await bad.json();
+    assertEquals([bad.status, body.error.code], [400, "VALIDATION_FAILED"]);
+    assert(JSON.stringify(body).includes("manual"), JSON.stringify(body));
+  } finally {
+    await t.close();
+  }
+});
