@@ -20,6 +20,7 @@ import type { Clock } from "../core/clock.ts";
 import { etToEpochMs, toEt } from "../core/calendar.ts";
 import { Decimal } from "../core/decimal.ts";
 import { averagePrice, wideNotional } from "../core/money.ts";
+import { type BookRiskFacts, evaluateBookRisk } from "../core/books.ts";
 import { isTradeError, TradeError, tradeErrors } from "../core/errors.ts";
 import type { IdSource } from "../core/ids.ts";
 import {
@@ -202,6 +203,13 @@ interface RiskSnapshot {
   user_limits: Record<string, Record<string, unknown>> | null;
   /** The bot's own limits (its config's `risk`). */
   bot_limits: Record<string, unknown> | null;
+  /** The bot's own book, for a bot's order (core/books.ts); null for a manual order. */
+  bot_book: {
+    positions: { symbol: string; qty: string; cost: string }[];
+    pending: Record<string, string>;
+    trades_today: number;
+    realized_today: string;
+  } | null;
   state: TradingState | null;
 }
 
@@ -785,6 +793,22 @@ export class ExecutionEngine {
           (select (select json_object_agg(k, v) from jsonb_each_text(b.config -> 'risk') e(k, v))
              from bots b
              where b.id = ${botId} and b.user_id = tradewind_user_id()) as bot_limits,
+          (select json_build_object(
+             'positions', (select coalesce(json_agg(json_build_object(
+                              'symbol', symbol, 'qty', qty::text, 'cost', cost_basis::text)), '[]')
+                           from books where bot_id = ${botId} and qty <> 0),
+             'pending', (select coalesce(json_object_agg(symbol, q::text), '{}') from (
+                           select symbol, sum(case when side = 'buy' then 1 else -1 end
+                                              * (coalesce(qty, 0) - filled_qty)) as q
+                           from orders where bot_id = ${botId} and parent_id is null
+                             and status = any(${open})
+                           group by symbol) p),
+             'trades_today', (select count(distinct f.order_id)::int from fills f
+                              join orders o on o.id = f.order_id
+                              where o.bot_id = ${botId} and f.ts >= ${new Date(dayStart)}),
+             'realized_today', (select coalesce(sum(realized_pl), 0)::text from trades
+                                where bot_id = ${botId} and closed_at >= ${new Date(dayStart)}))
+           where ${botId}::uuid is not null) as bot_book,
           (select state from trading_states where user_id = tradewind_user_id()
              order by case state when 'halted' then 0 when 'reducing' then 1 else 2 end
              limit 1) as state`.execute());
@@ -808,7 +832,9 @@ export class ExecutionEngine {
 
     // Ledger positions, marked at the last trade, with sectors for concentration.
     const positions: Record<string, RiskPosition> = {};
-    const held = snap.positions.map((p) => p.symbol);
+    const held = [
+      ...new Set([...snap.positions, ...snap.bot_book?.positions ?? []].map((p) => p.symbol)),
+    ];
     const marks = held.length ? await md.latestTrades(held) : {};
     for (const p of snap.positions) {
       const qty = Decimal.parse(String(p.qty));
@@ -849,6 +875,11 @@ export class ExecutionEngine {
       limitLayersOf(snap.user_limits),
       snap.bot_limits ? limitsFromStored(snap.bot_limits) : null,
     );
+    // A bot's order is judged twice: the account (the sum of its books) against the owner's
+    // limits, and the bot's own book against the bot's (core/books.ts).
+    const accountLimits = cmd.botId
+      ? effectiveLimits(this.#deps.defaultLimits, limitLayersOf(snap.user_limits), null)
+      : limits;
     const perMinute = limits.max_orders_per_minute ?? null;
     // Every attempt counts, denied or not: a denial costs a ledger write too.
     const rate = perMinute === null
@@ -856,7 +887,7 @@ export class ExecutionEngine {
       : consumeRate
       ? this.#limiter.tryAcquire(tenant.userId, perMinute, now)
       : this.#limiter.peek(tenant.userId, perMinute, now);
-    const risk = evaluateRisk({
+    const accountContext = {
       request,
       asset,
       refPrice,
@@ -866,12 +897,21 @@ export class ExecutionEngine {
       tradesToday: snap.trades_today,
       realizedPlToday: Decimal.parse(snap.realized_today),
       state: snap.state ?? "active",
-      limits,
+      limits: accountLimits,
       ...(rate ? { rate } : {}),
-    });
+    };
+    const risk = evaluateRisk(accountContext);
+    const book = cmd.botId && snap.bot_book
+      ? evaluateBookRisk(accountContext, this.#bookFacts(cmd.botId, snap.bot_book, marks), limits)
+      : null;
     // A halt or the rate outranks a rule; otherwise validation comes first.
     const severe = risk.denials.filter((d) => d.status !== 422);
-    const ordered = [...severe, ...denials, ...risk.denials.filter((d) => d.status === 422)];
+    const ordered = [
+      ...severe,
+      ...denials,
+      ...risk.denials.filter((d) => d.status === 422),
+      ...(book?.denials ?? []),
+    ];
     return {
       asset,
       refPrice,
@@ -884,8 +924,35 @@ export class ExecutionEngine {
         : null,
       denial: ordered[0] ?? null,
       allDenials: ordered,
-      warnings: risk.warnings,
+      warnings: [...risk.warnings, ...book?.warnings ?? []],
       exposure: risk.exposure,
+    };
+  }
+
+  /** A bot's book as risk reads it: its positions marked at the last trade, its P&L today. */
+  #bookFacts(
+    botId: string,
+    book: NonNullable<RiskSnapshot["bot_book"]>,
+    marks: Record<string, { p: number }>,
+  ): BookRiskFacts {
+    const positions: Record<string, RiskPosition> = {};
+    let unrealizedPl = Decimal.ZERO;
+    for (const p of book.positions) {
+      const qty = Decimal.parse(p.qty);
+      const mark = marks[p.symbol] ? Decimal.parse(String(marks[p.symbol]!.p)) : null;
+      const value = mark ? qty.mul(mark) : Decimal.ZERO;
+      positions[p.symbol] = { qty, market_value: value };
+      if (mark) unrealizedPl = unrealizedPl.add(value.sub(Decimal.parse(p.cost)));
+    }
+    const pendingQty: Record<string, Decimal> = {};
+    for (const [s, q] of Object.entries(book.pending)) pendingQty[s] = Decimal.parse(String(q));
+    return {
+      botId,
+      positions,
+      pendingQty,
+      tradesToday: book.trades_today,
+      realizedPlToday: Decimal.parse(book.realized_today),
+      unrealizedPl,
     };
   }
 

@@ -12,6 +12,14 @@
 import { Decimal } from "./decimal.ts";
 import { FLAT, moveBook, type PositionBook } from "./money.ts";
 import type { OrderSide } from "./order.ts";
+import { TradeError } from "./errors.ts";
+import {
+  evaluateRisk,
+  type RiskContext,
+  type RiskLimits,
+  type RiskPosition,
+  type RiskResult,
+} from "./risk.ts";
 
 /** The owner of a book: a bot's id, or null for the trader's manual book. */
 export type BookOwner = string | null;
@@ -95,4 +103,60 @@ export function splitFlattenFill(
   // More than the plan (the venue filled past it): the rest is the manual book's.
   if (left.isPositive()) out.push({ botId: null, side, qty: left });
   return out;
+}
+
+/** A bot's own book, as pre-trade risk reads it (see {@link evaluateBookRisk}). */
+export interface BookRiskFacts {
+  /** The bot placing the order. */
+  botId: string;
+  /** The bot's open books by symbol, marked at the last trade (`market_value` signed). */
+  positions: Readonly<Record<string, RiskPosition>>;
+  /** Signed qty not yet filled of the bot's own open orders, by symbol. */
+  pendingQty: Readonly<Record<string, Decimal>>;
+  /** The bot's orders that received a fill today. */
+  tradesToday: number;
+  /** The realized P&L of the bot's trades today. */
+  realizedPlToday: Decimal;
+  /** The unrealized P&L of the bot's open books (market value less cost). */
+  unrealizedPl: Decimal;
+}
+
+/**
+ * Pre-trade risk of a bot's order against its own book: the same rules as the account's
+ * ({@link evaluateRisk}), with the bot's effective limits (`limits`: the whole chain, its own
+ * layer last) over the bot's positions, pending orders, trades today and P&L today (its daily
+ * loss is its own realized P&L today plus its book's unrealized P&L, not the account's equity).
+ * The trading state and the rate are the account's and are not judged here. Each denial names
+ * the book (`details.book`). Pure; never throws.
+ */
+export function evaluateBookRisk(
+  account: RiskContext,
+  book: BookRiskFacts,
+  limits: RiskLimits,
+): RiskResult {
+  const dayPl = book.realizedPlToday.add(book.unrealizedPl);
+  const result = evaluateRisk({
+    request: account.request,
+    asset: account.asset,
+    refPrice: account.refPrice,
+    account: {
+      equity: account.account.last_equity.add(dayPl),
+      last_equity: account.account.last_equity,
+      buying_power: account.account.buying_power,
+    },
+    positions: book.positions,
+    pendingQty: book.pendingQty,
+    tradesToday: book.tradesToday,
+    realizedPlToday: book.realizedPlToday,
+    unrealizedPl: book.unrealizedPl,
+    state: "active",
+    limits,
+  });
+  const where = `, in the book of bot "${book.botId}"`;
+  return {
+    ...result,
+    denials: result.denials.map((d) =>
+      new TradeError(d.code, d.message + where, { details: { ...d.details, book: book.botId } })
+    ),
+  };
 }

@@ -4,6 +4,7 @@
  */
 import { assert, assertEquals } from "../_assert.ts";
 import { Decimal } from "../../core/decimal.ts";
+import { isTradeError } from "../../core/errors.ts";
 import { parseOrderRequest } from "../../core/order.ts";
 import { createTestApp, DB_TEST, type TestApp } from "../_helpers.ts";
 
@@ -15,7 +16,12 @@ async function userId(t: TestApp, username: string): Promise<string> {
 }
 
 /** Creates a (stopped) bot for `username` and answers its id. */
-async function createBot(t: TestApp, username: string, name: string): Promise<string> {
+async function createBot(
+  t: TestApp,
+  username: string,
+  name: string,
+  risk: Record<string, string> = {},
+): Promise<string> {
   const res = await t.as(username, "/api/v1/bots", {
     method: "POST",
     json: {
@@ -25,6 +31,7 @@ async function createBot(t: TestApp, username: string, name: string): Promise<st
       timeframe: "1Min",
       params: { fast: 2, slow: 4 },
       sizing: { method: "fixed_qty", qty: "1" },
+      risk,
     },
   });
   assertEquals(res.status, 201, await res.clone().text());
@@ -195,6 +202,77 @@ Deno.test({
     const body = await bad.json();
     assertEquals([bad.status, body.error.code], [400, "VALIDATION_FAILED"]);
     assert(JSON.stringify(body).includes("manual"), JSON.stringify(body));
+  } finally {
+    await t.close();
+  }
+});
+
+/** The code and details of a bot order's denial, or "placed". */
+async function botAttempt(
+  t: TestApp,
+  user: string,
+  botId: string,
+  side: "buy" | "sell",
+  qty: string,
+): Promise<{ code: string; details: Record<string, unknown> }> {
+  try {
+    await botOrder(t, user, botId, side, qty);
+    return { code: "placed", details: {} };
+  } catch (e) {
+    if (!isTradeError(e)) throw e;
+    return { code: e.code, details: e.details as Record<string, unknown> };
+  }
+}
+
+Deno.test({
+  name: "a bot's limits read its own book: position value and daily loss, not the trader's shares",
+  ...DB_TEST,
+}, async () => {
+  const t = await createTestApp({ trading: true });
+  try {
+    // The trader holds 10 AAPL (about 1,600) and lost the spread on a round trip in MSFT.
+    for (
+      const [symbol, side, qty] of [["AAPL", "buy", "10"], ["MSFT", "buy", "20"], [
+        "MSFT",
+        "sell",
+        "20",
+      ]]
+    ) {
+      const r = await t.as("vic", "/api/v1/orders", {
+        method: "POST",
+        json: { symbol, qty, side, type: "market", time_in_force: "day" },
+      });
+      assertEquals(r.status, 201);
+      await t.trading.advance(100);
+    }
+    const account = await (await t.as("vic", "/api/v1/account")).json();
+    assert(d(account.equity).lt(d(account.last_equity)), JSON.stringify(account));
+    const vic = await userId(t, "vic");
+    const bot = await createBot(t, "vic", "limited", {
+      max_position_value: "1000",
+      daily_loss_limit: "0.01",
+    });
+
+    // The bot's 3 shares (about 480) are within its 1,000 though the account holds 13.
+    assertEquals((await botAttempt(t, vic, bot, "buy", "3")).code, "placed");
+    await t.trading.advance(100);
+    // 7 more would make its own book about 1,600: refused, naming the book.
+    const big = await botAttempt(t, vic, bot, "buy", "7");
+    assertEquals([big.code, big.details.book], ["RISK_MAX_POSITION", bot]);
+    // Its own round trip loses the spread: now its daily loss stops its openings.
+    assertEquals((await botAttempt(t, vic, bot, "sell", "3")).code, "placed");
+    await t.trading.advance(100);
+    const realized = await (await t.as("vic", `/api/v1/trades/stats?bot_id=${bot}`)).json();
+    assert(d(realized.total_pl).isNegative(), JSON.stringify(realized));
+    const stopped = await botAttempt(t, vic, bot, "buy", "1");
+    assertEquals([stopped.code, stopped.details.book], ["RISK_DAILY_LOSS", bot]);
+    assertEquals(stopped.details.realized_pl_today, realized.total_pl);
+    // The trader's own orders are not held to the bot's limits.
+    const mine = await t.as("vic", "/api/v1/orders", {
+      method: "POST",
+      json: { symbol: "AAPL", qty: "1", side: "buy", type: "market", time_in_force: "day" },
+    });
+    assertEquals(mine.status, 201);
   } finally {
     await t.close();
   }
