@@ -20,7 +20,7 @@ import type { Clock } from "../core/clock.ts";
 import { etToEpochMs, toEt } from "../core/calendar.ts";
 import { Decimal } from "../core/decimal.ts";
 import { averagePrice, wideNotional } from "../core/money.ts";
-import { type BookRiskFacts, evaluateBookRisk } from "../core/books.ts";
+import { type BookRiskFacts, evaluateBookRisk, flattenMoves } from "../core/books.ts";
 import { isTradeError, TradeError, tradeErrors } from "../core/errors.ts";
 import type { IdSource } from "../core/ids.ts";
 import {
@@ -68,7 +68,9 @@ import {
   findOrder,
   findOrderByBrokerId,
   findOrderByClientId,
+  type BookPlanItem,
   insertOrder,
+  listBooks,
   type OrderRow,
   queueFill,
   rowToOrder,
@@ -84,6 +86,8 @@ export interface SubmitOrder {
   /** Traces the request (HTTP request id or bot signal id) to its audit rows and fills. */
   correlationId: string;
   causationId?: string | null;
+  /** An order that flattens the account: the books it closes (see {@link closePosition}). */
+  bookPlan?: BookPlanItem[] | null;
 }
 
 /** What {@link ExecutionEngine.submit} answers. */
@@ -112,6 +116,8 @@ export interface CloseAllItem {
   status: number;
   order?: Order;
   error?: { code: string; message: string };
+  /** The books the closing order flattens (see {@link ExecutionEngine.closePosition}). */
+  books?: BookPlanItem[];
   /** The results of canceling this symbol's open orders. */
   orders: OrderCancelResult[];
 }
@@ -501,6 +507,7 @@ export class ExecutionEngine {
           broker: this.#deps.venue.name,
           correlationId: cmd.correlationId,
           request: fingerprint as unknown as Record<string, unknown>,
+          ...(cmd.bookPlan ? { bookPlan: cmd.bookPlan } : {}),
         });
         inserting.catch(() => {});
         // Write-ahead: SENT commits before the order leaves. If the process dies before it
@@ -510,7 +517,11 @@ export class ExecutionEngine {
             orderId: order.id,
             action: "SUBMITTED",
             status: "ok",
-            payload: { request: requestJson(request), source: cmd.botId ? "bot" : "api" },
+            payload: {
+              request: requestJson(request),
+              source: cmd.botId ? "bot" : "api",
+              ...(cmd.bookPlan ? { books: cmd.bookPlan } : {}),
+            },
           }),
           audit({
             orderId: order.id,
@@ -1445,12 +1456,16 @@ export class ExecutionEngine {
     symbol: string,
     options: { qty?: Decimal; percentage?: Decimal },
     correlationId: string,
-  ): Promise<SubmitResult> {
+  ): Promise<SubmitResult & { books: BookPlanItem[] }> {
     const upper = symbol.toUpperCase();
-    const [pos] = await withTenant(
+    const [[pos], books] = await withTenant(
       this.#deps.sql,
       tenant,
-      (tx) => tx<{ qty: string }[]>`select qty from positions where symbol = ${upper}`,
+      (tx) =>
+        Promise.all([
+          tx<{ qty: string }[]>`select qty from positions where symbol = ${upper}`,
+          listBooks(tx, { symbol: upper }),
+        ]),
     );
     if (!pos || Decimal.parse(pos.qty).isZero()) throw tradeErrors.positionNotFound(upper);
     const held = Decimal.parse(pos.qty);
@@ -1474,7 +1489,20 @@ export class ExecutionEngine {
         );
       }
     }
-    return await this.submit({
+    // Closing it all flattens every book in the symbol (the manual one takes what the books do
+    // not explain); a partial close is a manual order like any other, for the manual book.
+    const plan: BookPlanItem[] = [];
+    if (!options.qty && !options.percentage) {
+      const explained = books.reduce((s, b) => s.add(Decimal.parse(b.qty)), Decimal.ZERO);
+      const owners = books.map((b) => ({ botId: b.bot_id, qty: Decimal.parse(b.qty) }));
+      const manual = owners.find((b) => b.botId === null);
+      if (manual) manual.qty = manual.qty.add(held.sub(explained));
+      else owners.unshift({ botId: null, qty: held.sub(explained) });
+      for (const m of flattenMoves(owners)) {
+        plan.push({ bot_id: m.botId, side: m.side, qty: m.qty.toString() });
+      }
+    }
+    const result = await this.submit({
       tenant,
       correlationId,
       request: {
@@ -1484,7 +1512,12 @@ export class ExecutionEngine {
         type: "market",
         time_in_force: "day",
       },
+      ...(plan.length > 0 ? { bookPlan: plan } : {}),
     });
+    return {
+      ...result,
+      books: plan.length > 0 ? plan : [{ bot_id: null, side: result.order.side, qty: qty.toString() }],
+    };
   }
 
   /**
@@ -1535,7 +1568,7 @@ export class ExecutionEngine {
       }
       try {
         const r = await this.closePosition(tenant, symbol, {}, correlationId);
-        out.push({ symbol, status: 200, order: r.order, orders });
+        out.push({ symbol, status: 200, order: r.order, books: r.books, orders });
       } catch (e) {
         if (!isTradeError(e)) throw e;
         out.push({ symbol, status: e.status, error: { code: e.code, message: e.message }, orders });

@@ -11,6 +11,7 @@
 import type { Sql, TransactionSql } from "postgres";
 import { Decimal } from "../core/decimal.ts";
 import { fillAmount, FLAT, moveBook, type PositionBook } from "../core/money.ts";
+import { type BookMoveShare, splitFlattenFill } from "../core/books.ts";
 import type {
   AssetClass,
   Order,
@@ -83,6 +84,8 @@ export interface OrderMeta {
   rejectReason?: string | null;
   /** The request's fingerprint, stored to judge a repeated client order id. */
   request?: Record<string, unknown> | null;
+  /** For an order that flattens the account: the books it closes (see {@link queueFill}). */
+  bookPlan?: BookPlanItem[] | null;
 }
 
 const dec = (v: string | null): Decimal | null => v === null ? null : Decimal.parse(v);
@@ -148,7 +151,7 @@ export async function insertOrder(tx: Tx, order: Order, meta: OrderMeta): Promis
       failed_at, replaced_at, replaced_by, replaces, asset_id, symbol, asset_class, notional, qty,
       filled_qty, filled_avg_price, order_class, type, side, time_in_force, limit_price,
       stop_price, trail_percent, trail_price, hwm, status, extended_hours, position_intent,
-      subtag, source, reject_reason, external, correlation_id, request)
+      subtag, source, reject_reason, external, correlation_id, request, book_plan)
     values (${order.id}, ${meta.userId}, ${meta.botId ?? null}, ${order.client_order_id},
       ${meta.broker}, ${meta.brokerOrderId ?? null}, ${order.parent_id},
       ${new Date(order.created_at)}, ${ts(order.updated_at) ?? new Date(order.created_at)},
@@ -162,7 +165,9 @@ export async function insertOrder(tx: Tx, order: Order, meta: OrderMeta): Promis
       ${str(order.trail_price)}, ${str(order.hwm)}, ${order.status}, ${order.extended_hours},
       ${order.position_intent}, ${order.subtag}, ${order.source}, ${meta.rejectReason ?? null},
       ${meta.external ?? false}, ${meta.correlationId ?? null},
-      ${meta.request ? tx.json(JSON.parse(JSON.stringify(meta.request))) : null})`.execute();
+      ${meta.request ? tx.json(JSON.parse(JSON.stringify(meta.request))) : null},
+      ${meta.bookPlan ? tx.json(JSON.parse(JSON.stringify(meta.bookPlan))) : null})`
+    .execute();
 }
 
 /**
@@ -313,13 +318,24 @@ const bookOf = (row: { qty: string; avg_entry_price: string; cost_basis: string 
     }
     : FLAT;
 
+/** One book's share of a flattening order, as stored in `orders.book_plan` (what is left). */
+export interface BookPlanItem {
+  bot_id: string | null;
+  side: OrderSide;
+  qty: string;
+}
+
 /**
  * {@link recordFill} without waiting for its last writes: the fill is inserted and the
- * position and book read (one round trip), then the trades row, the position and book writes
+ * position and book read (one round trip), then the trades rows, the position and book writes
  * are queued on the transaction and `written` settles once they are done. Statements issued
  * afterwards on the same transaction run after them, so the caller can send them (and COMMIT)
  * in the same socket write. The caller must await `written` (a failure there fails the
  * transaction).
+ *
+ * A fill of an order that flattens the account (`orders.book_plan`, from closing a position)
+ * is split among the books the plan closes ({@link splitFlattenFill}); that takes one more
+ * round trip to read those books.
  */
 export async function queueFill(
   tx: Tx,
@@ -327,7 +343,7 @@ export async function queueFill(
 ): Promise<FillResult & { written: Promise<void> }> {
   // The statements leave in one socket write (postgres.js pipelines same-tick queries).
   const amount = fill.amount ?? fillAmount(fill.qty, fill.price);
-  const [[inserted], [pos], [bookRow]] = await Promise.all([
+  const [[inserted], [pos], [bookRow], [planRow]] = await Promise.all([
     tx<{ id: string }[]>`
       insert into fills (user_id, order_id, execution_id, symbol, side, qty, price, amount, ts,
         venue)
@@ -341,17 +357,20 @@ export async function queueFill(
       select * from books
       where symbol = ${fill.symbol} and bot_id is not distinct from ${fill.botId}::uuid
       for update`,
+    fill.botId === null
+      ? tx<{ book_plan: BookPlanItem[] | null }[]>`
+          select book_plan from orders where id = ${fill.orderId} and book_plan is not null`
+      : Promise.resolve([] as { book_plan: BookPlanItem[] | null }[]),
   ]);
   const book: PositionBook = bookOf(pos);
   const before = book.qty;
-  const own = bookOf(bookRow);
   if (!inserted) {
     return {
       inserted: false,
       fillId: null,
       positionQty: before,
       avgEntryPrice: book.avg,
-      bookQty: own.qty,
+      bookQty: bookOf(bookRow).qty,
       realizedPl: Decimal.ZERO,
       tradeId: null,
       written: Promise.resolve(),
@@ -359,44 +378,101 @@ export async function queueFill(
   }
   const moved = moveBook(book, fill.side, fill.qty, fill.price);
   const after = moved.book;
-  const ownMoved = moveBook(own, fill.side, fill.qty, fill.price);
-  const ownAfter = ownMoved.book;
   const at = new Date(fill.tsMs);
   // Queued with execute(), in order, and awaited together below.
   const writes: Promise<unknown>[] = [];
+
+  // The books the fill moves: its own, or the shares of a flattening order's plan.
+  const plan = planRow?.book_plan ?? null;
+  const shares: BookMoveShare[] = plan && plan.length > 0
+    ? splitFlattenFill(
+      plan.map((m) => ({ botId: m.bot_id, side: m.side, qty: Decimal.parse(m.qty) })),
+      fill.side,
+      fill.qty,
+    )
+    : [{ botId: fill.botId, side: fill.side, qty: fill.qty }];
+  const rows = new Map<string | null, BookRow | undefined>([[fill.botId, bookRow]]);
+  const others = [...new Set(shares.map((m) => m.botId))].filter((b) => !rows.has(b));
+  if (others.length > 0) {
+    const more = await tx<BookRow[]>`
+      select * from books
+      where symbol = ${fill.symbol}
+        and (bot_id = any(${others.filter((b) => b !== null) as string[]}::uuid[])
+             or (bot_id is null and ${others.includes(null)}))
+      for update`;
+    for (const b of others) rows.set(b, more.find((r) => r.bot_id === b));
+  }
   let tradeId: string | null = null;
-  if (ownMoved.closedQty.isPositive()) {
-    tradeId = crypto.randomUUID();
+  let realizedPl = Decimal.ZERO;
+  let bookQty = bookOf(bookRow).qty;
+  for (const share of shares) {
+    const row = rows.get(share.botId);
+    const own = bookOf(row);
+    const ownMoved = moveBook(own, share.side, share.qty, fill.price);
+    const ownAfter = ownMoved.book;
+    if (ownMoved.closedQty.isPositive()) {
+      const id = crypto.randomUUID();
+      if (share.botId === fill.botId) {
+        tradeId ??= id;
+        realizedPl = realizedPl.add(ownMoved.realizedPl);
+      }
+      writes.push(
+        tx`
+        insert into trades (id, user_id, bot_id, symbol, side, qty, entry_price, exit_price,
+          realized_pl, opened_at, closed_at, exit_order_id, fill_id)
+        values (${id}, ${fill.userId}, ${share.botId}, ${fill.symbol},
+          ${own.qty.isPositive() ? "long" : "short"}, ${ownMoved.closedQty.toString()},
+          ${own.avg.toString()}, ${fill.price.toString()}, ${ownMoved.realizedPl.toString()},
+          ${row?.opened_at ?? null}, ${at}, ${fill.orderId}, ${inserted.id})`
+          .execute(),
+      );
+    }
+    const openedAt = ownAfter.qty.isZero()
+      ? null
+      : own.qty.isZero() || ownMoved.flipped
+      ? at
+      : row?.opened_at ?? null;
+    const realized = (row ? Decimal.parse(row.realized_pl) : Decimal.ZERO).add(
+      ownMoved.realizedPl,
+    );
+    if (share.botId === fill.botId) bookQty = ownAfter.qty;
+    // A share moves its book from the state the previous share left (a book appears once).
+    rows.set(share.botId, {
+      bot_id: share.botId,
+      symbol: fill.symbol,
+      asset_id: fill.assetId,
+      qty: ownAfter.qty.toString(),
+      avg_entry_price: ownAfter.avg.toString(),
+      cost_basis: ownAfter.cost.toString(),
+      realized_pl: realized.toString(),
+      opened_at: openedAt,
+      updated_at: at,
+    });
+    writes.push(tx`
+      insert into books (user_id, bot_id, symbol, asset_id, qty, avg_entry_price, cost_basis,
+        realized_pl, opened_at, updated_at)
+      values (${fill.userId}, ${share.botId}, ${fill.symbol}, ${fill.assetId},
+        ${ownAfter.qty.toString()}, ${ownAfter.avg.toString()}, ${ownAfter.cost.toString()},
+        ${realized.toString()}, ${openedAt}, ${at})
+      on conflict (user_id, bot_id, symbol) do update set
+        qty = excluded.qty, avg_entry_price = excluded.avg_entry_price,
+        cost_basis = excluded.cost_basis, realized_pl = excluded.realized_pl,
+        opened_at = excluded.opened_at, updated_at = excluded.updated_at,
+        asset_id = coalesce(excluded.asset_id, books.asset_id)`.execute());
+  }
+  if (plan && plan.length > 0) {
+    // What is left of the plan after this fill's shares.
+    const left = plan.map((m) => ({ ...m, qty: Decimal.parse(m.qty) }));
+    for (const share of shares) {
+      const m = left.find((x) => x.bot_id === share.botId && x.side === share.side);
+      if (m) m.qty = Decimal.max(Decimal.ZERO, m.qty.sub(share.qty));
+    }
+    const rest = left.filter((m) => m.qty.isPositive())
+      .map((m) => ({ bot_id: m.bot_id, side: m.side, qty: m.qty.toString() }));
     writes.push(
-      tx`
-      insert into trades (id, user_id, bot_id, symbol, side, qty, entry_price, exit_price,
-        realized_pl, opened_at, closed_at, exit_order_id, fill_id)
-      values (${tradeId}, ${fill.userId}, ${fill.botId}, ${fill.symbol},
-        ${own.qty.isPositive() ? "long" : "short"}, ${ownMoved.closedQty.toString()},
-        ${own.avg.toString()}, ${fill.price.toString()}, ${ownMoved.realizedPl.toString()},
-        ${bookRow?.opened_at ?? null}, ${at}, ${fill.orderId}, ${inserted.id})`
-        .execute(),
+      tx`update orders set book_plan = ${tx.json(rest)} where id = ${fill.orderId}`.execute(),
     );
   }
-  const ownOpenedAt = ownAfter.qty.isZero()
-    ? null
-    : own.qty.isZero() || ownMoved.flipped
-    ? at
-    : bookRow?.opened_at ?? null;
-  const ownRealized = (bookRow ? Decimal.parse(bookRow.realized_pl) : Decimal.ZERO).add(
-    ownMoved.realizedPl,
-  );
-  writes.push(tx`
-    insert into books (user_id, bot_id, symbol, asset_id, qty, avg_entry_price, cost_basis,
-      realized_pl, opened_at, updated_at)
-    values (${fill.userId}, ${fill.botId}, ${fill.symbol}, ${fill.assetId},
-      ${ownAfter.qty.toString()}, ${ownAfter.avg.toString()}, ${ownAfter.cost.toString()},
-      ${ownRealized.toString()}, ${ownOpenedAt}, ${at})
-    on conflict (user_id, bot_id, symbol) do update set
-      qty = excluded.qty, avg_entry_price = excluded.avg_entry_price,
-      cost_basis = excluded.cost_basis, realized_pl = excluded.realized_pl,
-      opened_at = excluded.opened_at, updated_at = excluded.updated_at,
-      asset_id = coalesce(excluded.asset_id, books.asset_id)`.execute());
   if (after.qty.isZero()) {
     if (pos) writes.push(tx`delete from positions where symbol = ${fill.symbol}`.execute());
   } else {
@@ -421,8 +497,8 @@ export async function queueFill(
     fillId: inserted.id,
     positionQty: after.qty,
     avgEntryPrice: after.avg,
-    bookQty: ownAfter.qty,
-    realizedPl: ownMoved.realizedPl,
+    bookQty,
+    realizedPl,
     tradeId,
     written,
   };

@@ -35,6 +35,11 @@ grant select, insert, update on books to tradewind_app;
 -- Which book a trade closed: trades carry bot_id (null: manual), read per book.
 create index trades_user_bot_closed on trades (user_id, bot_id, closed_at desc);
 
+-- An order that flattens the account (closing a position from the API) closes every book in
+-- the symbol: book_plan holds what is left of each book's share, [{bot_id, side, qty}], and each
+-- fill of the order is split among them (core/books.ts splitFlattenFill).
+alter table orders add column book_plan jsonb;
+
 -- An order's book, for GET /orders?bot_id=… (manual orders: bot_id is null).
 create index orders_user_manual on orders (user_id, created_at desc) where bot_id is null;
 

@@ -277,3 +277,60 @@ Deno.test({
     await t.close();
   }
 });
+
+Deno.test({
+  name: "closing a position flattens the account and every book, and says which books it closed",
+  ...DB_TEST,
+}, async () => {
+  const t = await createTestApp({ trading: true });
+  try {
+    const buy = await t.as("wes", "/api/v1/orders", {
+      method: "POST",
+      json: { symbol: "AAPL", qty: "10", side: "buy", type: "market", time_in_force: "day" },
+    });
+    assertEquals(buy.status, 201);
+    await t.trading.advance(100);
+    const wes = await userId(t, "wes");
+    const longBot = await createBot(t, "wes", "long-bot");
+    const shortBot = await createBot(t, "wes", "short-bot");
+    await botOrder(t, wes, longBot, "buy", "3");
+    await t.trading.advance(100);
+    await botOrder(t, wes, shortBot, "sell", "5"); // short in its own book; the venue nets
+    await t.trading.advance(100);
+    const open = await (await t.as("wes", "/api/v1/books")).json();
+    assertEquals(open.map((b: Record<string, string>) => [b.bot_id, b.qty]), [
+      [null, "10"],
+      ...[[longBot, "3"], [shortBot, "-5"]].sort((a, b) => a[0]!.localeCompare(b[0]!)),
+    ]);
+    const positions = await (await t.as("wes", "/api/v1/positions")).json();
+    assertEquals(positions.map((p: Record<string, string>) => p.qty), ["8"]);
+
+    const closed = await t.as("wes", "/api/v1/positions/AAPL/close", { method: "POST" });
+    assertEquals(closed.status, 200);
+    const order = await closed.json();
+    assertEquals([order.side, order.qty, order.bot_id], ["sell", "8", null]);
+    assertEquals(
+      order.books.map((b: Record<string, string>) => [b.bot_id, b.side, b.qty]).sort(),
+      [[null, "sell", "10"], [longBot, "sell", "3"], [shortBot, "buy", "5"]].sort(),
+    );
+    await t.trading.advance(100);
+    const exit = await filledPrice(t, "wes", order.id);
+
+    // Every book is flat; each closed at the one fill price, against its own entry.
+    assertEquals((await (await t.as("wes", "/api/v1/books")).json()).length, 0);
+    assertEquals((await (await t.as("wes", "/api/v1/positions")).json()).length, 0);
+    for (const [bot, side] of [["manual", "long"], [longBot, "long"], [shortBot, "short"]]) {
+      const trades = await (await t.as("wes", `/api/v1/trades?bot_id=${bot}`)).json();
+      assertEquals(trades.totalItems, 1, `${bot}: ${JSON.stringify(trades)}`);
+      assertEquals(
+        [trades.items[0].side, trades.items[0].exit_price, trades.items[0].exit_order_id],
+        [side, exit.toString(), order.id],
+      );
+    }
+    const audit = await (await t.as("wes", `/api/v1/orders/${order.id}/audit`)).json();
+    const submitted = audit.find((a: { action: string }) => a.action === "SUBMITTED");
+    assertEquals(submitted.payload.books.length, 3);
+  } finally {
+    await t.close();
+  }
+});
