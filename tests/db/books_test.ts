@@ -8,7 +8,13 @@ import fc from "fast-check";
 import postgres from "postgres";
 import { assertEquals } from "../_assert.ts";
 import { Decimal } from "../../core/decimal.ts";
-import { type BookFill, replayBook } from "../../core/books.ts";
+import {
+  type BookFill,
+  type BookMoveShare,
+  flattenMoves,
+  replayBook,
+  splitFlattenFill,
+} from "../../core/books.ts";
 import { fillAmount } from "../../core/money.ts";
 import { createOrder, type OrderSide } from "../../core/order.ts";
 import { seededIdSource } from "../../core/ids.ts";
@@ -20,11 +26,15 @@ import { createTestDb, DB_TEST, testCluster } from "../_helpers.ts";
 const ASSET = "b0b6dd9d-8b9b-48a9-ba46-b9d54906e415";
 const T0 = Date.UTC(2026, 10, 23, 15);
 
-/** One order of a run: its owner (0 manual, 1 and 2 bots), side, and its (partial) fills. */
+/**
+ * One order of a run: its owner (0 manual, 1 and 2 bots), side, and its (partial) fills; or,
+ * with `flatten`, the close of the whole account position in `parts` fills at `price`.
+ */
 interface Op {
   owner: 0 | 1 | 2;
   side: OrderSide;
   fills: { qty: string; price: string }[];
+  flatten: { parts: number } | null;
 }
 
 const qtyArb = fc.oneof(
@@ -37,6 +47,10 @@ const opArb: fc.Arbitrary<Op> = fc.record({
   owner: fc.constantFrom(0 as const, 1 as const, 2 as const),
   side: fc.constantFrom("buy" as const, "sell" as const),
   fills: fc.array(fc.record({ qty: qtyArb, price: priceArb }), { minLength: 1, maxLength: 3 }),
+  flatten: fc.oneof(
+    { arbitrary: fc.constant(null), weight: 4 },
+    { arbitrary: fc.record({ parts: fc.integer({ min: 1, max: 3 }) }), weight: 1 },
+  ),
 });
 
 interface BookFigures {
@@ -80,20 +94,49 @@ Deno.test({
         const all: BookFill[] = [];
         let ts = T0;
         for (const [i, op] of ops.entries()) {
-          const total = op.fills.reduce((s, f) => s.add(Decimal.parse(f.qty)), Decimal.ZERO);
+          let fills = op.fills;
+          let side = op.side;
+          let botId: string | null = owners[op.owner] ?? null;
+          let plan: BookMoveShare[] | null = null;
+          const held = replayBook(all).book.qty;
+          if (op.flatten && !held.isZero() && held.abs().units >= BigInt(op.flatten.parts)) {
+            // Closing the whole position: a manual order whose fills are split among the books.
+            botId = null;
+            side = held.isPositive() ? "sell" : "buy";
+            plan = flattenMoves(
+              owners.map((o) => ({ botId: o, qty: replayBook(own.get(o)!).book.qty })),
+            );
+            const k = BigInt(op.flatten.parts);
+            const units = held.abs().units;
+            fills = [];
+            for (let p = 0n; p < k; p++) {
+              const part = units * (p + 1n) / k - units * p / k;
+              fills.push({ qty: Decimal.fromUnits(part).toString(), price: op.fills[0]!.price });
+            }
+          }
+          const total = fills.reduce((s, f) => s.add(Decimal.parse(f.qty)), Decimal.ZERO);
           const order = createOrder({
             symbol: "AAPL",
             qty: total,
-            side: op.side,
+            side,
             type: "market",
             time_in_force: "day",
           }, { ids, tsMs: ts, assetId: ASSET }).order;
-          const botId = owners[op.owner]!;
+          const bookPlan = plan?.map((m) => ({
+            bot_id: m.botId,
+            side: m.side,
+            qty: m.qty.toString(),
+          }));
           await withTenant(db.sql, tenant, async (tx) => {
-            await insertOrder(tx, order, { userId, botId, broker: "paper" });
-            for (const [j, f] of op.fills.entries()) {
+            await insertOrder(tx, order, {
+              userId,
+              botId,
+              broker: "paper",
+              bookPlan: bookPlan ?? null,
+            });
+            for (const [j, f] of fills.entries()) {
               ts += 1000;
-              const fill = { side: op.side, qty: Decimal.parse(f.qty), price: Decimal.parse(f.price) };
+              const fill = { side, qty: Decimal.parse(f.qty), price: Decimal.parse(f.price) };
               await recordFill(tx, {
                 userId,
                 orderId: order.id,
@@ -105,14 +148,32 @@ Deno.test({
                 tsMs: ts,
                 venue: "paper",
               });
-              own.get(botId)!.push(fill);
               all.push(fill);
+              if (!plan) {
+                own.get(botId)!.push(fill);
+                continue;
+              }
+              // The books' shares of this fill, and what is left of the plan.
+              for (const share of splitFlattenFill(plan, side, fill.qty)) {
+                own.get(share.botId)!.push({ side: share.side, qty: share.qty, price: fill.price });
+                plan = plan.map((m) =>
+                  m.botId === share.botId && m.side === share.side
+                    ? { ...m, qty: Decimal.max(Decimal.ZERO, m.qty.sub(share.qty)) }
+                    : m
+                ).filter((m) => m.qty.isPositive());
+              }
             }
           });
+          if (op.flatten && bookPlan) {
+            // The whole close leaves every book flat.
+            for (const o of owners) assertEquals(replayBook(own.get(o)!).book.qty.toString(), "0");
+          }
         }
         const [books, positions, trades] = await withTenant(db.sql, tenant, (tx) =>
           Promise.all([
-            tx<{ bot_id: string | null; qty: string; avg: string; cost: string; realized: string }[]>`
+            tx<
+              { bot_id: string | null; qty: string; avg: string; cost: string; realized: string }[]
+            >`
               select bot_id, qty::text, avg_entry_price::text as avg, cost_basis::text as cost,
                      realized_pl::text as realized
               from books where symbol = 'AAPL'`,
@@ -126,7 +187,10 @@ Deno.test({
         const sum = books.reduce((s, b) => s.add(Decimal.parse(b.qty)), Decimal.ZERO);
         const account = figures(all);
         assertEquals(sum.toString(), account.qty);
-        assertEquals(positions[0]?.qty ? Decimal.parse(positions[0].qty).toString() : "0", sum.toString());
+        assertEquals(
+          positions[0]?.qty ? Decimal.parse(positions[0].qty).toString() : "0",
+          sum.toString(),
+        );
         if (positions[0]) {
           assertEquals(Decimal.parse(positions[0].avg).toString(), account.avg);
           assertEquals(Decimal.parse(positions[0].cost).toString(), account.cost);
@@ -134,6 +198,7 @@ Deno.test({
         // Each book is an average-cost replay of its own fills, and its trades add up to it.
         for (const owner of owners) {
           const fills = own.get(owner)!;
+          if (fills.length === 0 && books.every((b) => b.bot_id !== owner)) continue;
           const row = books.find((b) => b.bot_id === owner);
           if (fills.length === 0) {
             assertEquals(row, undefined);
@@ -215,7 +280,9 @@ Deno.test({
       own.set(botId, list);
     }
     await migrate(sql, all);
-    const rows = await sql<{ bot_id: string | null; qty: string; avg: string; cost: string; realized: string }[]>`
+    const rows = await sql<
+      { bot_id: string | null; qty: string; avg: string; cost: string; realized: string }[]
+    >`
       select bot_id, qty::text, avg_entry_price::text as avg, cost_basis::text as cost,
              realized_pl::text as realized
       from books where user_id = ${userId} order by bot_id nulls first`;
