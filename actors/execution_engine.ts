@@ -65,6 +65,7 @@ import { appendAudit, appendAudits, type AuditEntry } from "../db/audit.ts";
 import { type Tenant, withTenant } from "../db/database.ts";
 import { type PositionSnapshotRow, writeSnapshots } from "../db/snapshots.ts";
 import {
+  adjustManualBook,
   findOrder,
   findOrderByBrokerId,
   findOrderByClientId,
@@ -1990,7 +1991,54 @@ export class ExecutionEngine {
       changes++;
       changes += await this.#reconcileOrder(tenant, published, venueOrder, true);
     }
+    changes += await this.#reconcileBooks(tenant, broker);
     return changes;
+  }
+
+  /**
+   * Keeps the books' sum equal to the venue's position in every symbol: a difference the
+   * ledger cannot attribute goes to the manual book, logged and audited (`RECONCILED`,
+   * `payload.books`).
+   */
+  async #reconcileBooks(tenant: Tenant, broker: Broker): Promise<number> {
+    const venue = (await broker.listPositions()).map((p) => ({
+      symbol: p.symbol,
+      assetId: p.asset_id || null,
+      qty: p.side === "short" && p.qty.isPositive() ? p.qty.neg() : p.qty,
+      avgEntryPrice: p.avg_entry_price,
+    }));
+    const now = this.#deps.clock.now();
+    const adjusted = await withTenant(this.#deps.sql, tenant, async (tx) => {
+      const made = await adjustManualBook(tx, tenant.userId, venue, now);
+      for (const a of made) {
+        await appendAudit(tx, {
+          userId: tenant.userId,
+          action: "RECONCILED",
+          status: "BOOK_ADJUSTED",
+          reason: `The books of "${a.symbol}" sum to ${a.booksQty} and the venue holds ${a.venueQty}: ` +
+            `${a.difference} booked to the manual book`,
+          payload: {
+            books: {
+              symbol: a.symbol,
+              venue_qty: a.venueQty.toString(),
+              books_qty: a.booksQty.toString(),
+              difference: a.difference.toString(),
+              manual_qty: a.manualQty.toString(),
+            },
+          },
+        });
+      }
+      return made;
+    });
+    for (const a of adjusted) {
+      this.#log("warning", "Reconciliation booked an unexplained position difference to manual", {
+        user: tenant.userId,
+        symbol: a.symbol,
+        venue_qty: a.venueQty.toString(),
+        books_qty: a.booksQty.toString(),
+      });
+    }
+    return adjusted.length;
   }
 
   /** Brings one ledger order up to the venue's view: a synthetic fill for missed fills. */

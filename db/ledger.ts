@@ -12,6 +12,7 @@ import type { Sql, TransactionSql } from "postgres";
 import { Decimal } from "../core/decimal.ts";
 import { fillAmount, FLAT, moveBook, type PositionBook } from "../core/money.ts";
 import { type BookMoveShare, splitFlattenFill } from "../core/books.ts";
+import { OPEN_STATUSES } from "../core/order_state.ts";
 import type {
   AssetClass,
   Order,
@@ -518,4 +519,72 @@ export function listBooks(
       ${opts.botId !== undefined ? tx`and bot_id is not distinct from ${opts.botId}::uuid` : tx``}
       ${opts.all ? tx`` : tx`and qty <> 0`}
     order by symbol, bot_id nulls first`;
+}
+
+/** What {@link adjustManualBook} did to one symbol. */
+export interface BookAdjustment {
+  symbol: string;
+  /** The venue's signed position. */
+  venueQty: Decimal;
+  /** The sum of the books before the adjustment. */
+  booksQty: Decimal;
+  /** The difference booked to the manual book (venue − books). */
+  difference: Decimal;
+  /** The manual book after it. */
+  manualQty: Decimal;
+}
+
+/**
+ * Makes the books of each symbol sum to the venue's position: a difference nothing in the
+ * ledger explains is booked to the manual book, at the venue's average entry price, as an
+ * adjustment (no trade, no realized P&L). `venue` holds the venue's signed positions; symbols
+ * with books but no venue position are flat there. A symbol with an open order in the ledger is
+ * left for a later pass (a fill may be on its way). Answers what it changed.
+ */
+export async function adjustManualBook(
+  tx: Tx,
+  userId: string,
+  venue: { symbol: string; assetId: string | null; qty: Decimal; avgEntryPrice: Decimal }[],
+  tsMs: number,
+): Promise<BookAdjustment[]> {
+  // A symbol with an open order may have a fill on its way: it is settled by that fill.
+  const [sums, busy] = await Promise.all([
+    tx<{ symbol: string; qty: string }[]>`
+      select symbol, sum(qty)::text as qty from books group by symbol`,
+    tx<{ symbol: string }[]>`
+      select distinct symbol from orders where status = any(${OPEN_STATUSES as string[]})`,
+  ]);
+  const open = new Set(busy.map((r) => r.symbol));
+  const bySymbol = new Map(sums.map((r) => [r.symbol, Decimal.parse(r.qty)]));
+  const symbols = [...new Set([...bySymbol.keys(), ...venue.map((v) => v.symbol)])]
+    .filter((s) => !open.has(s)).sort();
+  const out: BookAdjustment[] = [];
+  for (const symbol of symbols) {
+    const v = venue.find((x) => x.symbol === symbol);
+    const venueQty = v?.qty ?? Decimal.ZERO;
+    const booksQty = bySymbol.get(symbol) ?? Decimal.ZERO;
+    const difference = venueQty.sub(booksQty);
+    if (difference.isZero()) continue;
+    const [row] = await tx<BookRow[]>`
+      select * from books where symbol = ${symbol} and bot_id is null for update`;
+    const own = bookOf(row);
+    const price = v && v.avgEntryPrice.isPositive() ? v.avgEntryPrice : own.avg;
+    const moved = price.isPositive()
+      ? moveBook(own, difference.isPositive() ? "buy" : "sell", difference.abs(), price).book
+      : { qty: own.qty.add(difference), avg: own.avg, cost: own.cost };
+    const at = new Date(tsMs);
+    const openedAt = moved.qty.isZero() ? null : row?.opened_at ?? at;
+    await tx`
+      insert into books (user_id, bot_id, symbol, asset_id, qty, avg_entry_price, cost_basis,
+        realized_pl, opened_at, updated_at)
+      values (${userId}, null, ${symbol}, ${v?.assetId ?? null}, ${moved.qty.toString()},
+        ${moved.avg.toString()}, ${moved.cost.toString()}, ${row?.realized_pl ?? "0"},
+        ${openedAt}, ${at})
+      on conflict (user_id, bot_id, symbol) do update set
+        qty = excluded.qty, avg_entry_price = excluded.avg_entry_price,
+        cost_basis = excluded.cost_basis, opened_at = excluded.opened_at,
+        updated_at = excluded.updated_at`;
+    out.push({ symbol, venueQty, booksQty, difference, manualQty: moved.qty });
+  }
+  return out;
 }

@@ -334,3 +334,55 @@ Deno.test({
     await t.close();
   }
 });
+
+Deno.test({
+  name: "reconciliation books a difference it cannot attribute to the manual book, audited",
+  ...DB_TEST,
+}, async () => {
+  const t = await createTestApp({ trading: true });
+  try {
+    const buy = await t.as("xia", "/api/v1/orders", {
+      method: "POST",
+      json: { symbol: "AAPL", qty: "10", side: "buy", type: "market", time_in_force: "day" },
+    });
+    assertEquals(buy.status, 201);
+    await t.trading.advance(100);
+    const p0 = await filledPrice(t, "xia", (await buy.json()).id);
+    const xia = await userId(t, "xia");
+    const bot = await createBot(t, "xia", "rec-bot");
+    await botOrder(t, xia, bot, "buy", "3");
+    await t.trading.advance(100);
+    // The ledger loses track of 4 manual shares (say, a transfer in at the venue it never saw).
+    await t.db.owner`update books set qty = 6, cost_basis = 6 * avg_entry_price
+                     where user_id = ${xia} and bot_id is null`;
+    const venueAvg = d((await (await t.as("xia", "/api/v1/positions")).json())[0].avg_entry_price);
+
+    const result = await t.trading.engine.reconcile([xia]);
+    assert(result.changes >= 1, JSON.stringify(result));
+    const books = await (await t.as("xia", "/api/v1/books")).json();
+    assertEquals(books.map((b: Record<string, string>) => [b.bot_id, b.qty]), [
+      [null, "10"],
+      [bot, "3"],
+    ]);
+    // The 4 shares come in at the venue's average entry: an adjustment, not a trade.
+    assertEquals(books[0].cost_basis, p0.mul(d("6")).add(venueAvg.mul(d("4"))).toString());
+    assertEquals((await (await t.as("xia", "/api/v1/trades")).json()).totalItems, 0);
+    const [row] = await t.db.owner<
+      { status: string; reason: string; payload: { books: Record<string, string> } }[]
+    >`
+      select status, reason, payload from execution_logs
+      where user_id = ${xia} and action = 'RECONCILED'`;
+    assertEquals(row!.status, "BOOK_ADJUSTED");
+    assertEquals(row!.payload.books, {
+      symbol: "AAPL",
+      venue_qty: "13",
+      books_qty: "9",
+      difference: "4",
+      manual_qty: "10",
+    });
+    // A second pass finds nothing to do.
+    assertEquals((await t.trading.engine.reconcile([xia])).changes, 0);
+  } finally {
+    await t.close();
+  }
+});
