@@ -66,10 +66,10 @@ import { type Tenant, withTenant } from "../db/database.ts";
 import { type PositionSnapshotRow, writeSnapshots } from "../db/snapshots.ts";
 import {
   adjustManualBook,
+  type BookPlanItem,
   findOrder,
   findOrderByBrokerId,
   findOrderByClientId,
-  type BookPlanItem,
   insertOrder,
   listBooks,
   type OrderRow,
@@ -1517,7 +1517,9 @@ export class ExecutionEngine {
     });
     return {
       ...result,
-      books: plan.length > 0 ? plan : [{ bot_id: null, side: result.order.side, qty: qty.toString() }],
+      books: plan.length > 0
+        ? plan
+        : [{ bot_id: null, side: result.order.side, qty: qty.toString() }],
     };
   }
 
@@ -2015,7 +2017,8 @@ export class ExecutionEngine {
           userId: tenant.userId,
           action: "RECONCILED",
           status: "BOOK_ADJUSTED",
-          reason: `The books of "${a.symbol}" sum to ${a.booksQty} and the venue holds ${a.venueQty}: ` +
+          reason:
+            `The books of "${a.symbol}" sum to ${a.booksQty} and the venue holds ${a.venueQty}: ` +
             `${a.difference} booked to the manual book`,
           payload: {
             books: {

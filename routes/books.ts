@@ -22,7 +22,7 @@ export const BookFilter = z.string()
     error: 'Must be a bot id (a UUID) or "manual"',
   })
   .transform((s) => s === "manual" ? null : s)
-  .meta({ description: 'A bot\'s id, or "manual" for the trader\'s own book' });
+  .meta({ description: "A bot's id, or \"manual\" for the trader's own book" });
 
 /** The SQL condition of a {@link BookFilter} on a table with a `bot_id` column. */
 // deno-lint-ignore no-explicit-any

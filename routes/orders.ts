@@ -113,8 +113,11 @@ function orderBody(order: Order, botId: string | null): Record<string, unknown> 
 
 /** The book (`bot_id`) of an order, from the ledger. */
 async function botIdOf(sql: Sql, tenant: Tenant, id: string): Promise<string | null> {
-  const [row] = await withTenant(sql, tenant, (tx) =>
-    tx<{ bot_id: string | null }[]>`select bot_id from orders where id = ${id}`);
+  const [row] = await withTenant(
+    sql,
+    tenant,
+    (tx) => tx<{ bot_id: string | null }[]>`select bot_id from orders where id = ${id}`,
+  );
   return row?.bot_id ?? null;
 }
 
@@ -172,9 +175,7 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
     });
     const status = result.pending ? 202 : result.created ? 201 : 200;
     // An order placed here is manual; a repeated client order id may name a bot's order.
-    const botId = result.created
-      ? null
-      : await botIdOf(sql, tenantOf(c.var.user), result.order.id);
+    const botId = result.created ? null : await botIdOf(sql, tenantOf(c.var.user), result.order.id);
     return c.json(orderBody(result.order, botId), status);
   });
 

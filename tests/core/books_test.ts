@@ -37,8 +37,11 @@ Deno.test("splitFlattenFill: the plan's order decides who closes first; overfill
     "sell",
     "1",
   ]]);
-  assertEquals(show(splitFlattenFill([{ botId: "a", side: "sell", qty: d("1") }], "sell", d("4"))), [
-    ["a", "sell", "1"],
-    [null, "sell", "3"],
-  ]);
+  assertEquals(
+    show(splitFlattenFill([{ botId: "a", side: "sell", qty: d("1") }], "sell", d("4"))),
+    [
+      ["a", "sell", "1"],
+      [null, "sell", "3"],
+    ],
+  );
 });
