@@ -969,12 +969,15 @@ export class BotManager {
       this.#orderEventFor(known, m);
     } else if (!this.#notBots.has(orderId) && this.#userHasRuns(m.userId)) {
       // An order placed before this process started (or by an earlier run): ask the ledger.
-      void this.#lookupOrder(m).catch((e) =>
+      // Tracked, so that settle() waits for the bot to hear of the fill.
+      const lookup = this.#lookupOrder(m).catch((e) =>
         log.error("Cannot look up the bot of order {orderId}: {error}", {
           orderId,
           error: String(e),
         })
       );
+      this.#background.add(lookup);
+      lookup.finally(() => this.#background.delete(lookup));
     }
     if (status === "filled" || closed) this.#orders.delete(orderId);
   }
@@ -992,12 +995,18 @@ export class BotManager {
       this.#opts.sql,
       run.tenant,
       (tx) =>
-        tx<{ bot_id: string | null; client_order_id: string }[]>`
+        tx<{ bot_id: string | null; client_order_id: string; flattens: boolean }[]>`
           select coalesce(o.bot_id, p.bot_id) as bot_id,
-                 coalesce(p.client_order_id, o.client_order_id) as client_order_id
+                 coalesce(p.client_order_id, o.client_order_id) as client_order_id,
+                 o.book_plan is not null as flattens
           from orders o left join orders p on p.id = o.parent_id
           where o.id = ${orderId}`,
     );
+    if (row?.flattens && m.fill) {
+      // The trader closed the whole position: the fill moved the books of bots too.
+      this.#bookMoved(m.userId, String(m.order.symbol));
+      return;
+    }
     if (!row?.bot_id || !this.#runs.has(row.bot_id)) {
       if (this.#notBots.size > 10_000) this.#notBots.clear();
       this.#notBots.add(orderId);
@@ -1007,6 +1016,21 @@ export class BotManager {
     const cid = row.client_order_id;
     const dot = cid.lastIndexOf(".");
     this.#orderEventFor({ botId: row.bot_id, clientOrderId: dot > 0 ? cid.slice(0, dot) : cid }, m);
+  }
+
+  /** Tells each running bot of the user trading `symbol` its book there, read afresh. */
+  #bookMoved(userId: string, symbol: string): void {
+    for (const run of this.#runs.values()) {
+      if (run.userId !== userId) continue;
+      this.#enqueue(run, async () => {
+        const [row] = await withTenant(
+          this.#opts.sql,
+          run.tenant,
+          (tx) => listBooks(tx, { symbol, botId: run.botId, all: true }),
+        );
+        if (row) run.bot?.send({ type: "book", symbol, positionQty: row.qty });
+      });
+    }
   }
 
   #orderEventFor(

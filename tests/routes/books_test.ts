@@ -386,3 +386,31 @@ Deno.test({
     await t.close();
   }
 });
+
+Deno.test({
+  name: "a running bot hears that closing the position flattened its book, and exits nothing more",
+  ...DB_TEST,
+}, async () => {
+  const t = await createTestApp({ trading: true });
+  try {
+    const yan = await (async () => {
+      assertEquals((await t.as("yan", "/api/v1/me")).status, 200);
+      return await userId(t, "yan");
+    })();
+    const bot = await createBot(t, "yan", "runner");
+    assertEquals((await t.as("yan", `/api/v1/bots/${bot}/start`, { method: "POST" })).status, 200);
+    await botOrder(t, yan, bot, "buy", "3");
+    const position = async () => {
+      await t.trading.advance(100);
+      const s = await t.trading.bots.botStatus(bot) as { positions: Record<string, string> };
+      return s.positions.AAPL ?? "0";
+    };
+    assertEquals(await position(), "3");
+
+    const closed = await t.as("yan", "/api/v1/positions/AAPL/close", { method: "POST" });
+    assertEquals(closed.status, 200);
+    assertEquals(await position(), "0");
+  } finally {
+    await t.close();
+  }
+});
