@@ -22,6 +22,7 @@ import type { Clock } from "../core/clock.ts";
 import { etToEpochMs, toEt } from "../core/calendar.ts";
 import { Decimal } from "../core/decimal.ts";
 import { averagePrice, wideNotional } from "../core/money.ts";
+import { type BookRiskFacts, evaluateBookRisk, flattenMoves } from "../core/books.ts";
 import { isTradeError, TradeError, tradeErrors } from "../core/errors.ts";
 import type { IdSource } from "../core/ids.ts";
 import {
@@ -67,10 +68,13 @@ import { appendAudit, appendAudits, type AuditEntry, placementWarnings } from ".
 import { type Tenant, withTenant } from "../db/database.ts";
 import { type PositionSnapshotRow, writeSnapshots } from "../db/snapshots.ts";
 import {
+  adjustManualBook,
+  type BookPlanItem,
   findOrder,
   findOrderByBrokerId,
   findOrderByClientId,
   insertOrder,
+  listBooks,
   markRetried,
   type OrderRow,
   queueFill,
@@ -87,6 +91,8 @@ export interface SubmitOrder {
   /** Traces the request (HTTP request id or bot signal id) to its audit rows and fills. */
   correlationId: string;
   causationId?: string | null;
+  /** An order that flattens the account: the books it closes (see {@link closePosition}). */
+  bookPlan?: BookPlanItem[] | null;
 }
 
 /** What {@link ExecutionEngine.submit} answers. */
@@ -135,6 +141,8 @@ export interface CloseAllItem {
   status: number;
   order?: Order;
   error?: { code: string; message: string };
+  /** The books the closing order flattens (see {@link ExecutionEngine.closePosition}). */
+  books?: BookPlanItem[];
   /** The results of canceling this symbol's open orders. */
   orders: OrderCancelResult[];
 }
@@ -226,6 +234,13 @@ interface RiskSnapshot {
   user_limits: Record<string, Record<string, unknown>> | null;
   /** The bot's own limits (its config's `risk`). */
   bot_limits: Record<string, unknown> | null;
+  /** The bot's own book, for a bot's order (core/books.ts); null for a manual order. */
+  bot_book: {
+    positions: { symbol: string; qty: string; cost: string }[];
+    pending: Record<string, string>;
+    trades_today: number;
+    realized_today: string;
+  } | null;
   state: TradingState | null;
 }
 
@@ -541,6 +556,7 @@ export class ExecutionEngine {
           correlationId: cmd.correlationId,
           request: fingerprint as unknown as Record<string, unknown>,
           retryOf,
+          ...(cmd.bookPlan ? { bookPlan: cmd.bookPlan } : {}),
         });
         inserting.catch(() => {});
         // Write-ahead: SENT commits before the order leaves. If the process dies before it
@@ -565,6 +581,7 @@ export class ExecutionEngine {
               request: requestJson(request),
               source: cmd.botId ? "bot" : "api",
               ...(retryOf ? { retry_of: retryOf } : {}),
+              ...(cmd.bookPlan ? { books: cmd.bookPlan } : {}),
             },
           }),
           audit({
@@ -882,6 +899,22 @@ export class ExecutionEngine {
           (select (select json_object_agg(k, v) from jsonb_each_text(b.config -> 'risk') e(k, v))
              from bots b
              where b.id = ${botId} and b.user_id = tradewind_user_id()) as bot_limits,
+          (select json_build_object(
+             'positions', (select coalesce(json_agg(json_build_object(
+                              'symbol', symbol, 'qty', qty::text, 'cost', cost_basis::text)), '[]')
+                           from books where bot_id = ${botId} and qty <> 0),
+             'pending', (select coalesce(json_object_agg(symbol, q::text), '{}') from (
+                           select symbol, sum(case when side = 'buy' then 1 else -1 end
+                                              * (coalesce(qty, 0) - filled_qty)) as q
+                           from orders where bot_id = ${botId} and parent_id is null
+                             and status = any(${open})
+                           group by symbol) p),
+             'trades_today', (select count(distinct f.order_id)::int from fills f
+                              join orders o on o.id = f.order_id
+                              where o.bot_id = ${botId} and f.ts >= ${new Date(dayStart)}),
+             'realized_today', (select coalesce(sum(realized_pl), 0)::text from trades
+                                where bot_id = ${botId} and closed_at >= ${new Date(dayStart)}))
+           where ${botId}::uuid is not null) as bot_book,
           (select state from trading_states where user_id = tradewind_user_id()
              order by case state when 'halted' then 0 when 'reducing' then 1 else 2 end
              limit 1) as state`.execute());
@@ -905,7 +938,9 @@ export class ExecutionEngine {
 
     // Ledger positions, marked at the last trade, with sectors for concentration.
     const positions: Record<string, RiskPosition> = {};
-    const held = snap.positions.map((p) => p.symbol);
+    const held = [
+      ...new Set([...snap.positions, ...snap.bot_book?.positions ?? []].map((p) => p.symbol)),
+    ];
     const marks = held.length ? await md.latestTrades(held) : {};
     for (const p of snap.positions) {
       const qty = Decimal.parse(String(p.qty));
@@ -946,6 +981,11 @@ export class ExecutionEngine {
       limitLayersOf(snap.user_limits),
       snap.bot_limits ? limitsFromStored(snap.bot_limits) : null,
     );
+    // A bot's order is judged twice: the account (the sum of its books) against the owner's
+    // limits, and the bot's own book against the bot's (core/books.ts).
+    const accountLimits = cmd.botId
+      ? effectiveLimits(this.#deps.defaultLimits, limitLayersOf(snap.user_limits), null)
+      : limits;
     const perMinute = limits.max_orders_per_minute ?? null;
     // Every attempt counts, denied or not: a denial costs a ledger write too.
     const rate = perMinute === null
@@ -953,7 +993,7 @@ export class ExecutionEngine {
       : consumeRate
       ? this.#limiter.tryAcquire(tenant.userId, perMinute, now)
       : this.#limiter.peek(tenant.userId, perMinute, now);
-    const risk = evaluateRisk({
+    const accountContext = {
       request,
       asset,
       refPrice,
@@ -963,12 +1003,21 @@ export class ExecutionEngine {
       tradesToday: snap.trades_today,
       realizedPlToday: Decimal.parse(snap.realized_today),
       state: snap.state ?? "active",
-      limits,
+      limits: accountLimits,
       ...(rate ? { rate } : {}),
-    });
+    };
+    const risk = evaluateRisk(accountContext);
+    const book = cmd.botId && snap.bot_book
+      ? evaluateBookRisk(accountContext, this.#bookFacts(cmd.botId, snap.bot_book, marks), limits)
+      : null;
     // A halt or the rate outranks a rule; otherwise validation comes first.
     const severe = risk.denials.filter((d) => d.status !== 422);
-    const ordered = [...severe, ...denials, ...risk.denials.filter((d) => d.status === 422)];
+    const ordered = [
+      ...severe,
+      ...denials,
+      ...risk.denials.filter((d) => d.status === 422),
+      ...(book?.denials ?? []),
+    ];
     // The one list of warnings: what validate answers is what a placed order carries.
     const advice = validationAdvice({
       request,
@@ -988,9 +1037,36 @@ export class ExecutionEngine {
       session,
       denial: ordered[0] ?? null,
       allDenials: ordered,
-      warnings: [...advice.warnings, ...risk.warnings],
+      warnings: [...advice.warnings, ...risk.warnings, ...book?.warnings ?? []],
       recommendations: advice.recommendations,
       exposure: risk.exposure,
+    };
+  }
+
+  /** A bot's book as risk reads it: its positions marked at the last trade, its P&L today. */
+  #bookFacts(
+    botId: string,
+    book: NonNullable<RiskSnapshot["bot_book"]>,
+    marks: Record<string, { p: number }>,
+  ): BookRiskFacts {
+    const positions: Record<string, RiskPosition> = {};
+    let unrealizedPl = Decimal.ZERO;
+    for (const p of book.positions) {
+      const qty = Decimal.parse(p.qty);
+      const mark = marks[p.symbol] ? Decimal.parse(String(marks[p.symbol]!.p)) : null;
+      const value = mark ? qty.mul(mark) : Decimal.ZERO;
+      positions[p.symbol] = { qty, market_value: value };
+      if (mark) unrealizedPl = unrealizedPl.add(value.sub(Decimal.parse(p.cost)));
+    }
+    const pendingQty: Record<string, Decimal> = {};
+    for (const [s, q] of Object.entries(book.pending)) pendingQty[s] = Decimal.parse(String(q));
+    return {
+      botId,
+      positions,
+      pendingQty,
+      tradesToday: book.trades_today,
+      realizedPlToday: Decimal.parse(book.realized_today),
+      unrealizedPl,
     };
   }
 
@@ -1487,12 +1563,16 @@ export class ExecutionEngine {
     symbol: string,
     options: { qty?: Decimal; percentage?: Decimal },
     correlationId: string,
-  ): Promise<SubmitResult> {
+  ): Promise<SubmitResult & { books: BookPlanItem[] }> {
     const upper = symbol.toUpperCase();
-    const [pos] = await withTenant(
+    const [[pos], books] = await withTenant(
       this.#deps.sql,
       tenant,
-      (tx) => tx<{ qty: string }[]>`select qty from positions where symbol = ${upper}`,
+      (tx) =>
+        Promise.all([
+          tx<{ qty: string }[]>`select qty from positions where symbol = ${upper}`,
+          listBooks(tx, { symbol: upper }),
+        ]),
     );
     if (!pos || Decimal.parse(pos.qty).isZero()) throw tradeErrors.positionNotFound(upper);
     const held = Decimal.parse(pos.qty);
@@ -1516,7 +1596,20 @@ export class ExecutionEngine {
         );
       }
     }
-    return await this.submit({
+    // Closing it all flattens every book in the symbol (the manual one takes what the books do
+    // not explain); a partial close is a manual order like any other, for the manual book.
+    const plan: BookPlanItem[] = [];
+    if (!options.qty && !options.percentage) {
+      const explained = books.reduce((s, b) => s.add(Decimal.parse(b.qty)), Decimal.ZERO);
+      const owners = books.map((b) => ({ botId: b.bot_id, qty: Decimal.parse(b.qty) }));
+      const manual = owners.find((b) => b.botId === null);
+      if (manual) manual.qty = manual.qty.add(held.sub(explained));
+      else owners.unshift({ botId: null, qty: held.sub(explained) });
+      for (const m of flattenMoves(owners)) {
+        plan.push({ bot_id: m.botId, side: m.side, qty: m.qty.toString() });
+      }
+    }
+    const result = await this.submit({
       tenant,
       correlationId,
       request: {
@@ -1526,7 +1619,14 @@ export class ExecutionEngine {
         type: "market",
         time_in_force: "day",
       },
+      ...(plan.length > 0 ? { bookPlan: plan } : {}),
     });
+    return {
+      ...result,
+      books: plan.length > 0
+        ? plan
+        : [{ bot_id: null, side: result.order.side, qty: qty.toString() }],
+    };
   }
 
   /**
@@ -1577,7 +1677,7 @@ export class ExecutionEngine {
       }
       try {
         const r = await this.closePosition(tenant, symbol, {}, correlationId);
-        out.push({ symbol, status: 200, order: r.order, orders });
+        out.push({ symbol, status: 200, order: r.order, books: r.books, orders });
       } catch (e) {
         if (!isTradeError(e)) throw e;
         out.push({ symbol, status: e.status, error: { code: e.code, message: e.message }, orders });
@@ -1999,7 +2099,55 @@ export class ExecutionEngine {
       changes++;
       changes += await this.#reconcileOrder(tenant, published, venueOrder, true);
     }
+    changes += await this.#reconcileBooks(tenant, broker);
     return changes;
+  }
+
+  /**
+   * Keeps the books' sum equal to the venue's position in every symbol: a difference the
+   * ledger cannot attribute goes to the manual book, logged and audited (`RECONCILED`,
+   * `payload.books`).
+   */
+  async #reconcileBooks(tenant: Tenant, broker: Broker): Promise<number> {
+    const venue = (await broker.listPositions()).map((p) => ({
+      symbol: p.symbol,
+      assetId: p.asset_id || null,
+      qty: p.side === "short" && p.qty.isPositive() ? p.qty.neg() : p.qty,
+      avgEntryPrice: p.avg_entry_price,
+    }));
+    const now = this.#deps.clock.now();
+    const adjusted = await withTenant(this.#deps.sql, tenant, async (tx) => {
+      const made = await adjustManualBook(tx, tenant.userId, venue, now);
+      for (const a of made) {
+        await appendAudit(tx, {
+          userId: tenant.userId,
+          action: "RECONCILED",
+          status: "BOOK_ADJUSTED",
+          reason:
+            `The books of "${a.symbol}" sum to ${a.booksQty} and the venue holds ${a.venueQty}: ` +
+            `${a.difference} booked to the manual book`,
+          payload: {
+            books: {
+              symbol: a.symbol,
+              venue_qty: a.venueQty.toString(),
+              books_qty: a.booksQty.toString(),
+              difference: a.difference.toString(),
+              manual_qty: a.manualQty.toString(),
+            },
+          },
+        });
+      }
+      return made;
+    });
+    for (const a of adjusted) {
+      this.#log("warning", "Reconciliation booked an unexplained position difference to manual", {
+        user: tenant.userId,
+        symbol: a.symbol,
+        venue_qty: a.venueQty.toString(),
+        books_qty: a.booksQty.toString(),
+      });
+    }
+    return adjusted.length;
   }
 
   /** Brings one ledger order up to the venue's view: a synthetic fill for missed fills. */

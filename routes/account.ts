@@ -66,6 +66,13 @@ const CloseBody = z.object({
   path: ["percentage"],
 });
 
+/** One book's share of a closing order. */
+const BookShare = z.object({
+  bot_id: z.uuid().nullable(),
+  side: z.enum(["buy", "sell"]),
+  qty: z.string(),
+});
+
 /** Mounts the account and position routes. */
 export function accountRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): void {
   const { engine } = deps;
@@ -133,8 +140,13 @@ export function accountRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql):
     tags: ["positions"],
     params: SymbolParams,
     body: CloseBody.optional(),
+    description:
+      "Closing it all flattens the account and every book in the symbol (the manual book and each bot's): `books` lists each book's share of the closing order, [{bot_id, side, qty}] (a book on the other side of the account is closed by an internal cross at the fill price). A partial close (qty or percentage) is a manual order, for the manual book.",
     responses: {
-      200: { description: "The closing order", schema: OrderJson },
+      200: {
+        description: "The closing order (manual: bot_id null) and the books it closes",
+        schema: OrderJson.extend({ books: z.array(BookShare) }),
+      },
       404: { description: "POSITION_NOT_FOUND" },
     },
   }, async (c, { params, body }) => {
@@ -147,7 +159,7 @@ export function accountRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql):
       },
       c.var.requestId,
     );
-    return c.json(toAlpacaJson(result.order));
+    return c.json({ ...toAlpacaJson(result.order), bot_id: null, books: result.books });
   });
 
   defineRoute(target, {
@@ -155,7 +167,7 @@ export function accountRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql):
     path: "/positions",
     summary: "Close every position (cancel_orders=true cancels every open order first)",
     description:
-      "With cancel_orders=true every open order is canceled first (bracket and oto exits included) and the positions are closed once the cancels are confirmed; a position whose orders are still open after the wait is not closed (409 ORDERS_STILL_OPEN). One item per symbol: body is the closing order or the error, or null for a symbol that had only orders to cancel; orders lists that symbol's cancel results.",
+      "With cancel_orders=true every open order is canceled first (bracket and oto exits included) and the positions are closed once the cancels are confirmed; a position whose orders are still open after the wait is not closed (409 ORDERS_STILL_OPEN). One item per symbol: body is the closing order (with `books`, the books it flattens) or the error, or null for a symbol that had only orders to cancel; orders lists that symbol's cancel results.",
     tags: ["positions"],
     query: z.object({ cancel_orders: z.enum(["true", "false"]).optional() }),
     responses: {
@@ -181,7 +193,11 @@ export function accountRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql):
       results.map((r) => ({
         symbol: r.symbol,
         status: r.status,
-        body: r.order ? toAlpacaJson(r.order) : r.error ? { error: r.error } : null,
+        body: r.order
+          ? { ...toAlpacaJson(r.order), bot_id: null, books: r.books ?? [] }
+          : r.error
+          ? { error: r.error }
+          : null,
         orders: r.orders.map(cancelItem),
       })),
       207,

@@ -25,6 +25,7 @@ import { healthRoutes } from "./health.ts";
 import { accountRoutes } from "./account.ts";
 import { auditRoutes } from "./audit.ts";
 import { botRoutes } from "./bots.ts";
+import { bookRoutes } from "./books.ts";
 import { marketRoutes } from "./market.ts";
 import { orderRoutes } from "./orders.ts";
 import { riskRoutes } from "./risk.ts";
@@ -90,6 +91,7 @@ const TRADING_ROUTES: ((target: RouteTarget, deps: TradingDeps, sql: Sql) => voi
   auditRoutes,
   tradeRoutes,
   botRoutes,
+  bookRoutes,
 ];
 
 /** Builds the Hono app. Tests call `app.request()` on it; main.ts serves it. */

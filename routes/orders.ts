@@ -26,6 +26,7 @@ import { defineRoute } from "./openapi.ts";
 import { InstantParam } from "./params.ts";
 import { tenantOf } from "./auth.ts";
 import type { OrderCancelResult } from "../actors/execution_engine.ts";
+import { bookCondition, BookFilter } from "./books.ts";
 
 /** The order as Alpaca renders it (documentation schema; amounts are decimal strings). */
 export const OrderJson = z.looseObject({
@@ -48,6 +49,9 @@ export const OrderJson = z.looseObject({
   stop_price: z.string().nullable(),
   status: z.string(),
   legs: z.array(z.looseObject({})).nullable(),
+  bot_id: z.uuid().nullable().meta({
+    description: "The order's book: the bot that placed it, or null for a manual order",
+  }),
 }).meta({ id: "Order" });
 
 /** A warning or recommendation (`core/risk.ts` RiskNotice): a stable code and a sentence. */
@@ -116,6 +120,7 @@ const ListQuery = z.object({
     v ? [...new Set(v.split(",").map((s) => s.trim().toUpperCase()).filter(Boolean))] : undefined
   ),
   side: z.enum(["buy", "sell"]).optional(),
+  bot_id: BookFilter.optional(),
 });
 
 /** One order's result of a cancel-all (Alpaca's `{id, status}`, with the error if any). */
@@ -130,8 +135,19 @@ export function cancelItem(r: OrderCancelResult): z.infer<typeof CancelItem> {
   return { id: r.id, status: r.status, ...(r.error ? { error: r.error } : {}) };
 }
 
-function orderBody(order: Order): Record<string, unknown> {
-  return toAlpacaJson(order) as unknown as Record<string, unknown>;
+/** The order JSON of /api/v1: Alpaca's fields and its book (`bot_id`, null for manual). */
+function orderBody(order: Order, botId: string | null): Record<string, unknown> {
+  return { ...toAlpacaJson(order) as unknown as Record<string, unknown>, bot_id: botId };
+}
+
+/** The book (`bot_id`) of an order, from the ledger. */
+async function botIdOf(sql: Sql, tenant: Tenant, id: string): Promise<string | null> {
+  const [row] = await withTenant(
+    sql,
+    tenant,
+    (tx) => tx<{ bot_id: string | null }[]>`select bot_id from orders where id = ${id}`,
+  );
+  return row?.bot_id ?? null;
 }
 
 /** Mounts the order routes. */
@@ -201,7 +217,9 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
       correlationId: c.var.requestId,
     });
     const status = result.pending ? 202 : result.created ? 201 : 200;
-    const placed = { ...orderBody(result.order), warnings: result.warnings };
+    // An order placed here is manual; a repeated client order id may name a bot's order.
+    const botId = result.created ? null : await botIdOf(sql, tenantOf(c.var.user), result.order.id);
+    const placed = { ...orderBody(result.order, botId), warnings: result.warnings };
     return c.json(result.retryOf ? { ...placed, retry_of: result.retryOf } : placed, status);
   });
 
@@ -242,7 +260,7 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
     path: "/orders",
     summary: "List orders",
     description:
-      "Alpaca's filters. after/until are exclusive bounds on submission time. With nested=true bracket, oco and oto legs are rolled into their parent's legs, and a parent is listed when it or one of its legs matches status (a filled bracket with open exits is open).",
+      "Alpaca's filters, and bot_id: a bot's orders, or manual for the trader's own. after/until are exclusive bounds on submission time. With nested=true bracket, oco and oto legs are rolled into their parent's legs, and a parent is listed when it or one of its legs matches status (a filled bracket with open exits is open).",
     tags: ["orders"],
     query: ListQuery,
     responses: { 200: { description: "Orders", schema: z.array(OrderJson) } },
@@ -266,6 +284,7 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
       }
           ${query.symbols ? tx`and symbol = any(${query.symbols})` : tx``}
           ${query.side ? tx`and side = ${query.side}` : tx``}
+          ${bookCondition(tx, query.bot_id)}
           ${query.after !== undefined ? tx`and created_at > ${new Date(query.after)}` : tx``}
           ${query.until !== undefined ? tx`and created_at < ${new Date(query.until)}` : tx``}
           ${query.nested ? tx`and parent_id is null` : tx``}
@@ -286,7 +305,7 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
     return c.json(rows.list.map((r) => {
       const o = rowToOrder(r);
       const legs = byParent.get(r.id);
-      return orderBody(legs ? withLegs(o, legs) : o);
+      return orderBody(legs ? withLegs(o, legs) : o, r.bot_id);
     }));
   });
 
@@ -295,7 +314,10 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
    * `retry_of` (the attempt, never sent, whose client order id it took) and `retried_by`.
    */
   async function orderWithFills(tenant: Tenant, id: string): Promise<Record<string, unknown>> {
-    const order = await engine.orderView(tenant, id);
+    const [order, botId] = await Promise.all([
+      engine.orderView(tenant, id),
+      botIdOf(sql, tenant, id),
+    ]);
     const { fills, links } = await withTenant(sql, tenant, async (tx) => {
       const [fills, [links]] = await Promise.all([
         tx<
@@ -317,7 +339,7 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
       return { fills, links };
     });
     return {
-      ...orderBody(order),
+      ...orderBody(order, botId),
       retry_of: links?.retry_of ?? null,
       retried_by: links?.retried_by ?? null,
       fills: fills.map((f) => ({
@@ -439,8 +461,11 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
         "Nothing to replace: send qty, limit_price, stop_price, trail or time_in_force",
       );
     }
-    const result = await engine.replace(tenantOf(c.var.user), params.id, body, c.var.requestId);
-    return c.json({ ...orderBody(result.order), warnings: result.warnings });
+    const tenant = tenantOf(c.var.user);
+    const result = await engine.replace(tenant, params.id, body, c.var.requestId);
+    // The replacing order stays in the book of the order it replaces.
+    const botId = await botIdOf(sql, tenant, result.order.id);
+    return c.json({ ...orderBody(result.order, botId), warnings: result.warnings });
   });
 
   defineRoute(target, {

@@ -15,6 +15,7 @@ import type { RouteTarget, TradingDeps } from "./mod.ts";
 import { defineRoute } from "./openapi.ts";
 import { InstantParam } from "./params.ts";
 import { tenantOf } from "./auth.ts";
+import { bookCondition, BookFilter } from "./books.ts";
 
 const SORTABLE = [
   "closed_at",
@@ -31,7 +32,7 @@ const Filters = z.object({
   range: z.enum(["today", "week", "month", "custom", "all"]).default("all"),
   start: InstantParam.optional(),
   end: InstantParam.optional(),
-  bot_id: z.uuid().optional(),
+  bot_id: BookFilter.optional(),
   symbol: z.string().regex(/^[A-Za-z][A-Za-z0-9.]{0,9}$/).transform((s) => s.toUpperCase())
     .optional(),
   side: z.enum(["long", "short"]).optional(),
@@ -166,7 +167,7 @@ export function tradeRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): v
       where true
         ${w.from !== null ? tx`and closed_at >= ${new Date(w.from)}` : tx``}
         ${w.to !== null ? tx`and closed_at < ${new Date(w.to)}` : tx``}
-        ${f.bot_id ? tx`and bot_id = ${f.bot_id}` : tx``}
+        ${bookCondition(tx, f.bot_id)}
         ${f.symbol ? tx`and symbol = ${f.symbol}` : tx``}
         ${f.side ? tx`and side = ${f.side}` : tx``}`;
   };
@@ -176,7 +177,7 @@ export function tradeRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): v
     path: "/trades",
     summary: "Closed trades with realized P&L",
     description:
-      "range: today, week, month, custom (start/end) or all; filters bot_id, symbol, side; sort on any column; page and pageSize.",
+      "range: today, week, month, custom (start/end) or all; filters bot_id (a bot's book, or manual), symbol, side; sort on any column; page and pageSize. A trade belongs to one book: its entry and P&L are against that book's own fills.",
     tags: ["trades"],
     query: ListQuery,
     responses: {

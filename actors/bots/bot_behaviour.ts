@@ -114,6 +114,11 @@ export type BotMsg =
   | { type: "order_closed"; symbol: string; clientOrderId: string; status: string }
   | { type: "account"; equity: string }
   /**
+   * The bot's book in `symbol` was moved by an order not its own (the trader closed the whole
+   * position, which flattens every book): its signed position now. Nothing is traded.
+   */
+  | { type: "book"; symbol: string; positionQty: string }
+  /**
    * History before the live bars, oldest first: the strategy learns from it with nothing traded
    * (`ctx.warmup`); bars at or before the last bar seen, or at or after the first live bar held,
    * are skipped. `error` says why there is none (the venue's history was unavailable).
@@ -552,6 +557,14 @@ export function createBotBehaviour(
           return onWarmup(state, msg);
         case "order_filled":
           return onFill(state, msg);
+        case "book": {
+          const book = state.books[msg.symbol];
+          if (!book) return { state };
+          const position = dec(msg.positionQty).toString();
+          return {
+            state: { ...state, books: { ...state.books, [msg.symbol]: { ...book, position } } },
+          };
+        }
         case "order_closed": {
           const book = state.books[msg.symbol];
           if (!book || book.pending?.clientOrderId !== msg.clientOrderId) return { state };

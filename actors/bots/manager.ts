@@ -53,6 +53,7 @@ import { isTradeError } from "../../core/errors.ts";
 import { parseOrderRequest } from "../../core/order.ts";
 import { appendAudit } from "../../db/audit.ts";
 import { type Role, type Tenant, withTenant } from "../../db/database.ts";
+import { listBooks } from "../../db/ledger.ts";
 import { logger } from "../../logging.ts";
 import { type IndicatorSpec, parseIndicatorSpec } from "../../strategies/indicator_spec.ts";
 import { StrategyRegistry } from "../../strategies/registry.ts";
@@ -983,12 +984,15 @@ export class BotManager {
       this.#orderEventFor(known, m);
     } else if (!this.#notBots.has(orderId) && this.#userHasRuns(m.userId)) {
       // An order placed before this process started (or by an earlier run): ask the ledger.
-      void this.#lookupOrder(m).catch((e) =>
+      // Tracked, so that settle() waits for the bot to hear of the fill.
+      const lookup = this.#lookupOrder(m).catch((e) =>
         log.error("Cannot look up the bot of order {orderId}: {error}", {
           orderId,
           error: String(e),
         })
       );
+      this.#background.add(lookup);
+      lookup.finally(() => this.#background.delete(lookup));
     }
     if (status === "filled" || closed) this.#orders.delete(orderId);
   }
@@ -1006,12 +1010,18 @@ export class BotManager {
       this.#opts.sql,
       run.tenant,
       (tx) =>
-        tx<{ bot_id: string | null; client_order_id: string }[]>`
+        tx<{ bot_id: string | null; client_order_id: string; flattens: boolean }[]>`
           select coalesce(o.bot_id, p.bot_id) as bot_id,
-                 coalesce(p.client_order_id, o.client_order_id) as client_order_id
+                 coalesce(p.client_order_id, o.client_order_id) as client_order_id,
+                 o.book_plan is not null as flattens
           from orders o left join orders p on p.id = o.parent_id
           where o.id = ${orderId}`,
     );
+    if (row?.flattens && m.fill) {
+      // The trader closed the whole position: the fill moved the books of bots too.
+      this.#bookMoved(m.userId, String(m.order.symbol));
+      return;
+    }
     if (!row?.bot_id || !this.#runs.has(row.bot_id)) {
       if (this.#notBots.size > 10_000) this.#notBots.clear();
       this.#notBots.add(orderId);
@@ -1021,6 +1031,21 @@ export class BotManager {
     const cid = row.client_order_id;
     const dot = cid.lastIndexOf(".");
     this.#orderEventFor({ botId: row.bot_id, clientOrderId: dot > 0 ? cid.slice(0, dot) : cid }, m);
+  }
+
+  /** Tells each running bot of the user trading `symbol` its book there, read afresh. */
+  #bookMoved(userId: string, symbol: string): void {
+    for (const run of this.#runs.values()) {
+      if (run.userId !== userId) continue;
+      this.#enqueue(run, async () => {
+        const [row] = await withTenant(
+          this.#opts.sql,
+          run.tenant,
+          (tx) => listBooks(tx, { symbol, botId: run.botId, all: true }),
+        );
+        if (row) run.bot?.send({ type: "book", symbol, positionQty: row.qty });
+      });
+    }
   }
 
   #orderEventFor(
@@ -1062,8 +1087,9 @@ export class BotManager {
   }
 
   /**
-   * The bot's own position in `symbol` after a fill (its share of the account's position: the
-   * signed sum of its orders' fills) and the realized P&L the fill booked, from the ledger.
+   * The bot's own position in `symbol` after a fill (its book: its own fills alone, whatever the
+   * trader or another bot holds in the symbol) and the realized P&L the fill booked in it, from
+   * the ledger.
    */
   async #fillFacts(
     run: Run,
@@ -1074,31 +1100,24 @@ export class BotManager {
       this.#opts.sql,
       run.tenant,
       (tx) =>
-        tx<{ qty: string; pnl: string | null }[]>`
+        tx<{ qty: string | null; pnl: string | null }[]>`
         select
-          (select coalesce(sum(case when f.side = 'buy' then f.qty else -f.qty end), 0)::text
-             from fills f join orders o on o.id = f.order_id
-             where o.bot_id = ${run.botId} and f.symbol = ${symbol}) as qty,
+          (select qty::text from books where bot_id = ${run.botId} and symbol = ${symbol}) as qty,
           (select sum(t.realized_pl)::text from trades t join fills f on f.id = t.fill_id
-             where f.execution_id = ${executionId}) as pnl`,
+             where f.execution_id = ${executionId} and t.bot_id = ${run.botId}) as pnl`,
     );
     return { positionQty: row?.qty ?? "0", realizedPnl: row?.pnl ?? null };
   }
 
-  /** The bot's signed positions by symbol, from its fills in the ledger. */
+  /** The bot's signed positions by symbol: its open books in the ledger. */
   async #botPositions(run: Run): Promise<Record<string, string>> {
     const rows = await withTenant(
       this.#opts.sql,
       run.tenant,
-      (tx) =>
-        tx<{ symbol: string; qty: string }[]>`
-        select f.symbol, sum(case when f.side = 'buy' then f.qty else -f.qty end)::text as qty
-        from fills f join orders o on o.id = f.order_id
-        where o.bot_id = ${run.botId}
-        group by f.symbol`,
+      (tx) => listBooks(tx, { botId: run.botId }),
     );
     const out: Record<string, string> = {};
-    for (const row of rows) if (row.qty !== "0") out[row.symbol] = row.qty;
+    for (const row of rows) out[row.symbol] = row.qty;
     return out;
   }
 
