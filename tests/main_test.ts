@@ -8,11 +8,19 @@ import { testCluster } from "./_helpers.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
+/** A port free when this file loads, for the engines it starts (one at a time). */
+const PG_PORT = (() => {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  return port;
+})();
+
 function env(dataDir: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     TRADEWIND_DATA_DIR: dataDir,
     TRADEWIND_ENV_FILE: "none", // a developer's .env must not reach the engines tests start
-    EMBEDDED_PG_PORT: String(55000 + (Deno.pid % 400)),
+    EMBEDDED_PG_PORT: String(PG_PORT),
     PORT: "0",
     LOG_FORMAT: "json",
     ...extra,
