@@ -291,16 +291,8 @@ export interface FillInput {
 }
 
 /** A book row: the position of one owner (a bot, or manual when `bot_id` is null). */
-export interface BookRow {
+export interface BookRow extends PositionRow {
   bot_id: string | null;
-  symbol: string;
-  asset_id: string | null;
-  qty: string;
-  avg_entry_price: string;
-  cost_basis: string;
-  realized_pl: string;
-  opened_at: Date | null;
-  updated_at: Date;
 }
 
 /** What recording a fill did. */
