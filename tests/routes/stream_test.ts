@@ -827,3 +827,39 @@ Deno.test({
     await env.close();
   }
 });
+
+Deno.test({
+  name: "stream: order.restated reaches a client of a second process on the same database",
+  ...DB_TEST,
+}, async () => {
+  const a = await startEnv();
+  const b = await startEnv({ db: a.db });
+  try {
+    const onB = await b.connect("ursa", "streams=orders");
+    await a.place("ursa", buy("AAPL", "10", "u-long"));
+    await a.trading.advance(1_000);
+    await onB.next(
+      (m) => m.data?.client_order_id === "u-long" && m.data.event === "order.filled",
+      "the fill on b",
+    );
+    const trail = await a.place("ursa", {
+      symbol: "AAPL",
+      qty: "10",
+      side: "sell",
+      type: "trailing_stop",
+      trail_percent: "20",
+      time_in_force: "gtc",
+      client_order_id: "u-trail",
+    });
+    assertEquals(trail.status, 201, JSON.stringify(trail.body));
+    for (let s = 0; s < 10; s++) await a.trading.advance(1_000);
+    const restated = await onB.next(
+      (m) => m.data?.client_order_id === "u-trail" && m.data.event === "order.restated",
+      "order.restated on b",
+    );
+    assert(restated.data.hwm !== null && restated.data.stop_price !== null, "hwm and stop shown");
+  } finally {
+    await b.close();
+    await a.close();
+  }
+});
