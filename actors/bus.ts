@@ -17,6 +17,8 @@ export type BusMessage =
     seq: string;
     event: string;
     order: Record<string, unknown>;
+    /** The order's book: the bot that placed it, or null (manual). */
+    botId?: string | null;
     fill?: { qty: string; price: string; execution_id: string; position_qty: string } | null;
     correlationId: string | null;
     tsMs: number;

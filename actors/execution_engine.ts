@@ -290,6 +290,8 @@ interface LiveOrder {
 /** An applied event, ready to publish. */
 interface Applied {
   order: Order;
+  /** The order's book: the bot that placed it, or null (manual). */
+  botId: string | null;
   seq: string;
   ts: Date;
   fill: FillView | null;
@@ -653,6 +655,7 @@ export class ExecutionEngine {
       null,
       cmd.correlationId,
       outcome.sent.ts,
+      cmd.botId ?? null,
     );
 
     let sent: Order;
@@ -1154,6 +1157,7 @@ export class ExecutionEngine {
         null,
         cmd.correlationId,
         published.ts,
+        cmd.botId ?? null,
       );
     }
   }
@@ -1213,6 +1217,7 @@ export class ExecutionEngine {
         null,
         cmd.correlationId,
         published.ts ?? undefined,
+        cmd.botId ?? null,
       );
     }
   }
@@ -1757,7 +1762,7 @@ export class ExecutionEngine {
   /** Publishes applied events (after their commit) and refreshes what they made stale. */
   #announce(userId: string, results: Applied[]): void {
     for (const r of results) {
-      this.#publish(userId, r.seq, r.event, r.order, r.fill, r.correlationId, r.ts);
+      this.#publish(userId, r.seq, r.event, r.order, r.fill, r.correlationId, r.ts, r.botId);
       if (this.#watching.has(r.order.id)) this.#known.set(r.order.id, r.order);
       if (r.fill) this.#cache.invalidate(`acct:${userId}:`);
     }
@@ -1905,7 +1910,13 @@ export class ExecutionEngine {
         },
         correlationId: st.correlationId,
       });
-      outs.push({ order: next, fill, correlationId: st.correlationId, event: update.event });
+      outs.push({
+        order: next,
+        botId: st.botId,
+        fill,
+        correlationId: st.correlationId,
+        event: update.event,
+      });
     }
     // The last statements leave with COMMIT when the caller passes `finish`.
     const last = Promise.all([
@@ -2367,6 +2378,7 @@ export class ExecutionEngine {
     fill: { qty: string; price: string; execution_id: string; position_qty: string } | null,
     correlationId: string | null,
     ts?: Date,
+    botId: string | null = null,
   ): void {
     // The audit row's own time, so live and replayed events carry the same timestamp.
     const tsMs = ts ? ts.getTime() : this.#deps.clock.now();
@@ -2376,6 +2388,7 @@ export class ExecutionEngine {
       seq,
       event,
       order: orderJson(order),
+      botId,
       fill,
       correlationId,
       tsMs,

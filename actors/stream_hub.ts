@@ -301,6 +301,8 @@ export interface OrderEventData {
   price_at_fill: string | null;
   total_filled: string;
   status: string;
+  /** The order's book: the bot that placed it, or null (manual). */
+  bot_id: string | null;
   timestamp: string;
   /** `order.restated` only: a trailing stop's new high-water mark and stop price. */
   hwm?: string | null;
@@ -316,6 +318,7 @@ function orderText(row: OrderEventRow): string {
     price_at_fill: row.fillPrice,
     total_filled: row.totalFilled,
     status: row.status,
+    bot_id: row.botId,
     timestamp: new Date(row.tsMs).toISOString(),
   };
   if (row.event === "restated") {
@@ -341,6 +344,7 @@ function rowOfBus(m: Extract<BusMessage, { topic: "order" }>): OrderEventRow {
     event: m.event,
     orderId: String(o.id),
     clientOrderId: typeof o.client_order_id === "string" ? o.client_order_id : null,
+    botId: m.botId ?? null,
     fillQty: m.fill?.qty ?? null,
     fillPrice: m.fill?.price ?? null,
     totalFilled: String(o.filled_qty ?? "0"),

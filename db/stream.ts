@@ -37,6 +37,8 @@ export interface OrderEventRow {
   event: string;
   orderId: string;
   clientOrderId: string | null;
+  /** The order's book: the bot that placed it, or null (manual). */
+  botId: string | null;
   fillQty: string | null;
   fillPrice: string | null;
   /** The order's filled quantity once this event applied. */
@@ -77,6 +79,7 @@ interface Row {
   ts: Date;
   order_id: string;
   client_order_id: string | null;
+  bot_id: string | null;
   event: string;
   fill_qty: string | null;
   fill_price: string | null;
@@ -94,6 +97,7 @@ function toEvent(r: Row): OrderEventRow {
     event: r.event,
     orderId: r.order_id,
     clientOrderId: r.client_order_id,
+    botId: r.bot_id,
     fillQty: r.fill_qty,
     fillPrice: r.fill_price,
     totalFilled: r.total_filled,
@@ -196,7 +200,7 @@ export class PostgresStreamStore {
     // total_filled: the running sum of the order's audited fills up to this row.
     const rows = await withTenant(this.#sql, { userId, role: "trader" }, (tx) =>
       tx<Row[]>`
-        select e.seq::text as seq, e.ts, e.order_id, e.client_order_id, o.symbol,
+        select e.seq::text as seq, e.ts, e.order_id, e.client_order_id, o.symbol, o.bot_id,
                coalesce(e.payload ->> 'event',
                         case e.action when 'REJECTED' then 'rejected' else 'accepted' end)
                  as event,

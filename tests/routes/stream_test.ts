@@ -11,6 +11,7 @@ import { createAuthenticator, signToken } from "../../routes/auth.ts";
 import { Metrics } from "../../routes/metrics.ts";
 import { type AppEnv, createApp } from "../../routes/mod.ts";
 import { CachedMarketData } from "../../brokers/cache.ts";
+import { parseOrderRequest } from "../../core/order.ts";
 import { assert, assertEquals, assertStringIncludes } from "../_assert.ts";
 import {
   createTestDb,
@@ -861,5 +862,68 @@ Deno.test({
   } finally {
     await b.close();
     await a.close();
+  }
+});
+
+Deno.test({
+  name: "stream: order events name their book (bot_id, null when manual), live and replayed",
+  ...DB_TEST,
+}, async () => {
+  const env = await startEnv();
+  try {
+    const live = await env.connect("vera", "streams=orders");
+    const userId = await env.userId("vera");
+    const created = await env.app.request("/api/v1/bots", {
+      method: "POST",
+      headers: {
+        Authorization: `Bearer ${await tokenFor("vera")}`,
+        "Content-Type": "application/json",
+      },
+      body: JSON.stringify({
+        name: "book-bot",
+        strategy: "sma_cross",
+        symbols: ["AAPL"],
+        timeframe: "1Min",
+        params: { fast: 2, slow: 4 },
+        sizing: { method: "fixed_qty", qty: "1" },
+      }),
+    });
+    assertEquals(created.status, 201, await created.clone().text());
+    const botId = (await created.json()).id as string;
+    await env.trading.engine.submit({
+      tenant: { userId, role: "trader" },
+      request: parseOrderRequest({
+        symbol: "AAPL",
+        qty: "1",
+        side: "buy",
+        type: "market",
+        time_in_force: "day",
+        client_order_id: "v-bot",
+      }),
+      botId,
+      correlationId: crypto.randomUUID(),
+    });
+    await env.place("vera", buy("MSFT", "1", "v-manual"));
+    await env.trading.advance(1_000);
+    for (const cid of ["v-bot", "v-manual"]) {
+      await live.next(
+        (m) => m.data?.client_order_id === cid && m.data.event === "order.filled",
+        `${cid} filled`,
+      );
+    }
+    const books = (c: Client) =>
+      c.orders().map((m) => `${m.data.client_order_id} ${m.data.event} ${m.data.bot_id}`);
+    const expected = books(live);
+    for (const line of expected) {
+      assert(
+        line.startsWith("v-bot ") ? line.endsWith(` ${botId}`) : line.endsWith(" null"),
+        line,
+      );
+    }
+    const again = await env.connect("vera", "streams=orders&after=0");
+    await again.stream("replayed");
+    assertEquals(books(again), expected);
+  } finally {
+    await env.close();
   }
 });
