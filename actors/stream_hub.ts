@@ -719,6 +719,11 @@ export class StreamHub {
   /** Order sequences this process published, so their notifications need no read. */
   readonly #localSeqs = new RecentKeys(16_384);
   readonly #toFetch = new Map<string, Set<string>>();
+  /**
+   * Each user's reads of announced events, one after another: notifications arrive in commit
+   * order, and two reads racing could deliver a later event before an earlier one.
+   */
+  readonly #fetchChains = new Map<string, Promise<void>>();
   /** Connections with queued messages, each once (`conn.ready`). */
   #ready: StreamConnection[] = [];
   #fetchScheduled = false;
@@ -1164,7 +1169,14 @@ export class StreamHub {
       this.#toFetch.clear();
       for (const [userId, set] of batch) {
         const wanted = [...set].filter((s) => !this.#localSeqs.has(s));
-        if (wanted.length > 0) this.#track(this.#fetch(userId, wanted));
+        if (wanted.length === 0) continue;
+        const next = (this.#fetchChains.get(userId) ?? Promise.resolve())
+          .then(() => this.#fetch(userId, wanted));
+        this.#fetchChains.set(userId, next);
+        next.finally(() => {
+          if (this.#fetchChains.get(userId) === next) this.#fetchChains.delete(userId);
+        });
+        this.#track(next);
       }
     });
   }
