@@ -151,9 +151,8 @@ async function botIdOf(sql: Sql, tenant: Tenant, id: string): Promise<string | n
 }
 
 /** Mounts the order routes. */
-export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): void {
+export function orderRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): void {
   const { engine } = deps;
-  const sql = _sql;
 
   defineRoute(target, {
     method: "post",
@@ -314,10 +313,7 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
    * `retry_of` (the attempt, never sent, whose client order id it took) and `retried_by`.
    */
   async function orderWithFills(tenant: Tenant, id: string): Promise<Record<string, unknown>> {
-    const [order, botId] = await Promise.all([
-      engine.orderView(tenant, id),
-      botIdOf(sql, tenant, id),
-    ]);
+    const order = await engine.orderView(tenant, id);
     const { fills, links } = await withTenant(sql, tenant, async (tx) => {
       const [fills, [links]] = await Promise.all([
         tx<
@@ -333,13 +329,13 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): 
         >`
         select id, execution_id, qty, price, side, ts, venue from fills
         where order_id = ${id} order by ts, execution_id`,
-        tx<{ retry_of: string | null; retried_by: string | null }[]>`
-        select retry_of, retried_by from orders where id = ${id}`,
+        tx<{ retry_of: string | null; retried_by: string | null; bot_id: string | null }[]>`
+        select retry_of, retried_by, bot_id from orders where id = ${id}`,
       ]);
       return { fills, links };
     });
     return {
-      ...orderBody(order, botId),
+      ...orderBody(order, links?.bot_id ?? null),
       retry_of: links?.retry_of ?? null,
       retried_by: links?.retried_by ?? null,
       fills: fills.map((f) => ({
