@@ -10,7 +10,7 @@ import postgres, { type Sql } from "postgres";
 import { resolve } from "node:path";
 import { EmbeddedPostgres } from "../db/embedded.ts";
 import { type Database, ensureDatabase, openDatabase, type Role } from "../db/database.ts";
-import { migrate } from "../db/migrate.ts";
+import { migrate, readMigrations } from "../db/migrate.ts";
 import { configureLogging } from "../logging.ts";
 import { createAuthenticator, signToken } from "../routes/auth.ts";
 import { Metrics } from "../routes/metrics.ts";
@@ -354,3 +354,34 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
 
 /** Deno.test options for tests holding pooled database connections across awaits. */
 export const DB_TEST = { sanitizeOps: false, sanitizeResources: false } as const;
+
+/** A database migrated only up to a version, to test the migration that follows on old rows. */
+export interface OlderDatabase {
+  /** Superuser connection to it. */
+  sql: Sql;
+  /** Applies every remaining migration. */
+  migrateRest(): Promise<void>;
+  /** Closes the connections and drops the database. */
+  close(): Promise<void>;
+}
+
+/** Creates a fresh database with the migrations numbered below `version` applied. */
+export async function olderDatabase(version: number): Promise<OlderDatabase> {
+  const { serverUrl } = await testCluster();
+  const name = `tw_t${Deno.pid}_m${String(version).padStart(4, "0")}`;
+  const admin = postgres(dbUrl(serverUrl, "postgres"), { max: 1, onnotice: () => {} });
+  await admin.unsafe(`drop database if exists ${name} with (force)`);
+  await admin.unsafe(`create database ${name}`);
+  const sql = postgres(dbUrl(serverUrl, name), { max: 1, onnotice: () => {} });
+  const all = await readMigrations();
+  await migrate(sql, all.filter((m) => m.version < version));
+  return {
+    sql,
+    migrateRest: () => migrate(sql, all).then(() => {}),
+    async close() {
+      await sql.end();
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
+  };
+}

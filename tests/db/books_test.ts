@@ -5,7 +5,6 @@
  * of a ledger recorded before it from its fills.
  */
 import fc from "fast-check";
-import postgres from "postgres";
 import { assertEquals } from "../_assert.ts";
 import { Decimal } from "../../core/decimal.ts";
 import {
@@ -20,8 +19,7 @@ import { createOrder, type OrderSide } from "../../core/order.ts";
 import { seededIdSource } from "../../core/ids.ts";
 import { withTenant } from "../../db/database.ts";
 import { insertOrder, recordFill } from "../../db/ledger.ts";
-import { migrate, readMigrations } from "../../db/migrate.ts";
-import { createTestDb, DB_TEST, testCluster } from "../_helpers.ts";
+import { createTestDb, DB_TEST, olderDatabase } from "../_helpers.ts";
 
 const ASSET = "b0b6dd9d-8b9b-48a9-ba46-b9d54906e415";
 const T0 = Date.UTC(2026, 10, 23, 15);
@@ -223,25 +221,13 @@ Deno.test({
   }
 });
 
-function dbUrl(serverUrl: string, name: string): string {
-  const u = new URL(serverUrl);
-  u.pathname = "/" + name;
-  return u.toString();
-}
-
 Deno.test({
   name: "migration 0013: the books of a ledger recorded before it are replayed from its fills",
   ...DB_TEST,
 }, async () => {
-  const { serverUrl } = await testCluster();
-  const name = `tw_t${Deno.pid}_m0013`;
-  const admin = postgres(dbUrl(serverUrl, "postgres"), { max: 1, onnotice: () => {} });
-  await admin.unsafe(`drop database if exists ${name} with (force)`);
-  await admin.unsafe(`create database ${name}`);
-  const sql = postgres(dbUrl(serverUrl, name), { max: 1, onnotice: () => {} });
+  const older = await olderDatabase(13);
+  const sql = older.sql;
   try {
-    const all = await readMigrations();
-    await migrate(sql, all.filter((m) => m.version < 13));
     const [u] = await sql<{ id: string }[]>`
       insert into users (username, role) values ('old', 'trader') returning id`;
     const userId = u!.id;
@@ -279,7 +265,7 @@ Deno.test({
       list.push({ side, qty: Decimal.parse(qty), price: Decimal.parse(price) });
       own.set(botId, list);
     }
-    await migrate(sql, all);
+    await older.migrateRest();
     const rows = await sql<
       { bot_id: string | null; qty: string; avg: string; cost: string; realized: string }[]
     >`
@@ -298,8 +284,6 @@ Deno.test({
     assertEquals(norm(rows[1]!.qty), "-3");
     assertEquals(norm(rows[1]!.avg), "101.5");
   } finally {
-    await sql.end();
-    await admin.unsafe(`drop database if exists ${name} with (force)`);
-    await admin.end();
+    await older.close();
   }
 });

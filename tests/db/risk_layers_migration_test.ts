@@ -2,30 +2,16 @@
  * Migration 0006 stores risk limits and trading states per layer: rows written before it keep
  * their authority (an admin's row for a user becomes the admin's layer).
  */
-import postgres from "postgres";
 import { assertEquals } from "../_assert.ts";
-import { DB_TEST, testCluster } from "../_helpers.ts";
-import { migrate, readMigrations } from "../../db/migrate.ts";
-
-function dbUrl(serverUrl: string, name: string): string {
-  const u = new URL(serverUrl);
-  u.pathname = "/" + name;
-  return u.toString();
-}
+import { DB_TEST, olderDatabase } from "../_helpers.ts";
 
 Deno.test({
   name: "migration 0006: existing limits and halts set by an admin become the admin's layer",
   ...DB_TEST,
 }, async () => {
-  const { serverUrl } = await testCluster();
-  const name = `tw_t${Deno.pid}_m0006`;
-  const admin = postgres(dbUrl(serverUrl, "postgres"), { max: 1, onnotice: () => {} });
-  await admin.unsafe(`drop database if exists ${name} with (force)`);
-  await admin.unsafe(`create database ${name}`);
-  const sql = postgres(dbUrl(serverUrl, name), { max: 1, onnotice: () => {} });
+  const older = await olderDatabase(6);
+  const sql = older.sql;
   try {
-    const all = await readMigrations();
-    await migrate(sql, all.filter((m) => m.version < 6));
     const [amy, bob, root] = await sql<{ id: string }[]>`
       insert into users (username, role)
       values ('amy', 'trader'), ('bob', 'trader'), ('root', 'admin') returning id`;
@@ -36,7 +22,7 @@ Deno.test({
               values (${amy!.id}, 'halted', 'review', ${root!.id}),
                      (${bob!.id}, 'reducing', null, ${bob!.id})`;
 
-    await migrate(sql, all);
+    await older.migrateRest();
     const limits = await sql<{ username: string; layer: string; max_order_notional: string }[]>`
       select u.username, r.layer, r.max_order_notional from risk_limits r
       join users u on u.id = r.user_id order by u.username`;
@@ -52,8 +38,6 @@ Deno.test({
       ["bob", "user", "reducing"],
     ]);
   } finally {
-    await sql.end();
-    await admin.unsafe(`drop database if exists ${name} with (force)`);
-    await admin.end();
+    await older.close();
   }
 });
