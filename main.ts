@@ -188,18 +188,9 @@ async function serve(config: Config): Promise<void> {
     seed: config.sim.seed,
   });
 
-  const server = Deno.serve({
-    port: config.port,
-    hostname: config.host,
-    onListen: ({ hostname, port }) =>
-      log.info("Tradewind {version} listening on http://{hostname}:{port} (broker: {broker})", {
-        version: VERSION,
-        hostname,
-        port,
-        broker: config.broker,
-      }),
-  }, app.fetch);
-
+  // The handlers are in place before the engine says it is listening: a signal sent the moment
+  // "listening on" is read drains, it does not kill the process with the default action.
+  let server: Deno.HttpServer | undefined;
   const shutdown = async (signal: string) => {
     log.info("{signal}: draining requests and shutting down", { signal });
     const timer = setTimeout(() => {
@@ -209,7 +200,7 @@ async function serve(config: Config): Promise<void> {
     }, config.shutdownTimeoutMs);
     try {
       await stream.stop();
-      await server.shutdown();
+      await server?.shutdown();
       monitor.stop();
       await bots.close();
       venue.stop();
@@ -238,6 +229,18 @@ async function serve(config: Config): Promise<void> {
   });
   Deno.addSignalListener("SIGINT", () => onSignal("SIGINT"));
   Deno.addSignalListener("SIGTERM", () => onSignal("SIGTERM"));
+  server = Deno.serve({
+    port: config.port,
+    hostname: config.host,
+    onListen: ({ hostname, port }) =>
+      log.info("Tradewind {version} listening on http://{hostname}:{port} (broker: {broker})", {
+        version: VERSION,
+        hostname,
+        port,
+        broker: config.broker,
+      }),
+  }, app.fetch);
+
   await server.finished;
 }
 
