@@ -587,12 +587,28 @@ async function stalledClient(port: number, path: string) {
   const decoder = new TextDecoder();
   let text = "";
   const buf = new Uint8Array(64 * 1024);
-  const readUntil = async (part: string) => {
-    while (!text.includes(part)) {
-      const n = await conn.read(buf);
-      if (n === null) throw new Error(`Stalled client: connection closed before "${part}"`);
-      text += decoder.decode(buf.subarray(0, n), { stream: true });
-      if (text.length > 1_000_000) text = text.slice(-100_000);
+  // A guard, not a timing assertion: a stream that never sends `part` fails the test with what
+  // it did send instead of hanging the whole suite.
+  const readUntil = async (part: string, guardMs = 60_000) => {
+    let gaveUp = false;
+    const guard = setTimeout(() => {
+      gaveUp = true;
+      conn.close();
+    }, guardMs);
+    try {
+      while (!text.includes(part)) {
+        const n = await conn.read(buf).catch(() => null);
+        if (n === null) {
+          throw new Error(
+            `Stalled client: ${gaveUp ? "nothing" : "connection closed"} before "${part}"; ` +
+              `last read: ${text.slice(-300)}`,
+          );
+        }
+        text += decoder.decode(buf.subarray(0, n), { stream: true });
+        if (text.length > 1_000_000) text = text.slice(-100_000);
+      }
+    } finally {
+      clearTimeout(guard);
     }
   };
   await readUntil("\r\n\r\n");
