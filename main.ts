@@ -190,7 +190,7 @@ async function serve(config: Config): Promise<void> {
 
   // The handlers are in place before the engine says it is listening: a signal sent the moment
   // "listening on" is read drains, it does not kill the process with the default action.
-  let server: Deno.HttpServer | undefined;
+  const serving: { server?: Deno.HttpServer } = {};
   const shutdown = async (signal: string) => {
     log.info("{signal}: draining requests and shutting down", { signal });
     const timer = setTimeout(() => {
@@ -200,7 +200,7 @@ async function serve(config: Config): Promise<void> {
     }, config.shutdownTimeoutMs);
     try {
       await stream.stop();
-      await server?.shutdown();
+      await serving.server?.shutdown();
       monitor.stop();
       await bots.close();
       venue.stop();
@@ -229,7 +229,7 @@ async function serve(config: Config): Promise<void> {
   });
   Deno.addSignalListener("SIGINT", () => onSignal("SIGINT"));
   Deno.addSignalListener("SIGTERM", () => onSignal("SIGTERM"));
-  server = Deno.serve({
+  const server = serving.server = Deno.serve({
     port: config.port,
     hostname: config.host,
     onListen: ({ hostname, port }) =>
