@@ -248,7 +248,10 @@ export class MarketStreamSession {
       }
     }
     if (frames.length === 0) return;
-    if (this.#sink.bufferedAmount > this.#deps.maxBufferedBytes) return this.#fail(407);
+    // About 100 bytes a message: a client that cannot take this batch too is too slow.
+    if (this.#sink.bufferedAmount + frames.length * 100 > this.#deps.maxBufferedBytes) {
+      return this.#fail(407);
+    }
     this.#sink.send(frames);
   }
 
