@@ -77,6 +77,8 @@ export class TradeStreamSession {
   #conn: StreamConnection | null = null;
   #pending: Pending[] = [];
   #draining = false;
+  /** Counts listen changes: a batch read under an older one is not sent. */
+  #generation = 0;
   #closed = false;
 
   constructor(deps: TradeStreamDeps, sink: FrameSink) {
@@ -181,6 +183,7 @@ export class TradeStreamSession {
       this.#conn.close();
       this.#conn = null;
       this.#pending = [];
+      this.#generation++;
     }
     this.#sink.send({ stream: "listening", data: { streams: wanted } });
   }
@@ -241,6 +244,7 @@ export class TradeStreamSession {
   async #drainBatches(): Promise<void> {
     while (!this.#closed && this.#pending.length > 0) {
       const batch = this.#pending;
+      const generation = this.#generation;
       this.#pending = [];
       const tenant: Tenant = { userId: this.#user!.id, role: this.#user!.role as Tenant["role"] };
       let fills: Map<string, AuditedFill>;
@@ -260,7 +264,7 @@ export class TradeStreamSession {
         return;
       }
       for (const p of batch) {
-        if (this.#closed) return;
+        if (this.#closed || generation !== this.#generation) break;
         const order = orders.get(p.orderId);
         if (!order) continue;
         const json = {

@@ -23,7 +23,7 @@ import type { Sql } from "postgres";
 import type { StreamHub, StreamUser } from "../../actors/stream_hub.ts";
 import { verifyApiKey } from "../../db/api_keys.ts";
 import type { TradingDeps } from "../mod.ts";
-import { AlpacaApiError } from "./errors.ts";
+import { AlpacaApiError, alpacaErrorResponse } from "./errors.ts";
 import { FeedSlots, MarketStreamSession } from "./_market_stream.ts";
 import { type FrameSink, TradeStreamSession } from "./_trade_stream.ts";
 
@@ -112,6 +112,7 @@ function requireUpgrade(c: Context): void {
  */
 export function alpacaStreamRoutes<E extends Env>(deps: AlpacaStreamDeps): Hono<E> {
   const app = new Hono<E>();
+  app.onError((err, c) => alpacaErrorResponse(c, err));
   const options = deps.streamOptions ?? {};
   const slots = new FeedSlots();
   const verify = async (keyId: string, secret: string): Promise<StreamUser | null> => {
