@@ -116,7 +116,9 @@ export class TradeStreamSession {
       return this.#listen(streams as string[]);
     }
     return this.#error(
-      `invalid syntax: unknown action ${JSON.stringify(action ?? null)}; use authenticate or listen`,
+      `invalid syntax: unknown action ${
+        JSON.stringify(action ?? null)
+      }; use authenticate or listen`,
     );
   }
 
@@ -272,7 +274,11 @@ export class TradeStreamSession {
           status: p.status,
           filled_qty: p.totalFilled,
         } as Record<string, unknown>;
-        const data: Record<string, unknown> = { event: p.event, order: json, timestamp: p.timestamp };
+        const data: Record<string, unknown> = {
+          event: p.event,
+          order: json,
+          timestamp: p.timestamp,
+        };
         const fill = fills.get(p.seq);
         if (fill) {
           data.price = fill.price;

@@ -199,7 +199,8 @@ Deno.test(
 
       c.send({ action: "listen", data: { streams: [] } });
       await until(
-        () => c.messages.some((m: Frame) => m.stream === "listening" && m.data.streams.length === 0),
+        () =>
+          c.messages.some((m: Frame) => m.stream === "listening" && m.data.streams.length === 0),
         "the empty listening ack",
       );
       const count = c.messages.length;

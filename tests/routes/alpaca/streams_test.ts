@@ -78,7 +78,11 @@ Deno.test(
     });
     try {
       // deno-lint-ignore no-explicit-any
-      const got: { trades: any[]; quotes: any[]; bars: any[] } = { trades: [], quotes: [], bars: [] };
+      const got: { trades: any[]; quotes: any[]; bars: any[] } = {
+        trades: [],
+        quotes: [],
+        bars: [],
+      };
       // deno-lint-ignore no-explicit-any
       let subscription: any = null;
       md.onTrade((t) => got.trades.push(t));
