@@ -269,11 +269,16 @@ export class TradeStreamSession {
         if (this.#closed || generation !== this.#generation) break;
         const order = orders.get(p.orderId);
         if (!order) continue;
-        const json = {
+        const json: Record<string, unknown> = {
           ...toAlpacaJson(order),
           status: p.status,
           filled_qty: p.totalFilled,
-        } as Record<string, unknown>;
+        };
+        if (Number(p.totalFilled) === 0) {
+          // Read after a later fill: as of this event, nothing was filled yet.
+          json.filled_avg_price = null;
+          json.filled_at = null;
+        }
         const data: Record<string, unknown> = {
           event: p.event,
           order: json,

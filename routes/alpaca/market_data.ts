@@ -54,7 +54,7 @@ function invalid(parameter: string, detail: string): AlpacaApiError {
 }
 
 function symbolOf(raw: string): string {
-  const s = decodeURIComponent(raw).trim().toUpperCase();
+  const s = raw.trim().toUpperCase();
   if (!TICKER.test(s)) throw new AlpacaApiError(400, 40010001, `invalid symbol: "${raw}"`);
   return s;
 }

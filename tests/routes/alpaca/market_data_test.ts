@@ -161,6 +161,7 @@ Deno.test(
         ["/v2/stocks/AAPL/quotes/latest?currency=EUR", 422, "invalid currency"],
         ["/v2/stocks/quotes/latest", 400, "missing symbols"],
         ["/v2/stocks/quotes/latest?symbols=AAPL,%24%24", 400, "invalid symbol"],
+        ["/v2/stocks/AB%25/quotes/latest", 400, "invalid symbol"],
         ["/v2/stocks/ZZZZQX/quotes/latest", 404, "asset not found for ZZZZQX"],
         ["/v2/stocks/ZZZZQX/snapshot", 404, "asset not found for ZZZZQX"],
       ];

@@ -1,6 +1,7 @@
 import { assert, assertEquals } from "../../_assert.ts";
 import { DB_TEST } from "../../_helpers.ts";
 import { apiKeyFor } from "../../_alpaca.ts";
+import { PostgresStreamStore } from "../../../db/stream.ts";
 import { RawClient, streamEnv, until } from "./_streams.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -230,6 +231,63 @@ Deno.test(
       await bad.waitClosed();
     } finally {
       for (const c of clients) await c.close();
+      await env.close();
+    }
+  },
+);
+
+Deno.test(
+  "Trading stream: every order event of the ledger, once each, in commit order",
+  DB_TEST,
+  async () => {
+    const env = await streamEnv();
+    const c = new RawClient(`${env.wsUrl}/stream`);
+    try {
+      const key = await apiKeyFor(env.db.sql, "alice");
+      await c.opened;
+      c.send({ action: "auth", key: key.keyId, secret: key.secret });
+      await c.nth(1);
+      c.send({ action: "listen", data: { streams: ["trade_updates"] } });
+      assertEquals(await c.nth(2), { stream: "listening", data: { streams: ["trade_updates"] } });
+
+      const symbols = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META"];
+      await Promise.all(symbols.map((symbol, i) =>
+        env.placeV1("alice", {
+          symbol,
+          qty: String(i + 1),
+          side: "buy",
+          type: "market",
+          time_in_force: "day",
+        })
+      ));
+      await env.trading.advance(1_000);
+      const updates = () => c.messages.slice(2) as Frame[];
+      await until(
+        () => updates().filter((m) => m.data.event === "fill").length === symbols.length,
+        "every fill",
+      );
+
+      const rows = await new PostgresStreamStore(env.db.sql).orderEventsAfter(
+        key.userId,
+        "0",
+        1000,
+      );
+      await until(() => updates().length >= rows.length, "every event");
+      assertEquals(
+        updates().map((m) => `${m.data.order.id} ${m.data.event}`),
+        rows.map((r) => `${r.orderId} ${r.event}`),
+      );
+      for (const m of updates().filter((m) => m.data.event === "fill")) {
+        assertEquals(m.data.qty, m.data.order.qty);
+        assertEquals(m.data.position_qty, m.data.order.qty);
+        assertEquals(m.data.order.status, "filled");
+      }
+      for (const m of updates().filter((m) => m.data.event === "new")) {
+        assertEquals(m.data.order.filled_qty, "0");
+        assertEquals(m.data.order.filled_at, null);
+      }
+    } finally {
+      await c.close();
       await env.close();
     }
   },
