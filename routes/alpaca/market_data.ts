@@ -357,6 +357,13 @@ export function alpacaMarketDataRoutes<E extends Env>(
         limit: params.limit,
         ...(params.pageToken !== undefined ? { pageToken: params.pageToken } : {}),
         sort: params.sort,
+      }).catch((e) => {
+        // The venue reads its own page tokens: one it cannot read is this parameter's fault.
+        const status = (e as { status?: unknown }).status;
+        if (params.pageToken !== undefined && (status === 400 || status === 422)) {
+          throw invalid("page_token", "use the next_page_token of the previous page");
+        }
+        throw e;
       }));
     return c.json({ symbol, bars: page.bars, next_page_token: page.next_page_token });
   });

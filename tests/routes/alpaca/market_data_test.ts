@@ -157,6 +157,7 @@ Deno.test(
           "invalid end",
         ],
         ["/v2/stocks/bars?symbols=AAPL&timeframe=1Min&page_token=bm9wZQ", 422, "page_token"],
+        ["/v2/stocks/AAPL/bars?timeframe=1Min&page_token=zzz", 422, "invalid page_token"],
         ["/v2/stocks/AAPL/quotes/latest?feed=nasdaq", 422, "invalid feed"],
         ["/v2/stocks/AAPL/quotes/latest?currency=EUR", 422, "invalid currency"],
         ["/v2/stocks/quotes/latest", 400, "missing symbols"],
