@@ -38,6 +38,8 @@ export interface TradeStreamDeps {
   orderView(tenant: Tenant, orderId: string): Promise<Order>;
   /** Order events waiting to be written before the connection is closed (1013). */
   maxPending: number;
+  /** Unsent bytes the socket may hold before the connection is closed (1013). */
+  maxBufferedBytes: number;
 }
 
 /** The `/api/v1` stream's event names, back to Alpaca's. */
@@ -290,6 +292,11 @@ export class TradeStreamSession {
           data.qty = fill.qty;
           data.position_qty = fill.position_qty;
           data.execution_id = fill.execution_id;
+        }
+        if (this.#sink.bufferedAmount > this.#deps.maxBufferedBytes) {
+          this.#sink.close(1013, "Trade updates overflowed: the client reads too slowly");
+          this.close();
+          return;
         }
         this.#sink.send({ stream: "trade_updates", data });
       }

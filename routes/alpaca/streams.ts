@@ -36,7 +36,7 @@ export interface AlpacaStreamOptions {
   authTimeoutMs?: number;
   /** Market data: distinct symbols per connection. Default: the hub's `maxSymbols`, or 100. */
   maxSymbols?: number;
-  /** Market data: unsent bytes before the connection is dropped as a slow client (1 MiB). */
+  /** Unsent bytes before a connection is dropped as a slow client (1 MiB). */
   maxBufferedBytes?: number;
   /** Trading stream: order events waiting to be written before the connection is closed. */
   maxPendingEvents?: number;
@@ -133,6 +133,7 @@ export function alpacaStreamRoutes<E extends Env>(deps: AlpacaStreamDeps): Hono<
         verify,
         orderView: (tenant, id) => deps.trading.engine.orderView(tenant, id),
         maxPending: options.maxPendingEvents ?? hub.limits.bufferSize,
+        maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
       }, frameSink(socket, msgpack));
       socket.onmessage = (e) => {
         session.receive(decodeFrame(e.data, msgpack)).catch(() => session.close());

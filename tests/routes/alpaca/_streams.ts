@@ -140,8 +140,9 @@ export class RawClient {
   readonly opened: Promise<void>;
   closed: { code: number; reason: string } | null = null;
 
-  constructor(url: string) {
-    this.ws = new WebSocket(url);
+  /** `headers` go on the upgrade request (a Deno extension of the WebSocket constructor). */
+  constructor(url: string, headers?: Record<string, string>) {
+    this.ws = headers ? new WebSocket(url, { headers } as unknown as string[]) : new WebSocket(url);
     this.ws.binaryType = "arraybuffer";
     this.opened = new Promise((resolve, reject) => {
       this.ws.onopen = () => resolve();

@@ -118,7 +118,7 @@ Deno.test(
 );
 
 Deno.test(
-  "Market-data stream: 404 auth timeout, 407 slow client, and not an upgrade is a 426",
+  "Market-data stream: 404 auth timeout, 407 slow client, auth by headers, a plain GET is a 426",
   DB_TEST,
   async () => {
     const env = await streamEnv({ authTimeoutMs: 50, maxBufferedBytes: 10 });
@@ -141,6 +141,18 @@ Deno.test(
       await env.trading.advance(60_000);
       assertEquals(await slow.nth(4), error(407, "slow client"));
       await slow.waitClosed();
+
+      // The key headers on the upgrade authenticate at once, without an auth message.
+      const bob = await apiKeyFor(env.db.sql, "bob");
+      const byHeaders = new RawClient(`${env.wsUrl}/v2/sip`, {
+        "APCA-API-KEY-ID": bob.keyId,
+        "APCA-API-SECRET-KEY": bob.secret,
+      });
+      clients.push(byHeaders);
+      assertEquals(await byHeaders.nth(1), [{ T: "success", msg: "connected" }]);
+      assertEquals(await byHeaders.nth(2), [{ T: "success", msg: "authenticated" }]);
+      byHeaders.send({ action: "subscribe", bars: ["AAPL"] });
+      assertEquals(((await byHeaders.nth(3)) as Frame)[0].bars, ["AAPL"]);
 
       const plain = await fetch(`${env.baseUrl}/v2/iex`);
       assertEquals(plain.status, 426);
