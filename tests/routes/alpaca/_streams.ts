@@ -1,7 +1,7 @@
 /**
  * A served app with a stream hub, for the Alpaca face's stream tests: the paper venue on a
- * test clock, the engine, a {@link StreamHub} over the real database, and the face's stream
- * routes with test limits in front of the full app.
+ * test clock, the engine, a {@link StreamHub} over the real database, and the app as main.ts
+ * builds it (or, with test limits, the face's stream routes built with them in front of it).
  *
  * @module
  */
@@ -83,13 +83,23 @@ export async function streamEnv(options: AlpacaStreamOptions = {}): Promise<Stre
     trading: tradingDeps,
     stream: hub,
   });
-  const outer = new Hono<AppEnv>();
-  outer.route(
-    "/",
-    alpacaStreamRoutes({ sql: db.sql, trading: tradingDeps, stream: hub, streamOptions: options }),
-  );
-  outer.route("/", app);
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, outer.fetch);
+  // Without test limits, the app as main.ts builds it; with them, the face's stream routes
+  // built with those limits in front of it.
+  let served: Hono<AppEnv> = app;
+  if (Object.keys(options).length > 0) {
+    served = new Hono<AppEnv>();
+    served.route(
+      "/",
+      alpacaStreamRoutes({
+        sql: db.sql,
+        trading: tradingDeps,
+        stream: hub,
+        streamOptions: options,
+      }),
+    );
+    served.route("/", app);
+  }
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, served.fetch);
   const port = server.addr.port;
   return {
     db,
