@@ -10,6 +10,7 @@ import { createRequire } from "node:module";
 import type { Alpaca } from "@alpacahq/alpaca-trade-api";
 import { StreamHub } from "../../../actors/stream_hub.ts";
 import { CachedMarketData } from "../../../brokers/cache.ts";
+import { openDatabase } from "../../../db/database.ts";
 import { PostgresStreamStore } from "../../../db/stream.ts";
 import { createAuthenticator } from "../../../routes/auth.ts";
 import { Metrics } from "../../../routes/metrics.ts";
@@ -18,6 +19,7 @@ import { type AlpacaStreamOptions, alpacaStreamRoutes } from "../../../routes/al
 import {
   createTestDb,
   createTestTrading,
+  TEST_DATA_DIR,
   TEST_SECRET,
   type TestDb,
   type TestTrading,
@@ -57,9 +59,25 @@ export interface StreamEnv {
   close(): Promise<void>;
 }
 
-/** Starts the environment; `options` are the face's stream limits. */
-export async function streamEnv(options: AlpacaStreamOptions = {}): Promise<StreamEnv> {
-  const db = await createTestDb();
+/**
+ * Starts the environment; `options` are the face's stream limits. With `shared`, a second
+ * engine process on that database (its own pool, bus, engine, hub and server).
+ */
+export async function streamEnv(
+  options: AlpacaStreamOptions = {},
+  shared?: TestDb,
+): Promise<StreamEnv> {
+  const db: TestDb = shared
+    ? {
+      ...shared,
+      ...(await openDatabase({
+        dataDir: TEST_DATA_DIR,
+        databaseUrl: shared.ownerUrl,
+        embeddedPort: 1,
+        poolMax: 4,
+      })),
+    }
+    : await createTestDb();
   const trading = createTestTrading(db);
   const hub = new StreamHub({
     bus: trading.bus,
@@ -125,7 +143,8 @@ export async function streamEnv(options: AlpacaStreamOptions = {}): Promise<Stre
       await server.shutdown();
       await trading.bots.close();
       await trading.engine.stop();
-      await db.close();
+      if (shared) await db.sql.end({ timeout: 2 });
+      else await db.close();
     },
   };
 }

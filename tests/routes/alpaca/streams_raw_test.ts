@@ -304,3 +304,43 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "Trading stream: a client of a second engine on the same database gets the events",
+  DB_TEST,
+  async () => {
+    const a = await streamEnv();
+    const b = await streamEnv({}, a.db);
+    const c = new RawClient(`${b.wsUrl}/stream`);
+    try {
+      const key = await apiKeyFor(a.db.sql, "alice");
+      await c.opened;
+      c.send({ action: "authenticate", data: { key_id: key.keyId, secret_key: key.secret } });
+      await c.nth(1);
+      c.send({ action: "listen", data: { streams: ["trade_updates"] } });
+      await c.nth(2);
+      const placed = await a.placeV1("alice", {
+        symbol: "AAPL",
+        qty: "4",
+        side: "buy",
+        type: "market",
+        time_in_force: "day",
+        client_order_id: "cross-1",
+      });
+      await a.trading.advance(1_000);
+      const updates = () => c.messages.slice(2) as Frame[];
+      await until(() => updates().some((m) => m.data.event === "fill"), "the fill on B");
+      assertEquals(updates().map((m) => m.data.event), ["accepted", "new", "fill"]);
+      const fill = updates()[2];
+      assertEquals(fill.data.order.id, placed.id);
+      assertEquals(fill.data.order.client_order_id, "cross-1");
+      assertEquals(fill.data.qty, "4");
+      assertEquals(fill.data.position_qty, "4");
+      assert(fill.data.execution_id.length > 0);
+    } finally {
+      await c.close();
+      await b.close();
+      await a.close();
+    }
+  },
+);

@@ -47,7 +47,7 @@ Deno.test(
       assert(events.includes("new"), `events: ${events}`);
       assertEquals(events.at(-1), "fill");
       const fill = updates.find((u) => u.event === "fill")!;
-      assertEquals(fill.order.id, placed.order?.id ?? placed.id);
+      assertEquals(fill.order.id, placed.id);
       assertEquals(fill.order.clientOrderId, "sdk-stream-1");
       assertEquals(fill.order.status, "filled");
       assertEquals(fill.order.filledQty, "3");
