@@ -260,7 +260,15 @@ export class TradeStreamSession {
           batch.filter((p) => p.event === "fill" || p.event === "partial_fill").map((p) => p.seq),
         );
         for (const id of new Set(batch.map((p) => p.orderId))) {
-          orders.set(id, await this.#deps.orderView(tenant, id).catch(() => null));
+          // An order the ledger no longer shows the user is skipped; any other failure ends
+          // the connection below, so the client reconnects rather than miss an event.
+          orders.set(
+            id,
+            await this.#deps.orderView(tenant, id).catch((e) => {
+              if ((e as { code?: unknown }).code === "ORDER_NOT_FOUND") return null;
+              throw e;
+            }),
+          );
         }
       } catch {
         this.#sink.close(1011, "Cannot read trade updates now: reconnect");
