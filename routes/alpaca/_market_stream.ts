@@ -113,7 +113,8 @@ export class MarketStreamSession {
     if (headerKey && headerSecret) return await this.#authenticate(headerKey, headerSecret);
     this.#timer = setTimeout(() => {
       this.#timer = null;
-      if (this.#keyId === null && !this.#closed) this.#fail(404);
+      // An auth being checked came in time: its answer decides.
+      if (this.#keyId === null && !this.#authenticating && !this.#closed) this.#fail(404);
     }, this.#deps.authTimeoutMs);
   }
 

@@ -121,15 +121,21 @@ Deno.test(
   "Market-data stream: 404 auth timeout, 407 slow client, auth by headers, a plain GET is a 426",
   DB_TEST,
   async () => {
-    const env = await streamEnv({ authTimeoutMs: 50, maxBufferedBytes: 10 });
-    const clients: RawClient[] = [];
+    const quick = await streamEnv({ authTimeoutMs: 50 });
+    const idle = new RawClient(`${quick.wsUrl}/v2/delayed_sip`);
     try {
-      const key = await apiKeyFor(env.db.sql, "alice");
-      const idle = new RawClient(`${env.wsUrl}/v2/delayed_sip`);
-      clients.push(idle);
       assertEquals(await idle.nth(1), [{ T: "success", msg: "connected" }]);
       assertEquals(await idle.nth(2), error(404, "auth timeout"));
       await idle.waitClosed();
+    } finally {
+      await idle.close();
+      await quick.close();
+    }
+
+    const env = await streamEnv({ maxBufferedBytes: 10 });
+    const clients: RawClient[] = [];
+    try {
+      const key = await apiKeyFor(env.db.sql, "alice");
 
       const slow = new RawClient(`${env.wsUrl}/v2/iex`);
       clients.push(slow);
