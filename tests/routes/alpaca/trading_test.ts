@@ -91,6 +91,8 @@ Deno.test(
       assertEquals(closed.map((r) => r.body?.side), ["sell", "sell"]);
       await t.trading.advance(100);
       assertEquals(await alpaca.trading.positions.getAllOpenPositions(), []);
+      const canceled = await (await t.as("alice", `/api/v1/orders/${restingId}`)).json();
+      assertEquals(canceled.status, "canceled");
     } finally {
       await t.close();
     }
