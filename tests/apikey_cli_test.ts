@@ -24,10 +24,11 @@ Deno.test(
   DB_TEST,
   async () => {
     const db = await createTestDb();
-    const dir = await Deno.makeTempDir();
     try {
       const env = {
-        TRADEWIND_DATA_DIR: dir,
+        // The test cluster's own data directory: its app.password is the application role's
+        // (another directory would give the role a new password under every test connection).
+        TRADEWIND_DATA_DIR: TEST_DATA_DIR,
         TRADEWIND_ENV_FILE: "none",
         DATABASE_URL: db.ownerUrl,
         LOG_FORMAT: "json",
