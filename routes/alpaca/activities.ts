@@ -5,8 +5,8 @@
  * those types are always empty.
  *
  * Query: `activity_types` (CSV) or `category` (`trade_activity` | `non_trade_activity`), `date`
- * or `after`/`until` (RFC-3339 or `YYYY-MM-DD`, midnight in New York), `direction` (`desc` by
- * default), `page_size` (1–100, default 100), `page_token` (the last id of the previous page).
+ * or `after`/`until` (RFC-3339 or `YYYY-MM-DD`, midnight in New York), `order_id`, `direction`
+ * (`desc` by default), `page_size` (1–100, default 100), `page_token` (the last id of the previous page).
  *
  * @module
  */
@@ -156,6 +156,10 @@ export function alpacaActivityRoutes(v2: Hono<AppEnv>, deps: AlpacaFaceDeps): vo
       }
       afterFillId = fillId.toLowerCase();
     }
+    const orderId = c.req.query("order_id");
+    if (orderId !== undefined && !UUID.test(orderId)) {
+      throw invalidParameter(`invalid order_id "${orderId}": use an order id`);
+    }
     const wantsFills = category === "trade_activity" ||
       (category === undefined && (types.length === 0 || types.includes("FILL")));
     if (!wantsFills) return c.json([]);
@@ -169,6 +173,7 @@ export function alpacaActivityRoutes(v2: Hono<AppEnv>, deps: AlpacaFaceDeps): vo
           ...(after !== undefined ? { after } : {}),
           ...(until !== undefined ? { until } : {}),
           ...(afterFillId ? { afterFillId } : {}),
+          ...(orderId ? { orderId: orderId.toLowerCase() } : {}),
         }),
     );
     return c.json(fills.map(fillActivityJson));

@@ -83,6 +83,12 @@ Deno.test(
       })).json();
       assertEquals(today.length, all.length);
 
+      const oneOrder = await (await fetch(
+        `${t.baseUrl}/v2/account/activities?order_id=${newest.orderId}`,
+        { headers },
+      )).json();
+      assertEquals(oneOrder.map((a: { order_id: string }) => a.order_id), [newest.orderId]);
+
       // Bob sees none of Alice's fills.
       const b = alpacaSdk(t.baseUrl, other.keyId, other.secret);
       assertEquals(await b.trading.accountActivities.getAccountActivities(), []);
@@ -98,6 +104,7 @@ Deno.test(
           "after=yesterday",
           "date=2026-11-23&after=2026-11-01",
           "page_token=garbage",
+          "order_id=42",
         ]
       ) {
         const r = await fetch(`${t.baseUrl}/v2/account/activities?${q}`, { headers });
