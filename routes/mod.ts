@@ -1,6 +1,7 @@
 /**
  * The Hono application: middleware (request ids, access logs, metrics, body limit), the
- * resource routes mounted under `/api/v1`, the OpenAPI document, docs, metrics, and the one
+ * resource routes mounted under `/api/v1`, the Alpaca-compatible face at `/v2` (routes/alpaca,
+ * its own API-key auth and error bodies), the OpenAPI document, docs, metrics, and the one
  * error mapper.
  *
  * @module
