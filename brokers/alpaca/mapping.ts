@@ -11,25 +11,8 @@
  */
 import { etToEpochMs, type TradingDay } from "../../core/calendar.ts";
 import { Decimal } from "../../core/decimal.ts";
-import {
-  ASSET_CLASSES,
-  type AssetClass,
-  ORDER_CLASSES,
-  ORDER_SIDES,
-  ORDER_STATUSES,
-  ORDER_TYPES,
-  type OrderClass,
-  type OrderRequest,
-  type OrderSide,
-  type OrderStatus,
-  type OrderType,
-  POSITION_INTENTS,
-  type PositionIntent,
-  type ReplaceRequest,
-  TIME_IN_FORCES,
-  type TimeInForce,
-} from "../../core/order_types.ts";
-import type { Order } from "../../core/order.ts";
+import type { OrderRequest, ReplaceRequest } from "../../core/order_types.ts";
+import { type Order, parseAlpacaOrder } from "../../core/order.ts";
 import type {
   Account,
   Asset,
@@ -112,83 +95,18 @@ export function parseTimestamp(value: unknown): number | null {
   return Number.isFinite(ms) ? ms : null;
 }
 
-function ts(o: Json, key: string, what: string): number {
-  const ms = parseTimestamp(o[key]);
-  if (ms === null) {
-    throw new AlpacaShapeError(`Alpaca sent ${what} with "${key}" not a timestamp`);
-  }
-  return ms;
-}
-
-function oneOf<T extends string>(
-  o: Json,
-  key: string,
-  allowed: readonly T[],
-  what: string,
-): T {
-  const v = o[key];
-  if (typeof v !== "string" || !(allowed as readonly string[]).includes(v)) {
-    throw new AlpacaShapeError(`Alpaca sent ${what} with unknown "${key}": ${preview(v)}`);
-  }
-  return v as T;
-}
-
 /**
- * An Alpaca Order object (also a nested leg) as a core {@link Order}. `parent_id` is set on
- * legs nested under a parent. Throws {@link AlpacaShapeError}.
+ * An Alpaca Order object (REST or `trade_updates`) as a core {@link Order}, read by core's one
+ * wire parser (`parseAlpacaOrder`); nested legs get `parent_id`. A body that does not parse is
+ * an {@link AlpacaShapeError} (never a `TradeError`: Alpaca answered, so the request may well
+ * have been carried out).
  */
-export function orderFromAlpaca(value: unknown, parentId: string | null = null): Order {
-  const o = obj(value, "an order");
-  const id = str(o, "id", "an order");
-  const what = `order "${id}"`;
-  const type = oneOf<OrderType>(o, "type", ORDER_TYPES, what);
-  const legs = Array.isArray(o.legs) ? o.legs.map((leg) => orderFromAlpaca(leg, id)) : null;
-  const intent = o.position_intent;
-  return {
-    id,
-    client_order_id: str(o, "client_order_id", what),
-    created_at: ts(o, "created_at", what),
-    updated_at: parseTimestamp(o.updated_at),
-    submitted_at: parseTimestamp(o.submitted_at),
-    filled_at: parseTimestamp(o.filled_at),
-    expired_at: parseTimestamp(o.expired_at),
-    canceled_at: parseTimestamp(o.canceled_at),
-    failed_at: parseTimestamp(o.failed_at),
-    replaced_at: parseTimestamp(o.replaced_at),
-    replaced_by: optStr(o, "replaced_by"),
-    replaces: optStr(o, "replaces"),
-    asset_id: optStr(o, "asset_id") ?? "",
-    symbol: str(o, "symbol", what),
-    asset_class: (ASSET_CLASSES as readonly string[]).includes(String(o.asset_class))
-      ? o.asset_class as AssetClass
-      : "us_equity",
-    notional: optDec(o, "notional", what),
-    qty: optDec(o, "qty", what),
-    filled_qty: optDec(o, "filled_qty", what) ?? Decimal.ZERO,
-    filled_avg_price: optDec(o, "filled_avg_price", what),
-    order_class: o.order_class === null || o.order_class === undefined
-      ? ""
-      : oneOf<OrderClass>(o, "order_class", ORDER_CLASSES, what),
-    type,
-    side: oneOf<OrderSide>(o, "side", ORDER_SIDES, what),
-    position_intent: (POSITION_INTENTS as readonly unknown[]).includes(intent)
-      ? intent as PositionIntent
-      : null,
-    time_in_force: oneOf<TimeInForce>(o, "time_in_force", TIME_IN_FORCES, what),
-    limit_price: optDec(o, "limit_price", what),
-    stop_price: optDec(o, "stop_price", what),
-    status: oneOf<OrderStatus>(o, "status", ORDER_STATUSES, what),
-    extended_hours: bool(o, "extended_hours"),
-    legs,
-    trail_percent: optDec(o, "trail_percent", what),
-    trail_price: optDec(o, "trail_price", what),
-    hwm: optDec(o, "hwm", what),
-    subtag: optStr(o, "subtag"),
-    source: optStr(o, "source"),
-    expires_at: parseTimestamp(o.expires_at),
-    ratio_qty: optDec(o, "ratio_qty", what),
-    parent_id: parentId,
-  };
+export function orderFromAlpaca(value: unknown): Order {
+  try {
+    return parseAlpacaOrder(value);
+  } catch (e) {
+    throw new AlpacaShapeError(`Alpaca sent an order that cannot be read: ${(e as Error).message}`);
+  }
 }
 
 /** A core {@link OrderRequest} as the JSON body of `POST /v2/orders` (amounts as strings). */
