@@ -235,20 +235,33 @@ export async function serveAlpacaStandin(options: StandinOptions): Promise<Alpac
     return json({ code: 40410000, message: "endpoint not found" }, 404);
   }
 
+  const matching = (req: Request, url: URL) =>
+    faults.find((f) =>
+      f.left > 0 && (!f.method || f.method === req.method) &&
+      (typeof f.path === "string" ? f.path === url.pathname : f.path.test(url.pathname))
+    );
+  const hang = () =>
+    new Promise<Response>((resolve) =>
+      hung.push(() => resolve(json({ code: 50310000, message: "stand-in closing" }, 503)))
+    );
+  const scripted = (r: StandinFault["respond"]) => {
+    const { status, body, headers } = r ?? { status: 500 };
+    return json(body ?? { code: status * 100_000, message: "fault" }, status, headers);
+  };
+
   async function handle(req: Request): Promise<Response> {
     const url = new URL(req.url);
     requests.push({ method: req.method, path: url.pathname, search: url.search });
+    const fault = matching(req, url);
+    if (fault) fault.left--;
+    // A fault that does not forward never touches the account.
+    if (fault && !fault.forward) return fault.hang ? hang() : scripted(fault.respond);
     if (
       req.headers.get("apca-api-key-id") !== keyId ||
       req.headers.get("apca-api-secret-key") !== secret
     ) {
       return json({ code: 40110000, message: "request is not authorized" }, 401);
     }
-    const fault = faults.find((f) =>
-      f.left > 0 && (!f.method || f.method === req.method) &&
-      (typeof f.path === "string" ? f.path === url.pathname : f.path.test(url.pathname))
-    );
-    if (fault) fault.left--;
     let answer: Response;
     try {
       answer = await route(req, url);
@@ -258,35 +271,17 @@ export async function serveAlpacaStandin(options: StandinOptions): Promise<Alpac
         : json({ code: 50010000, message: `internal server error: ${(e as Error).message}` }, 500);
     }
     if (!fault) return answer;
-    if (!fault.forward && !fault.hang && !fault.respond) return answer;
-    if (fault.hang) {
-      await new Promise<void>((resolve) => hung.push(resolve));
-      return json({ code: 50310000, message: "stand-in closing" }, 503);
-    }
-    const r = fault.respond!;
-    return json(r.body ?? { code: r.status * 100_000, message: "fault" }, r.status, r.headers);
+    // Carried out; now misbehave instead of answering.
+    await answer.body?.cancel();
+    return fault.hang ? hang() : scripted(fault.respond);
   }
 
-  // Faults that do not forward must not touch the account: route only when forwarding.
-  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, (req) => {
-    const url = new URL(req.url);
-    const f = faults.find((x) =>
-      x.left > 0 && (!x.method || x.method === req.method) &&
-      (typeof x.path === "string" ? x.path === url.pathname : x.path.test(url.pathname))
-    );
-    if (f && !f.forward) {
-      requests.push({ method: req.method, path: url.pathname, search: url.search });
-      f.left--;
-      if (f.hang) {
-        return new Promise<Response>((resolve) =>
-          hung.push(() => resolve(json({ code: 50310000, message: "stand-in closing" }, 503)))
-        );
-      }
-      const r = f.respond ?? { status: 500 };
-      return json(r.body ?? { code: r.status * 100_000, message: "fault" }, r.status, r.headers);
-    }
-    return handle(req);
-  });
+  const listening = Promise.withResolvers<void>();
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen: () => listening.resolve() },
+    handle,
+  );
+  await listening.promise;
   const addr = server.addr as Deno.NetAddr;
   return {
     url: `http://127.0.0.1:${addr.port}`,
