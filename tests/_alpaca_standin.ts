@@ -209,6 +209,14 @@ export async function serveAlpacaStandin(options: StandinOptions): Promise<Alpac
     const symbols = () => (q.get("symbols") ?? "").split(",").filter(Boolean);
     if (p === "/v2/stocks/quotes/latest") return json({ quotes: await md.latestQuotes(symbols()) });
     if (p === "/v2/stocks/trades/latest") return json({ trades: await md.latestTrades(symbols()) });
+    if (p === "/v2/stocks/bars/latest") {
+      const bars: Record<string, unknown> = {};
+      for (const symbol of symbols()) {
+        const bar = await md.latestBar(symbol);
+        if (bar) bars[symbol] = bar;
+      }
+      return json({ bars });
+    }
     if (p === "/v2/stocks/snapshots") return json(await md.snapshots(symbols()));
     if ((r = /^\/v2\/stocks\/([^/]+)\/(quotes|trades|bars)\/latest$/.exec(p))) {
       const symbol = decodeURIComponent(r[1]!);

@@ -3,8 +3,8 @@
  * (`/v2/stocks/...`, ALPACA.md §6) through the SDK's `StockApi`: latest quote, trade and bar
  * (one symbol or many), bars with paging, snapshots.
  *
- * Live subscriptions are the market-data stream's (brokers/alpaca/market_stream.ts): the
- * venue passes a subscriber in; without one, `subscribe` throws `VENUE_UNAVAILABLE` saying so.
+ * Live subscriptions are the market-data stream's (brokers/alpaca/market_stream.ts), or
+ * the REST poller's (./poller.ts) when the venue has no stream: the venue plugs one in.
  *
  * @module
  */
@@ -199,6 +199,17 @@ export class AlpacaMarketData implements MarketData {
     );
   }
 
+  /** `GET /v2/stocks/bars/latest?symbols=` (latest minute bars); symbols without one are left out. */
+  latestBars(symbols: string[]): Promise<Record<string, Bar>> {
+    if (symbols.length === 0) return Promise.resolve({});
+    const list = symbols.map((s) => this.#symbol(s)).join(",");
+    return this.#rest.json(
+      "latest bars",
+      () => this.#rest.stocks.stockLatestBarsRaw({ symbols: list, ...this.#feed }),
+      (b) => mapOf(b, "bars", barFromAlpaca),
+    );
+  }
+
   /** `GET /v2/stocks/trades/latest?symbols=`; symbols Alpaca has nothing for are left out. */
   latestTrades(symbols: string[]): Promise<Record<string, Trade>> {
     if (symbols.length === 0) return Promise.resolve({});
@@ -277,8 +288,8 @@ export class AlpacaMarketData implements MarketData {
   }
 
   /**
-   * Live trades, quotes and bars through the market-data stream. Throws `VENUE_UNAVAILABLE`
-   * when the venue was built without one.
+   * Live trades, quotes and bars through the market-data stream (or the venue's REST poller
+   * when it has no stream). Throws `VENUE_UNAVAILABLE` when it has neither.
    */
   subscribe(
     subscription: MarketSubscription,

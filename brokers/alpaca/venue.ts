@@ -18,6 +18,8 @@
  * Trade updates and live market data come from the stream clients of
  * brokers/alpaca/trade_stream.ts and market_stream.ts, injected as
  * {@link AlpacaVenueOptions.tradeUpdates} and {@link AlpacaVenueOptions.marketStream}.
+ * Without a trade stream, fills reach the ledger by reconciliation (every
+ * `RECONCILE_EVERY_MS`); without a market stream, live data is polled over REST.
  *
  * @module
  */
@@ -37,6 +39,7 @@ import type {
 import { AlpacaBroker, type TradeUpdateSource } from "./broker.ts";
 import { AlpacaBudget, type AlpacaBudgetOptions } from "./budget.ts";
 import { AlpacaMarketData, type MarketSubscriber } from "./market_data.ts";
+import { RestPoller } from "./poller.ts";
 import { ALPACA_DATA_URL, ALPACA_LIVE_URL, ALPACA_PAPER_URL, AlpacaRest } from "./rest.ts";
 
 export type { TradeUpdateSource } from "./broker.ts";
@@ -65,6 +68,12 @@ export interface AlpacaVenueOptions {
    * market data to fill gaps after a reconnect.
    */
   marketStream?: (rest: MarketData) => MarketSubscriber;
+  /**
+   * Without `marketStream`, live data comes from polling REST (./poller.ts) at these
+   * intervals (default trades and quotes every 5 s, bars every 15 s); `onError` hears a
+   * failed round.
+   */
+  poll?: { everyMs?: number; barsEveryMs?: number; onError?: (error: unknown) => void };
   /** Market-data feed (`iex`, `sip`); default the account's. */
   feed?: string;
   /** Per-request timeout in ms; default 4000. */
@@ -108,9 +117,11 @@ export class AlpacaVenue implements Venue {
     this.#marketData = new AlpacaMarketData(this.#rest, {
       ...(options.feed ? { feed: options.feed } : {}),
     });
-    if (options.marketStream) {
-      this.#marketData.setSubscriber(options.marketStream(this.#marketData));
-    }
+    this.#marketData.setSubscriber(
+      options.marketStream
+        ? options.marketStream(this.#marketData)
+        : new RestPoller(this.#marketData, { clock: options.clock, ...options.poll }),
+    );
     this.#resolveHolder = options.accountHolder;
   }
 

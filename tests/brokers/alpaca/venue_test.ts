@@ -332,10 +332,7 @@ Deno.test("alpaca market data: latest quote/trade/bar, many symbols, bars with p
     assertEquals(snap, await s.paper.snapshot("AAPL"));
     assertEquals(Object.keys(await md.snapshots(["AAPL", "MSFT"])).sort(), ["AAPL", "MSFT"]);
     assertEquals(await code(md.latestQuote("ZZZZQX")), "ASSET_NOT_FOUND");
-    assertEquals(
-      await code(Promise.resolve().then(() => md.subscribe({ trades: ["AAPL"] }, () => {}))),
-      "VENUE_UNAVAILABLE",
-    );
+    assertEquals(await md.latestQuotes([]), {});
   } finally {
     await s.standin.close();
   }
@@ -361,6 +358,36 @@ Deno.test("alpaca venue: only the account holder trades the account; others have
     assertEquals(s.standin.count("POST", "/v2/orders"), 1);
     assertEquals(await s.venue.accountHolders(), [HOLDER]);
     assertEquals((await other.getAsset("AAPL")).symbol, "AAPL");
+  } finally {
+    await s.standin.close();
+  }
+});
+
+Deno.test("alpaca market data: without a stream, live data is polled over REST, each print once", async () => {
+  const clock = new TestClock(START);
+  const s = await setup({ clock, poll: { everyMs: 1_000, barsEveryMs: 60_000 } });
+  const settle = async (cond: () => boolean, max = 2000) => {
+    for (let i = 0; i < max && !cond(); i++) await new Promise((r) => setTimeout(r, 0));
+  };
+  try {
+    s.clock.advance(120_000);
+    const seen: string[] = [];
+    const stop = s.venue.marketData.subscribe({ trades: ["AAPL"], bars: ["AAPL"] }, (events) => {
+      for (const e of events) seen.push(`${e.type} ${e.symbol}`);
+    });
+    const polls = () => s.standin.count("GET", "/v2/stocks/trades/latest");
+    clock.advance(1_000); // a trades round
+    await settle(() => seen.length > 0);
+    assertEquals(seen, ["trade AAPL"]);
+    clock.advance(1_000); // the same print again: nothing new
+    await settle(() => polls() >= 2);
+    await settle(() => false, 100); // let that round's answer be handled
+    assertEquals(seen, ["trade AAPL"], "an unchanged print is not repeated");
+    clock.advance(58_000); // the bars round
+    await settle(() => seen.includes("bar AAPL"));
+    assert(seen.includes("bar AAPL"), seen.join());
+    stop();
+    assertEquals(clock.pending, 0, "polling stops with the last listener");
   } finally {
     await s.standin.close();
   }
