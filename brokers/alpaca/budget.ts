@@ -4,7 +4,7 @@
  * whole stays under Alpaca's 200 requests a minute per key (ALPACA.md §1).
  *
  * - A request takes a slot of an exact sliding window ({@link SlidingWindowLimiter}); when
- *   none is free it waits its turn, first come first served, up to `maxWaitMs`. A request that
+ *   none is free it waits its turn, first come first served, up to `maxWaitMs` (1.5 s). One that
  *   would wait longer is refused before it is sent (`RATE_LIMITED`): nothing reached Alpaca.
  * - A 429 from Alpaca pauses the whole budget until `Retry-After` (seconds) or
  *   `X-RateLimit-Reset` (unix seconds) says, at most `maxPauseMs`. The request that got it is
@@ -24,7 +24,7 @@ export interface AlpacaBudgetOptions {
   clock: Clock;
   /** Requests per minute; default 200 (Alpaca's per-key limit). */
   perMinute?: number;
-  /** The longest a request waits for a slot (or a 429 pause) before it is refused. Default 3000. */
+  /** The longest a request waits for a slot (or a 429 pause) before it is refused. Default 1500. */
   maxWaitMs?: number;
   /** The longest pause a 429 may impose, whatever its headers say. Default 60000. */
   maxPauseMs?: number;
@@ -81,7 +81,7 @@ export class AlpacaBudget {
     if (!Number.isSafeInteger(this.perMinute) || this.perMinute < 1) {
       throw new RangeError(`Cannot make an Alpaca budget of ${this.perMinute} requests a minute`);
     }
-    this.#maxWaitMs = options.maxWaitMs ?? 3_000;
+    this.#maxWaitMs = options.maxWaitMs ?? 1_500;
     this.#maxPauseMs = options.maxPauseMs ?? 60_000;
     this.#readRetries = options.readRetries ?? 2;
   }

@@ -25,7 +25,11 @@ export interface AlpacaEndpoints {
   dataUrl: string;
   keyId: string;
   secretKey: string;
-  /** Per-request timeout (ms). Default 4000, under the engine's 5 s broker timeout. */
+  /**
+   * Per-request timeout in ms, counted from when the request leaves (after its wait for a
+   * budget slot). Default 3000: with the budget's longest wait (1500) it stays under the
+   * engine's 5 s broker timeout, so the engine never gives up on a request still going out.
+   */
   timeoutMs?: number;
   /** Replaces `fetch` (tests). */
   fetch?: (url: string, init: RequestInit) => Promise<Response>;
@@ -51,12 +55,21 @@ export class AlpacaRest {
   readonly stocks: marketData.StockApi;
 
   constructor(endpoints: AlpacaEndpoints, budget: AlpacaBudget) {
-    const fetchApi = budget.fetch(endpoints.fetch ?? ((url, init) => fetch(url, init)));
+    const inner = endpoints.fetch ?? ((url, init) => fetch(url, init));
+    const ms = endpoints.timeoutMs ?? 3_000;
+    const timed = (url: string, init: RequestInit) => {
+      const limit = AbortSignal.timeout(ms);
+      return inner(url, {
+        ...init,
+        signal: init.signal ? AbortSignal.any([init.signal, limit]) : limit,
+      });
+    };
     const common = {
       keyId: endpoints.keyId,
       secret: endpoints.secretKey,
-      fetchApi,
-      timeoutMs: endpoints.timeoutMs ?? 4_000,
+      fetchApi: budget.fetch(timed),
+      // The timeout is ours (above), so a wait for a budget slot does not eat into it.
+      timeoutMs: 0,
       userAgent: "Tradewind (APCA-NODE/4.0.2)",
     };
     const t = new trading.Configuration({

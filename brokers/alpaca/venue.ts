@@ -76,7 +76,7 @@ export interface AlpacaVenueOptions {
   poll?: { everyMs?: number; barsEveryMs?: number; onError?: (error: unknown) => void };
   /** Market-data feed (`iex`, `sip`); default the account's. */
   feed?: string;
-  /** Per-request timeout in ms; default 4000. */
+  /** Per-request timeout in ms, from when it leaves; default 3000. */
   timeoutMs?: number;
   /** The request budget's settings (default 200 a minute). */
   budget?: Omit<AlpacaBudgetOptions, "clock">;
