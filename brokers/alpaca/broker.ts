@@ -2,7 +2,7 @@
  * {@link AlpacaBroker}: the {@link Broker} port over Alpaca's trading REST API, for the one
  * Tradewind user who holds the engine's Alpaca account (see ./venue.ts for how users map onto
  * the account). Every method is one SDK call (cancel-all and close-all one too), mapped by
- * ./mapping.ts; errors as ./errors.ts says.
+ * ./rest_json.ts; errors as ./errors.ts says.
  *
  * @module
  */
@@ -35,7 +35,7 @@ import {
   positionFromAlpaca,
   replaceRequestToAlpaca,
   tradingDayFromAlpaca,
-} from "./mapping.ts";
+} from "./rest_json.ts";
 import type { AlpacaRest } from "./rest.ts";
 
 /** Where trade updates of the account come from (brokers/alpaca/trade_stream.ts). */

@@ -15,7 +15,7 @@
 import { errors as sdkErrors } from "@alpacahq/alpaca-trade-api";
 import { TradeError, type TradeErrorCode, tradeErrorFromAlpaca } from "../../core/errors.ts";
 import { BrokerUnavailableError } from "../resilient.ts";
-import { AlpacaShapeError } from "./mapping.ts";
+import { AlpacaShapeError } from "./rest_json.ts";
 
 /** Which code a 404 of a route means. */
 export type NotFoundCode = "ORDER_NOT_FOUND" | "POSITION_NOT_FOUND" | "ASSET_NOT_FOUND";

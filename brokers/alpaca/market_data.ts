@@ -21,7 +21,7 @@ import type {
   Trade,
   Unsubscribe,
 } from "../broker.ts";
-import { AlpacaShapeError } from "./mapping.ts";
+import { AlpacaShapeError } from "./rest_json.ts";
 import type { AlpacaRest } from "./rest.ts";
 
 /** Live subscriptions (brokers/alpaca/market_stream.ts `AlpacaMarketStream`). */

@@ -8,7 +8,7 @@
  * limits and retries reads after a 429, and nothing ever repeats a write, so `POST /v2/orders`
  * is sent at most once per submit (an ambiguous one is resolved by client order id).
  *
- * Answers are read from the raw `Response` (the `…Raw` methods) and parsed by ./mapping.ts, so
+ * Answers are read from the raw `Response` (the `…Raw` methods) and parsed by ./rest_json.ts, so
  * amounts stay the decimal strings Alpaca sent until they become `Decimal`s.
  *
  * @module
