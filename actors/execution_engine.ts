@@ -23,7 +23,7 @@ import { etToEpochMs, toEt } from "../core/calendar.ts";
 import { Decimal } from "../core/decimal.ts";
 import { averagePrice, wideNotional } from "../core/money.ts";
 import { type BookRiskFacts, evaluateBookRisk, flattenMoves } from "../core/books.ts";
-import { isTradeError, TradeError, tradeErrors } from "../core/errors.ts";
+import { type AlpacaErrorBody, isTradeError, TradeError, tradeErrors } from "../core/errors.ts";
 import type { IdSource } from "../core/ids.ts";
 import {
   createOrder,
@@ -130,6 +130,8 @@ export interface OrderCancelResult {
   symbol: string;
   status: number;
   error?: { code: string; message: string };
+  /** The error as Alpaca's body (`{code, message, …}`), for the Alpaca face. */
+  alpaca?: AlpacaErrorBody;
 }
 
 /**
@@ -1315,6 +1317,7 @@ export class ExecutionEngine {
       throw new TradeError(
         "ORDER_NOT_CANCELABLE",
         `Cannot cancel order "${orderId}": the venue has not acknowledged it yet; try again shortly`,
+        { alpacaMessage: "unable to cancel order, order isn't sent to exchange yet" },
       );
     }
     await withTenant(this.#deps.sql, tenant, (tx) =>
@@ -1371,6 +1374,7 @@ export class ExecutionEngine {
           symbol: row.symbol,
           status: e.status,
           error: { code: e.code, message: e.message },
+          alpaca: e.toAlpacaBody(),
         });
       }
     }
