@@ -33,6 +33,7 @@ import { tradeRoutes } from "./trades.ts";
 import { streamRoutes } from "./stream.ts";
 import { type Metrics, requireMetricsAccess } from "./metrics.ts";
 import { ApiSpec, defineRoute } from "./openapi.ts";
+import { alpacaFace } from "./alpaca/mod.ts";
 
 /** Everything the HTTP layer needs, built in main.ts. */
 export interface AppDeps {
@@ -172,6 +173,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     app.route("/api/v1", streamRoutes({ hub: deps.stream, auth: deps.auth, sql: deps.sql }, spec));
   }
   app.route("/api/v1", api);
+  // The Alpaca-compatible face: `/v2/...` (API keys, Alpaca's error bodies) and its streams.
+  if (deps.trading) {
+    app.route("/", alpacaFace({ sql: deps.sql, trading: deps.trading, stream: deps.stream }));
+  }
 
   app.notFound((c) =>
     errorResponse(c, {

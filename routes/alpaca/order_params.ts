@@ -2,16 +2,17 @@
  * The query parameters and bodies of the Alpaca face's order routes, read the way Alpaca's
  * server reads them (ALPACA.md §2.2, §3): `GET /v2/orders` filters (repeated or CSV lists,
  * RFC-3339 with or without milliseconds, or dates), JSON bodies, order ids. Bad input is a
- * {@link TradeError} carrying Alpaca's code and a lowercase Alpaca-style text that names the
- * parameter and what to send instead; Tradewind's own message says the same for the logs.
+ * 422 with Alpaca's code 40010001 and a lowercase Alpaca-style text that names the parameter
+ * and what to send instead; an unreadable body is 400 `request body format is invalid`.
  *
  * @module
  */
 import { MAX_SYMBOL_LENGTH } from "../../core/order.ts";
-import { TradeError } from "../../core/errors.ts";
+import { isTradeError, TradeError } from "../../core/errors.ts";
 import { OPEN_STATUSES, TERMINAL_STATUSES } from "../../core/order_state.ts";
 import type { OrderListFilter } from "../../db/order_queries.ts";
 import { parseInstant } from "../params.ts";
+import { invalidParameter } from "./errors.ts";
 
 /** Alpaca's largest `limit` of `GET /v2/orders`. */
 export const MAX_LIST_LIMIT = 500;
@@ -40,17 +41,6 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 /** Whether `text` is a UUID (an order id can be nothing else). */
 export function isUuid(text: string): boolean {
   return UUID_RE.test(text);
-}
-
-/**
- * A 422 (Alpaca code 42210000) for a bad query parameter: `alpaca` is the face's text,
- * `message` Tradewind's. Never throws.
- */
-export function invalidParam(alpaca: string, message: string): TradeError {
-  return new TradeError("INVALID_ORDER", message, {
-    alpacaCode: 42210000,
-    alpacaMessage: alpaca,
-  });
 }
 
 /** A 400 (Alpaca code 40010000) for a body that is not a JSON object. Never throws. */
@@ -86,10 +76,7 @@ function one(query: QueryValues, key: string): string | undefined {
   const values = query[key];
   if (!values || values.length === 0) return undefined;
   if (values.length > 1) {
-    throw invalidParam(
-      `${key} must be given once`,
-      `Cannot list orders: "${key}" is given ${values.length} times; give it once`,
-    );
+    throw invalidParameter(`${key} must be given once`);
   }
   return values[0]!.trim();
 }
@@ -109,10 +96,7 @@ function choice<const T extends string>(
   const lower = v.toLowerCase() as T;
   if (values.includes(lower)) return lower;
   const allowed = values.join(", ");
-  throw invalidParam(
-    `invalid ${key} "${v}": use one of ${allowed}`,
-    `Cannot list orders: ${key} "${v}" is not one of ${allowed}`,
-  );
+  throw invalidParameter(`invalid ${key} "${v}": use one of ${allowed}`);
 }
 
 function instant(query: QueryValues, key: string): number | undefined {
@@ -120,9 +104,8 @@ function instant(query: QueryValues, key: string): number | undefined {
   if (v === undefined || v === "") return undefined;
   const ms = parseInstant(v);
   if (ms === null || ms < 0 || ms >= Date.UTC(10000, 0, 1)) {
-    throw invalidParam(
+    throw invalidParameter(
       `invalid ${key} "${v}": use an RFC-3339 time such as 2026-11-23T14:30:00Z or a date such as 2026-11-23`,
-      `Cannot list orders: ${key} "${v}" is not an RFC-3339 time (2026-11-23T14:30:00Z) or a date (2026-11-23)`,
     );
   }
   return ms;
@@ -132,16 +115,13 @@ function cursorId(query: QueryValues, key: string): string | undefined {
   const v = one(query, key);
   if (v === undefined || v === "") return undefined;
   if (!isUuid(v)) {
-    throw invalidParam(
-      `invalid ${key} "${v.slice(0, 64)}": expected an order id`,
-      `Cannot list orders: ${key} "${v.slice(0, 64)}" is not an order id (a UUID)`,
-    );
+    throw invalidParameter(`invalid ${key} "${v.slice(0, 64)}": expected an order id`);
   }
   return v.toLowerCase();
 }
 
 /**
- * Reads `nested` (`true`/`false`, any case; absent is false). Throws {@link invalidParam}
+ * Reads `nested` (`true`/`false`, any case; absent is false). Throws {@link invalidParameter}
  * for anything else.
  */
 export function readNested(query: QueryValues): boolean {
@@ -152,7 +132,7 @@ export function readNested(query: QueryValues): boolean {
  * Reads the query of `GET /v2/orders` into a filter: `status` (open, closed, all; default
  * open), `limit` (1 to 500, default 50), `after`/`until`, `direction` (default desc),
  * `nested`, `symbols`, `side`, `asset_class`, `before_order_id`/`after_order_id`. Unknown
- * parameters are ignored, as Alpaca does. Throws {@link invalidParam} naming the parameter.
+ * parameters are ignored, as Alpaca does. Throws {@link invalidParameter} naming the parameter.
  */
 export function readListQuery(query: QueryValues): OrderListFilter {
   const status = choice(query, "status", ["open", "closed", "all"] as const) ?? "open";
@@ -161,38 +141,24 @@ export function readListQuery(query: QueryValues): OrderListFilter {
   if (limitText !== undefined && limitText !== "") {
     limit = Number(limitText);
     if (!/^\d{1,6}$/.test(limitText) || limit < 1 || limit > MAX_LIST_LIMIT) {
-      throw invalidParam(
+      throw invalidParameter(
         `invalid limit "${limitText.slice(0, 32)}": use a whole number from 1 to ${MAX_LIST_LIMIT}`,
-        `Cannot list orders: limit "${
-          limitText.slice(0, 32)
-        }" is not a whole number from 1 to ${MAX_LIST_LIMIT}`,
       );
     }
   }
   const symbols = [...new Set(list(query, "symbols").map((s) => s.toUpperCase()))];
   if (symbols.length > MAX_FILTER_SYMBOLS) {
-    throw invalidParam(
-      `too many symbols: at most ${MAX_FILTER_SYMBOLS}`,
-      `Cannot list orders: ${symbols.length} symbols given, at most ${MAX_FILTER_SYMBOLS}`,
-    );
+    throw invalidParameter(`too many symbols: at most ${MAX_FILTER_SYMBOLS}`);
   }
   const longSymbol = symbols.find((s) => s.length > MAX_SYMBOL_LENGTH);
   if (longSymbol) {
-    throw invalidParam(
-      `invalid symbol "${longSymbol.slice(0, 64)}"`,
-      `Cannot list orders: symbol "${
-        longSymbol.slice(0, 64)
-      }" is longer than ${MAX_SYMBOL_LENGTH} characters`,
-    );
+    throw invalidParameter(`invalid symbol "${longSymbol.slice(0, 64)}"`);
   }
   const classes = list(query, "asset_class").map((s) => s.toLowerCase());
   const badClass = classes.find((c) => !LIST_ASSET_CLASSES.has(c));
   if (badClass !== undefined) {
     const allowed = [...LIST_ASSET_CLASSES].join(", ");
-    throw invalidParam(
-      `invalid asset_class "${badClass.slice(0, 32)}": use one of ${allowed}`,
-      `Cannot list orders: asset_class "${badClass.slice(0, 32)}" is not one of ${allowed}`,
-    );
+    throw invalidParameter(`invalid asset_class "${badClass.slice(0, 32)}": use one of ${allowed}`);
   }
   const filter: OrderListFilter = {
     statuses: status === "open" ? OPEN_STATUSES : status === "closed" ? TERMINAL_STATUSES : null,
@@ -208,19 +174,30 @@ export function readListQuery(query: QueryValues): OrderListFilter {
     afterOrderId: cursorId(query, "after_order_id"),
   };
   if (filter.beforeOrderId && filter.afterOrderId) {
-    throw invalidParam(
-      "before_order_id and after_order_id are mutually exclusive",
-      "Cannot list orders: give before_order_id or after_order_id, not both",
-    );
+    throw invalidParameter("before_order_id and after_order_id are mutually exclusive");
   }
   if (
     (filter.beforeOrderId || filter.afterOrderId) &&
     (filter.afterMs !== undefined || filter.untilMs !== undefined)
   ) {
-    throw invalidParam(
+    throw invalidParameter(
       "before_order_id and after_order_id cannot be combined with after or until",
-      "Cannot list orders: an order id cursor (before_order_id, after_order_id) cannot be combined with after or until",
     );
   }
   return filter;
+}
+
+/**
+ * Runs a body reader (`parseOrderRequest`, `parseReplaceRequest`); a field it cannot read
+ * becomes Alpaca's 422 `40010001` naming the field, e.g. `invalid qty: Required`.
+ */
+export function readBody<T>(parse: (input: unknown) => T, input: unknown): T {
+  try {
+    return parse(input);
+  } catch (e) {
+    if (!isTradeError(e) || e.code !== "INVALID_REQUEST") throw e;
+    const issues = (e.details.issues ?? []) as { path: string; message: string }[];
+    const text = issues.map((i) => `invalid ${i.path}: ${i.message}`).join("; ");
+    throw invalidParameter(text || "invalid request body");
+  }
 }

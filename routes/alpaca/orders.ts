@@ -15,12 +15,12 @@
  * repeated client_order_id with the same body answers the existing order, as on `/api/v1`;
  * with another body it is Alpaca's 422 `client_order_id must be unique`. Answers carry
  * Alpaca's Order JSON exactly: no Tradewind-only fields (bot_id, warnings, fills). Errors are
- * thrown as {@link TradeError}s; the face renders them as Alpaca's `{code, message}`.
+ * thrown (the engine's TradeErrors, AlpacaApiError for bad parameters: 422 `40010001`); the
+ * face renders them as Alpaca's `{code, message}`.
  *
  * @module
  */
 import type { Hono } from "hono";
-import type { Sql } from "postgres";
 import {
   MAX_CLIENT_ORDER_ID_LENGTH,
   type Order,
@@ -40,21 +40,17 @@ import {
   type OrderListFilter,
 } from "../../db/order_queries.ts";
 import { tenantOf } from "../auth.ts";
-import type { AppEnv, TradingDeps } from "../mod.ts";
+import type { AppEnv } from "../mod.ts";
+import { invalidParameter } from "./errors.ts";
+import type { AlpacaFaceDeps } from "./mod.ts";
 import {
-  invalidParam,
   isUuid,
   type QueryValues,
+  readBody,
   readJsonObject,
   readListQuery,
   readNested,
 } from "./order_params.ts";
-
-/** What the order routes of the face need (a part of the face's deps). */
-export interface AlpacaOrderDeps {
-  sql: Sql;
-  trading: TradingDeps;
-}
 
 /** Alpaca's Order JSON of an order: legs nested when `nested` and the order has any. */
 export function faceOrderJson(order: Order, nested: boolean): Record<string, unknown> {
@@ -68,21 +64,18 @@ function orderIdParam(id: string): string {
   return id.toLowerCase();
 }
 
-/** Alpaca's 422 for a PATCH body field this engine cannot replace. */
+/** Alpaca's 422 for a PATCH body field that cannot be replaced. */
 function notReplaceable(field: string, why: string) {
-  return invalidParam(
-    `${field} cannot be replaced: ${why}`,
-    `Cannot replace order: ${field} cannot be replaced (${why})`,
-  );
+  return invalidParameter(`${field} cannot be replaced: ${why}`);
 }
 
 /** Mounts the order routes on the face's `/v2` app. */
-export function alpacaOrderRoutes(v2: Hono<AppEnv>, deps: AlpacaOrderDeps): void {
+export function alpacaOrderRoutes(v2: Hono<AppEnv>, deps: AlpacaFaceDeps): void {
   const { sql } = deps;
   const { engine } = deps.trading;
 
   v2.post("/orders", async (c) => {
-    const body = parseOrderRequest(await readJsonObject(c.req));
+    const body = readBody(parseOrderRequest, await readJsonObject(c.req));
     const result = await engine.submit({
       tenant: tenantOf(c.var.user),
       request: { ...body, symbol: body.symbol.toUpperCase() },
@@ -103,10 +96,7 @@ export function alpacaOrderRoutes(v2: Hono<AppEnv>, deps: AlpacaOrderDeps): void
         ]] as const
       ) {
         if (id && !(await orderExists(tx, id))) {
-          throw invalidParam(
-            `${key} "${id}" names no order`,
-            `Cannot list orders: ${key} "${id}" names no order of yours`,
-          );
+          throw invalidParameter(`${key} "${id}" names no order`);
         }
       }
       return await listOrders(tx, filter);
@@ -129,15 +119,11 @@ export function alpacaOrderRoutes(v2: Hono<AppEnv>, deps: AlpacaOrderDeps): void
     const values = c.req.queries("client_order_id") ?? [];
     const clientOrderId = values[0] ?? "";
     if (values.length !== 1 || clientOrderId === "") {
-      throw invalidParam(
-        "client_order_id is required",
-        "Cannot find order: send the query parameter client_order_id once",
-      );
+      throw invalidParameter("client_order_id is required");
     }
     if (clientOrderId.length > MAX_CLIENT_ORDER_ID_LENGTH || hasControlCharacter(clientOrderId)) {
-      throw invalidParam(
+      throw invalidParameter(
         `client_order_id must be at most ${MAX_CLIENT_ORDER_ID_LENGTH} printable characters`,
-        `Cannot find order: client_order_id is not 1 to ${MAX_CLIENT_ORDER_ID_LENGTH} printable characters`,
       );
     }
     const tenant = tenantOf(c.var.user);
@@ -162,11 +148,10 @@ export function alpacaOrderRoutes(v2: Hono<AppEnv>, deps: AlpacaOrderDeps): void
     if (raw.advanced_instructions !== undefined && raw.advanced_instructions !== null) {
       throw notReplaceable("advanced_instructions", "advanced instructions are not supported");
     }
-    const body = parseReplaceRequest(raw);
+    const body = readBody(parseReplaceRequest, raw);
     if (Object.keys(body).length === 0) {
-      throw invalidParam(
+      throw invalidParameter(
         "nothing to replace: send qty, time_in_force, limit_price, stop_price, trail or client_order_id",
-        "Cannot replace order: the body changes nothing; send qty, time_in_force, limit_price, stop_price, trail or client_order_id",
       );
     }
     const result = await engine.replace(tenantOf(c.var.user), id, body, c.var.requestId);

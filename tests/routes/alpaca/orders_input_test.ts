@@ -56,17 +56,17 @@ Deno.test({
     await refused(await post(null), 400, 40010000, /request body format is invalid/);
     await refused(await post("{not json"), 400, 40010000, /not valid JSON/);
     await refused(await post(null, []), 400, 40010000, /JSON object/);
-    await refused(await post(null, {}), 400, 40010000, /symbol: Required/);
-    await refused(await post(null, { ...ORDER, type: "iceberg" }), 400, 40010000, /type/);
-    await refused(await post(null, { ...ORDER, time_in_force: "week" }), 400, 40010000);
-    await refused(await post(null, { ...ORDER, qty: "ten" }), 400, 40010000, /qty/);
-    await refused(await post(null, { ...ORDER, qty: { n: 1 } }), 400, 40010000, /qty/);
-    await refused(await post(null, { ...ORDER, extended_hours: "yes" }), 400, 40010000);
+    await refused(await post(null, {}), 422, 40010001, /invalid symbol: Required/);
+    await refused(await post(null, { ...ORDER, type: "iceberg" }), 422, 40010001, /invalid type/);
+    await refused(await post(null, { ...ORDER, time_in_force: "week" }), 422, 40010001);
+    await refused(await post(null, { ...ORDER, qty: "ten" }), 422, 40010001, /invalid qty/);
+    await refused(await post(null, { ...ORDER, qty: { n: 1 } }), 422, 40010001, /invalid qty/);
+    await refused(await post(null, { ...ORDER, extended_hours: "yes" }), 422, 40010001);
     await refused(
       await post(null, { ...ORDER, client_order_id: "x".repeat(129) }),
-      400,
-      40010000,
-      /client_order_id/,
+      422,
+      40010001,
+      /invalid client_order_id/,
     );
     const invalid = [
       { ...ORDER, qty: "-1" },
@@ -161,7 +161,7 @@ Deno.test({
         `symbols=${"A".repeat(40)}`,
       ]
     ) {
-      await refused(await raw(`/v2/orders?${query}`), 422, 42210000);
+      await refused(await raw(`/v2/orders?${query}`), 422, 40010001);
     }
     const ok = await raw(
       "/v2/orders?status=all&limit=500&after=2026-11-23&until=2026-11-24T00:00:00.123Z&direction=asc&nested=TRUE&symbols=aapl,MSFT&side=buy&asset_class=us_equity&asset_class=crypto&unknown=1",
@@ -170,12 +170,12 @@ Deno.test({
 
     await refused(await raw("/v2/orders/not-an-id"), 404, 40410000, /order not found/);
     await refused(await raw(`/v2/orders/${crypto.randomUUID()}`), 404, 40410000);
-    await refused(await raw(`/v2/orders/${crypto.randomUUID()}?nested=2`), 422, 42210000);
-    await refused(await raw("/v2/orders:by_client_order_id"), 422, 42210000, /client_order_id/);
+    await refused(await raw(`/v2/orders/${crypto.randomUUID()}?nested=2`), 422, 40010001);
+    await refused(await raw("/v2/orders:by_client_order_id"), 422, 40010001, /client_order_id/);
     await refused(
       await raw(`/v2/orders:by_client_order_id?client_order_id=${"x".repeat(129)}`),
       422,
-      42210000,
+      40010001,
     );
     await refused(
       await raw("/v2/orders:by_client_order_id?client_order_id=nope"),
@@ -209,13 +209,13 @@ Deno.test({
       raw(`/v2/orders/${id}`, { method: "PATCH", ...init });
     await refused(await patch(resting.id, { body: "" }), 400, 40010000);
     await refused(await patch(resting.id, { body: "[" }), 400, 40010000);
-    await refused(await patch(resting.id, { json: {} }), 422, 42210000, /nothing to replace/);
-    await refused(await patch(resting.id, { json: { qty: "many" } }), 400, 40010000, /qty/);
-    await refused(await patch(resting.id, { json: { notional: "10" } }), 422, 42210000);
+    await refused(await patch(resting.id, { json: {} }), 422, 40010001, /nothing to replace/);
+    await refused(await patch(resting.id, { json: { qty: "many" } }), 422, 40010001, /qty/);
+    await refused(await patch(resting.id, { json: { notional: "10" } }), 422, 40010001);
     await refused(
       await patch(resting.id, { json: { advanced_instructions: { algorithm: "TWAP" } } }),
       422,
-      42210000,
+      40010001,
     );
     await refused(
       await patch(resting.id, { json: { trail: "1" } }),
@@ -288,7 +288,7 @@ Deno.test({
     await refused(
       await as(`/v2/orders?before_order_id=${theirs.id}`),
       422,
-      42210000,
+      40010001,
       /names no order/,
     );
     assertEquals(await (await as("/v2/orders?status=all")).json(), []);

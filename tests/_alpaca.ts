@@ -1,0 +1,73 @@
+/**
+ * Test helpers for the Alpaca-compatible face: the official SDK (unmodified) pointed at a
+ * served Tradewind, a test app served over real HTTP on a port the OS picks, and API keys.
+ *
+ * @module
+ */
+import { Alpaca } from "@alpacahq/alpaca-trade-api";
+import type { Sql } from "postgres";
+import { createApiKey, type NewApiKey } from "../db/api_keys.ts";
+import { type Role, withTenant } from "../db/database.ts";
+import { createTestApp, type TestApp, type TestAppOptions } from "./_helpers.ts";
+
+/** Alpaca's REST hosts, as the SDK builds its URLs (ALPACA.md §8). */
+const ALPACA_HOSTS = /^https:\/\/(paper-api|api|data|data\.sandbox)\.alpaca\.markets/;
+
+/**
+ * The official SDK's `new Alpaca({...})`, its requests sent to `baseUrl` instead of Alpaca's
+ * hosts (the `fetchApi` option), with retries and the client-side rate limiter off.
+ */
+export function alpacaSdk(baseUrl: string, keyId: string, secret: string): Alpaca {
+  const origin = baseUrl.replace(/\/$/, "");
+  return new Alpaca({
+    keyId,
+    secret,
+    fetchApi: (url, init) => fetch(String(url).replace(ALPACA_HOSTS, origin), init),
+    retry: false,
+    rateLimit: false,
+  });
+}
+
+/** A test app served over HTTP. */
+export interface ServedTestApp extends TestApp {
+  /** `http://127.0.0.1:<port>` */
+  baseUrl: string;
+  /** Stops the server, then closes the app. */
+  close(): Promise<void>;
+}
+
+/** A {@link createTestApp} app (trading wired by default) served by `Deno.serve` on port 0. */
+export async function servedTestApp(
+  options: TestAppOptions = { trading: true },
+): Promise<ServedTestApp> {
+  const t = await createTestApp(options);
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen: () => {} },
+    t.app.fetch,
+  );
+  const { port } = server.addr as Deno.NetAddr;
+  const closeApp = t.close.bind(t);
+  return Object.assign(t, {
+    baseUrl: `http://127.0.0.1:${port}`,
+    async close() {
+      await server.shutdown();
+      await closeApp();
+    },
+  });
+}
+
+/**
+ * A new API key for `username` (the user is created on first sight, like a first token;
+ * `role` only applies then or when given, as a token's role would).
+ */
+export async function apiKeyFor(
+  sql: Sql,
+  username: string,
+  role: Role = "trader",
+): Promise<NewApiKey & { userId: string }> {
+  const [row] = await sql<{ id: string }[]>`
+    select tradewind_ensure_user(${username}, ${role}) as id`;
+  const userId = row!.id;
+  const key = await withTenant(sql, { userId, role }, (tx) => createApiKey(tx, userId));
+  return { ...key, userId };
+}
