@@ -6,6 +6,7 @@
 import { assert, assertEquals } from "../../_assert.ts";
 import { DB_TEST } from "../../_helpers.ts";
 import { apiKeyFor, servedTestApp } from "../../_alpaca.ts";
+import { type Faults, faultyVenue } from "../../_faults.ts";
 
 const ORDER = { symbol: "AAPL", qty: "1", side: "buy", type: "market", time_in_force: "day" };
 
@@ -298,5 +299,63 @@ Deno.test({
     assertEquals(still.status, "new");
   } finally {
     await owner.t.close();
+  }
+});
+
+Deno.test({
+  name: "alpaca orders input: a venue that fails is Alpaca's 503, per order in cancel all",
+  ...DB_TEST,
+}, async () => {
+  const faults: Faults = {
+    hangAfterSubmit: false,
+    hangBeforeSubmit: false,
+    dropEvents: false,
+    down: false,
+  };
+  const t = await servedTestApp({
+    trading: {
+      wrap: (venue) => faultyVenue(venue, faults),
+      resilience: { timeoutMs: 500, attempts: 1, initialDelayMs: 1 },
+    },
+  });
+  try {
+    const key = await apiKeyFor(t.db.sql, "venue-down");
+    const raw = (path: string, init: RequestInit = {}) =>
+      fetch(`${t.baseUrl}${path}`, {
+        ...init,
+        headers: {
+          "APCA-API-KEY-ID": key.keyId,
+          "APCA-API-SECRET-KEY": key.secret,
+          "Content-Type": "application/json",
+        },
+      });
+    const resting = { ...ORDER, type: "limit", limit_price: "40", time_in_force: "gtc" };
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const res = await raw("/v2/orders", { method: "POST", body: JSON.stringify(resting) });
+      assertEquals(res.status, 200);
+      ids.push((await res.json()).id);
+    }
+    faults.down = true;
+    const one = await raw(`/v2/orders/${ids[0]}`, { method: "DELETE" });
+    await refused(one, 503, 50310000, /service unavailable/);
+    assert(one.headers.get("retry-after"), "a 503 says when to retry");
+    const all = await raw("/v2/orders", { method: "DELETE" });
+    assertEquals(all.status, 207);
+    const items = await all.json();
+    assertEquals(
+      items.map((i: { id: string; status: number; body: { code: number } }) => [
+        i.id,
+        i.status,
+        i.body.code,
+      ]).sort(),
+      ids.map((id) => [id, 503, 50310000]).sort(),
+    );
+    faults.down = false;
+    const open = await (await raw("/v2/orders")).json();
+    assertEquals(open.map((o: { status: string }) => o.status), ["new", "new"]);
+  } finally {
+    faults.down = false;
+    await t.close();
   }
 });
