@@ -8,7 +8,9 @@
  *
  * @module
  */
+import type { Clock } from "../../core/clock.ts";
 import { TradeError } from "../../core/errors.ts";
+import { TtlCache } from "../cache.ts";
 import type {
   Bar,
   BarsPage,
@@ -127,6 +129,13 @@ function mapOf<T>(value: unknown, key: string | null, parse: (v: unknown) => T) 
 
 /** Options of {@link AlpacaMarketData}. */
 export interface AlpacaMarketDataOptions {
+  /**
+   * With a clock, one symbol's latest quote and trade are kept `latestTtlMs` (default 1000)
+   * and concurrent asks share one request: each order's pre-trade checks read both, and every
+   * request counts against the engine's 200 a minute.
+   */
+  clock?: Clock;
+  latestTtlMs?: number;
   /** `iex` or `sip` (historical) / also `delayed_sip` for latest; default: the account's. */
   feed?: string;
   /** Live subscriptions; without one `subscribe` throws. */
@@ -137,10 +146,14 @@ export interface AlpacaMarketDataOptions {
 export class AlpacaMarketData implements MarketData {
   readonly #rest: AlpacaRest;
   readonly #feed: Record<string, string>;
+  readonly #cache: TtlCache | null;
+  readonly #ttl: number;
   #subscriber: MarketSubscriber | null;
 
   constructor(rest: AlpacaRest, options: AlpacaMarketDataOptions = {}) {
     this.#rest = rest;
+    this.#cache = options.clock ? new TtlCache(options.clock, 1_000) : null;
+    this.#ttl = options.latestTtlMs ?? 1_000;
     // deno-lint-ignore no-explicit-any
     this.#feed = options.feed ? { feed: options.feed as any } : {};
     this.#subscriber = options.subscriber ?? null;
@@ -155,9 +168,17 @@ export class AlpacaMarketData implements MarketData {
     return symbol.toUpperCase();
   }
 
+  #cached<T>(key: string, load: () => Promise<T>): Promise<T> {
+    return this.#cache ? this.#cache.get(key, this.#ttl, load) : load();
+  }
+
   /** `GET /v2/stocks/{symbol}/quotes/latest`. Throws `ASSET_NOT_FOUND`. */
   latestQuote(symbol: string): Promise<Quote> {
     const s = this.#symbol(symbol);
+    return this.#cached(`q:${s}`, () => this.#latestQuote(s));
+  }
+
+  #latestQuote(s: string): Promise<Quote> {
     return this.#rest.json(
       `latest quote of "${s}"`,
       () => this.#rest.stocks.stockLatestQuoteSingleRaw({ symbol: s, ...this.#feed }),
@@ -169,6 +190,10 @@ export class AlpacaMarketData implements MarketData {
   /** `GET /v2/stocks/{symbol}/trades/latest`. Throws `ASSET_NOT_FOUND`. */
   latestTrade(symbol: string): Promise<Trade> {
     const s = this.#symbol(symbol);
+    return this.#cached(`t:${s}`, () => this.#latestTrade(s));
+  }
+
+  #latestTrade(s: string): Promise<Trade> {
     return this.#rest.json(
       `latest trade of "${s}"`,
       () => this.#rest.stocks.stockLatestTradeSingleRaw({ symbol: s, ...this.#feed }),

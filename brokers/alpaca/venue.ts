@@ -115,6 +115,7 @@ export class AlpacaVenue implements Venue {
     }, this.budget);
     this.#broker = new AlpacaBroker(this.#rest, options.tradeUpdates ?? null);
     this.#marketData = new AlpacaMarketData(this.#rest, {
+      clock: options.clock,
       ...(options.feed ? { feed: options.feed } : {}),
     });
     this.#marketData.setSubscriber(

@@ -392,3 +392,24 @@ Deno.test("alpaca market data: without a stream, live data is polled over REST, 
     await s.standin.close();
   }
 });
+
+Deno.test("alpaca market data: one symbol's latest quote and trade are shared for a second", async () => {
+  const clock = new TestClock(START);
+  const s = await setup({ clock });
+  try {
+    const md = s.venue.marketData;
+    const path = "/v2/stocks/AAPL/quotes/latest";
+    const [a, b] = await Promise.all([md.latestQuote("AAPL"), md.latestQuote("aapl")]);
+    assertEquals(a, b);
+    await md.latestQuote("AAPL");
+    assertEquals(s.standin.count("GET", path), 1, "concurrent and repeated asks share one");
+    clock.advance(1_000);
+    await md.latestQuote("AAPL");
+    assertEquals(s.standin.count("GET", path), 2, "asked again once a second has passed");
+    await md.latestTrade("AAPL");
+    await md.latestTrade("AAPL");
+    assertEquals(s.standin.count("GET", "/v2/stocks/AAPL/trades/latest"), 1);
+  } finally {
+    await s.standin.close();
+  }
+});
