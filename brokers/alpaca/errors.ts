@@ -85,6 +85,8 @@ export async function toVenueError(
   what: string,
   notFound: NotFoundCode = "ORDER_NOT_FOUND",
 ): Promise<Error> {
+  // The SDK wraps what its fetch throws (the budget's refusal among them) in a FetchError.
+  if (e instanceof sdkErrors.FetchError && e.cause instanceof TradeError) return e.cause;
   if (e instanceof TradeError || e instanceof BrokerUnavailableError) return e;
   if (e instanceof sdkErrors.ApiError) {
     const parsed = await bodyOf(e.response);

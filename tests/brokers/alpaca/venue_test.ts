@@ -413,3 +413,32 @@ Deno.test("alpaca market data: one symbol's latest quote and trade are shared fo
     await s.standin.close();
   }
 });
+
+Deno.test("alpaca budget through the venue: past the budget a submit is RATE_LIMITED and never sent", async () => {
+  const clock = new TestClock(START);
+  const s = await setup({ clock, budget: { perMinute: 2 } });
+  try {
+    await s.broker.getAccount();
+    await s.broker.getClock();
+    const e = await assertRejects(
+      () =>
+        s.broker.submitOrder({
+          symbol: "AAPL",
+          qty: Decimal.parse("1"),
+          side: "buy",
+          type: "market",
+          time_in_force: "day",
+          client_order_id: "cid-over-budget",
+        }),
+      TradeError,
+    );
+    assertEquals(e.code, "RATE_LIMITED");
+    assert(e.message.includes("2 requests a minute"), e.message);
+    assertEquals(s.standin.count("POST", "/v2/orders"), 0, "nothing reached Alpaca");
+    clock.advance(60_000);
+    assertEquals((await s.standin.broker.listOrders({ status: "all" })).length, 0);
+    assert((await s.broker.getAccount()).cash.isPositive(), "a minute later there is room again");
+  } finally {
+    await s.standin.close();
+  }
+});
