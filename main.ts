@@ -297,6 +297,12 @@ function alpacaVenue(config: Config, db: Database, clock: SystemClock): AlpacaVe
     dataUrl: config.alpaca.dataUrl,
     feed: config.alpaca.feed,
     accountHolder: () => findUserIdByUsername(db.sql, accountUser),
+    // The streams (h/adapter-streams) plug in here:
+    //   tradeUpdates: new AlpacaTradeStream({ url: config.alpaca.streamUrl, keyId,
+    //     secret: secretKey, clock, onReconnected: () => engine.reconcile() }),
+    //   marketStream: (rest) => new AlpacaMarketStream({ keyId, secret: secretKey, clock,
+    //     url: alpacaMarketStreamUrl(config.alpaca.feed, config.alpaca.dataStreamUrl),
+    //     fillGap: barsGapFiller(rest) }),
     poll: {
       onError: (e) =>
         log.warning("Polling Alpaca market data failed: {error}", { error: String(e) }),
