@@ -170,7 +170,7 @@ export function accountFromAlpaca(value: unknown): Account {
   const account: Account = {
     id: str(o, "id", what),
     account_number: optStr(o, "account_number") ?? "",
-    // Tradewind's type knows ACTIVE only; the venue's flags below say what is blocked.
+    // Tradewind's type knows ACTIVE only; Alpaca's flags below say what is blocked.
     status: "ACTIVE",
     currency: "USD",
     cash: dec(o, "cash", what),
@@ -188,8 +188,8 @@ export function accountFromAlpaca(value: unknown): Account {
     sma: ZERO_OR(o, "sma", what),
     multiplier: multiplier === "2" || multiplier === "4" ? multiplier : "1",
     shorting_enabled: bool(o, "shorting_enabled"),
-    // A status other than ACTIVE blocks trading, whatever the flag says.
-    trading_blocked: bool(o, "trading_blocked") || str(o, "status", what) !== "ACTIVE",
+    // Alpaca's own flag: it refuses orders itself when its account status forbids them.
+    trading_blocked: bool(o, "trading_blocked"),
     transfers_blocked: bool(o, "transfers_blocked"),
     account_blocked: bool(o, "account_blocked"),
     trade_suspended_by_user: bool(o, "trade_suspended_by_user"),
