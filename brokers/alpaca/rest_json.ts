@@ -5,7 +5,8 @@
  *
  * Every parser throws {@link AlpacaShapeError} when a required field is missing or malformed,
  * naming the field and the value, so a body that is not what Alpaca documents is never
- * half-read into the ledger. The trade-updates stream client reuses {@link orderFromAlpaca}.
+ * half-read into the ledger. Orders are read by core's one wire parser, as the stream clients'
+ * ./mapping.ts reads them (one of the two wrappers can go once both branches are merged).
  *
  * @module
  */
