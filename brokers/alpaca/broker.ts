@@ -227,12 +227,13 @@ export class AlpacaBroker implements Broker {
       "get calendar",
       () =>
         this.#rest.calendar.legacyCalendarRaw({
-          start: new Date(`${start}T00:00:00Z`),
-          end: new Date(`${end}T00:00:00Z`),
+          // The SDK sends instants (midnight UTC, the evening before in New York): ask for a
+          // day more on each side, whichever zone Alpaca reads them in, and keep the range.
+          start: new Date(Date.parse(`${start}T00:00:00Z`) - 86_400_000),
+          end: new Date(Date.parse(`${end}T00:00:00Z`) + 86_400_000),
         }),
       (b) => arr(b, "the calendar").map(tradingDayFromAlpaca),
     );
-    // The SDK sends midnight UTC; keep exactly the days asked for.
     return days.filter((d) => d.date >= start && d.date <= end);
   }
 
