@@ -54,7 +54,9 @@ export function orderFromAlpaca(json: unknown): Order {
  * Reads the `data` of a `trade_updates` frame into a {@link TradeUpdate}. `timestamp` falls
  * back to the order's `updated_at` (then `created_at`) for events that carry none (`new`,
  * `pending_*`); fills carry `price`, `qty`, `position_qty` (signed) and `execution_id` as
- * given. Unknown events are refused rather than guessed.
+ * given. The statuses Alpaca announces with no event of their own (`held`,
+ * `accepted_for_bidding`, `pending_review`), if ever sent as events, become `restated` with the
+ * order as sent; other unknown events are refused rather than guessed.
  *
  * @throws {AlpacaPayloadError} when the event name, the order or an amount does not read.
  */
@@ -62,7 +64,10 @@ export function tradeUpdateFromAlpaca(data: unknown): TradeUpdate {
   if (!isRecord(data)) {
     throw new AlpacaPayloadError("Cannot read trade update: not an object", data);
   }
-  const event = data.event;
+  const named = data.event;
+  // Alpaca names no event after these statuses; should one arrive, it still carries the order's
+  // new state, which `restated` (the venue changed the order) conveys without inventing a step.
+  const event = typeof named === "string" && STATUS_ONLY.has(named) ? "restated" : named;
   if (typeof event !== "string" || !(TRADE_UPDATE_EVENTS as readonly string[]).includes(event)) {
     throw new AlpacaPayloadError(
       `Cannot read trade update: unknown event "${String(event)}"`,
@@ -95,6 +100,8 @@ export function tradeUpdateFromAlpaca(data: unknown): TradeUpdate {
   }
   return update;
 }
+
+const STATUS_ONLY = new Set(["held", "accepted_for_bidding", "pending_review"]);
 
 function eventTime(
   value: unknown,
