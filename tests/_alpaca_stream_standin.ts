@@ -192,6 +192,7 @@ export function serveAlpacaStreams(options: StandinOptions = {}): AlpacaStreamSt
     const feed = /^\/v2\/([a-z_]+)$/.exec(path)?.[1];
     if (path !== "/stream" && !feed) return new Response("not found", { status: 404 });
     accepted[path] = (accepted[path] ?? 0) + 1;
+    const msgpack = req.headers.get("content-type") === "application/msgpack";
     const { socket, response } = Deno.upgradeWebSocket(req);
     socket.binaryType = "arraybuffer";
     const decodeIn = (data: unknown): Record<string, unknown> | null => {
@@ -207,7 +208,7 @@ export function serveAlpacaStreams(options: StandinOptions = {}): AlpacaStreamSt
     if (feed) {
       const conn: StandinMarketConn = {
         feed,
-        codec: req.headers.get("content-type") === "application/msgpack" ? "msgpack" : "json",
+        codec: msgpack ? "msgpack" : "json",
         key: null,
         subs: { trades: new Set(), quotes: new Set(), bars: new Set() },
         socket,
