@@ -36,9 +36,21 @@ import {
   wants,
 } from "./market_protocol.ts";
 
-/** Alpaca's production market-data stream for a feed (`iex`, `sip`, `delayed_sip`, `test`). */
-export function alpacaMarketStreamUrl(feed: string): string {
-  return `wss://stream.data.alpaca.markets/v2/${feed}`;
+/**
+ * The market-data stream URL of a feed (`iex`, `sip`, `delayed_sip`, `test`): Alpaca's, or
+ * under `base` (a proxy or a Tradewind serving `/v2/{feed}`; `http(s)://` becomes `ws(s)://`).
+ *
+ * @example
+ * ```ts
+ * alpacaMarketStreamUrl("iex"); // "wss://stream.data.alpaca.markets/v2/iex"
+ * alpacaMarketStreamUrl("iex", "http://127.0.0.1:8080"); // "ws://127.0.0.1:8080/v2/iex"
+ * ```
+ */
+export function alpacaMarketStreamUrl(
+  feed: string,
+  base = "wss://stream.data.alpaca.markets",
+): string {
+  return `${base.replace(/^http/, "ws").replace(/\/+$/, "")}/v2/${feed}`;
 }
 
 /** Fetches the minute bars of `symbol` from `fromMs` to `toMs` (inclusive, epoch ms). */
@@ -144,9 +156,13 @@ export class AlpacaMarketStream {
   /**
    * Connects (once; {@link subscribe} does it for you).
    *
-   * @throws {Error} when another stream of this process holds the same feed and key.
+   * @throws {Error} when another stream of this process holds the same feed and key, or once
+   *   the stream is closed.
    */
   start(): void {
+    if (this.#status.state === "closed") {
+      throw new Error(`Cannot start stream "${this.#options.url}": it was closed`);
+    }
     if (this.#started) return;
     if (heldFeeds.has(this.#feedKey)) {
       throw new Error(

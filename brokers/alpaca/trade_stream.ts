@@ -19,9 +19,20 @@ import { decodeFrame } from "./_codec.ts";
 import { ReconnectingSocket } from "./_socket.ts";
 import { AlpacaPayloadError, tradeUpdateFromAlpaca } from "./mapping.ts";
 
-/** Alpaca's trading stream: paper unless `live`. */
-export function alpacaTradeStreamUrl(live = false): string {
-  return live ? "wss://api.alpaca.markets/stream" : "wss://paper-api.alpaca.markets/stream";
+/**
+ * The trading stream URL: Alpaca's paper one unless `live`, or `/stream` under a trading base
+ * URL (a proxy or a Tradewind; `http(s)://` becomes `ws(s)://`).
+ *
+ * @example
+ * ```ts
+ * alpacaTradeStreamUrl({ live: false }); // "wss://paper-api.alpaca.markets/stream"
+ * alpacaTradeStreamUrl({ base: "http://127.0.0.1:8080" }); // "ws://127.0.0.1:8080/stream"
+ * ```
+ */
+export function alpacaTradeStreamUrl(options: { live?: boolean; base?: string } = {}): string {
+  const base = options.base ??
+    (options.live ? "https://api.alpaca.markets" : "https://paper-api.alpaca.markets");
+  return `${base.replace(/^http/, "ws").replace(/\/+$/, "")}/stream`;
 }
 
 /** What the shell must do. */
@@ -198,8 +209,11 @@ export class AlpacaTradeStream {
     return () => this.#statusListeners.delete(fn);
   }
 
-  /** Connects (once; {@link onTradeUpdate} does it for you). */
+  /** Connects (once; {@link onTradeUpdate} does it for you). @throws {Error} once closed. */
   start(): void {
+    if (this.#status.state === "closed") {
+      throw new Error(`Cannot start stream "${this.#options.url}": it was closed`);
+    }
     if (this.#started) return;
     this.#started = true;
     this.#socket.start({
@@ -234,7 +248,11 @@ export class AlpacaTradeStream {
     if (this.#socket.state === "connecting") this.#setStatus({ state: "connecting" });
   }
 
-  /** Listens to trade updates, in the order Alpaca sent them; starts the connection. */
+  /**
+   * Listens to trade updates, in the order Alpaca sent them; starts the connection.
+   *
+   * @throws {Error} once the stream is closed.
+   */
   onTradeUpdate(listener: (update: TradeUpdate) => void): Unsubscribe {
     this.#listeners.add(listener);
     this.start();

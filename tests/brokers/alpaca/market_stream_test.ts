@@ -1,6 +1,7 @@
 import {
   AlpacaMarketStream,
   type AlpacaMarketStreamOptions,
+  alpacaMarketStreamUrl,
   barsGapFiller,
   type MarketStreamStatus,
 } from "../../../brokers/alpaca/market_stream.ts";
@@ -372,4 +373,39 @@ Deno.test("barsGapFiller pages through MarketData.bars in ascending order", asyn
     ["1Min", m(1), m(3), "asc", undefined],
     ["1Min", m(1), m(3), "asc", "p2"],
   ]);
+});
+
+Deno.test("alpacaMarketStreamUrl names Alpaca's feed URL or one under a proxy's base", () => {
+  assertEquals(alpacaMarketStreamUrl("iex"), "wss://stream.data.alpaca.markets/v2/iex");
+  assertEquals(
+    alpacaMarketStreamUrl("sip", "https://proxy.example/"),
+    "wss://proxy.example/v2/sip",
+  );
+  assertEquals(alpacaMarketStreamUrl("iex", "http://127.0.0.1:8080"), "ws://127.0.0.1:8080/v2/iex");
+  assertThrows(
+    () => new AlpacaMarketStream({ url: "https://x", keyId: KEY, secret: SECRET }),
+    TypeError,
+  );
+  assertThrows(() => new AlpacaMarketStream({ url: "wss://x", keyId: KEY, secret: "" }), TypeError);
+});
+
+Deno.test("AlpacaMarketStream cannot be started again once closed, and frees its feed", async () => {
+  const r = rig();
+  try {
+    r.stream.subscribe({ trades: ["AAPL"] }, () => {});
+    await live(r);
+    await r.stream.close();
+    assertThrows(() => r.stream.start(), Error, "closed");
+    const next = new AlpacaMarketStream({
+      url: r.standin.marketUrl("iex"),
+      keyId: KEY,
+      secret: SECRET,
+      clock: r.clock,
+    });
+    next.subscribe({ trades: ["AAPL"] }, () => {});
+    await until("next live", () => next.status.state === "live");
+    await next.close();
+  } finally {
+    await r.close();
+  }
 });

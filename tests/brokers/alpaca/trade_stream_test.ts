@@ -1,6 +1,7 @@
 import {
   AlpacaTradeStream,
   type AlpacaTradeStreamOptions,
+  alpacaTradeStreamUrl,
   TradeSession,
 } from "../../../brokers/alpaca/trade_stream.ts";
 import type { TradeUpdate } from "../../../brokers/broker.ts";
@@ -189,4 +190,13 @@ Deno.test("TradeSession drops a repeated fill and keeps going past a malformed e
   assertEquals(bad[0]?.kind, "warn");
   assertEquals(s.received({ action: "error", data: { error_message: "boom" } })[0]?.kind, "warn");
   assertEquals(s.phase, "live");
+});
+
+Deno.test("alpacaTradeStreamUrl: paper by default, live only when asked, or /stream under a base", () => {
+  assertEquals(alpacaTradeStreamUrl(), "wss://paper-api.alpaca.markets/stream");
+  assertEquals(alpacaTradeStreamUrl({ live: true }), "wss://api.alpaca.markets/stream");
+  assertEquals(
+    alpacaTradeStreamUrl({ base: "http://127.0.0.1:8080/" }),
+    "ws://127.0.0.1:8080/stream",
+  );
 });
