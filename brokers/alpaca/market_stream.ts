@@ -37,20 +37,20 @@ import {
 } from "./market_protocol.ts";
 
 /**
- * The market-data stream URL of a feed (`iex`, `sip`, `delayed_sip`, `test`): Alpaca's, or
- * under `base` (a proxy or a Tradewind serving `/v2/{feed}`; `http(s)://` becomes `ws(s)://`).
+ * The market-data stream URL of a feed (`iex`, `sip`, `delayed_sip`, `test`) under a versioned
+ * base: Alpaca's by default, or a proxy's or a Tradewind's (`http(s)://` becomes `ws(s)://`).
  *
  * @example
  * ```ts
  * alpacaMarketStreamUrl("iex"); // "wss://stream.data.alpaca.markets/v2/iex"
- * alpacaMarketStreamUrl("iex", "http://127.0.0.1:8080"); // "ws://127.0.0.1:8080/v2/iex"
+ * alpacaMarketStreamUrl("iex", "http://127.0.0.1:8080/v2"); // "ws://127.0.0.1:8080/v2/iex"
  * ```
  */
 export function alpacaMarketStreamUrl(
   feed: string,
-  base = "wss://stream.data.alpaca.markets",
+  base = "wss://stream.data.alpaca.markets/v2",
 ): string {
-  return `${base.replace(/^http/, "ws").replace(/\/+$/, "")}/v2/${feed}`;
+  return `${base.replace(/^http/, "ws").replace(/\/+$/, "")}/${feed}`;
 }
 
 /** Fetches the minute bars of `symbol` from `fromMs` to `toMs` (inclusive, epoch ms). */

@@ -17,7 +17,7 @@ import type { TradeUpdate, Unsubscribe } from "../broker.ts";
 import type { BackoffOptions } from "./_backoff.ts";
 import { decodeFrame } from "./_codec.ts";
 import { ReconnectingSocket } from "./_socket.ts";
-import { AlpacaPayloadError, tradeUpdateFromAlpaca } from "./mapping.ts";
+import { TradeUpdateError, tradeUpdateFromAlpaca } from "./trade_update.ts";
 
 /**
  * The trading stream URL: Alpaca's paper one unless `live`, or `/stream` under a trading base
@@ -135,7 +135,7 @@ export class TradeSession {
         }
         return [{ kind: "update", update }];
       } catch (e) {
-        if (!(e instanceof AlpacaPayloadError)) throw e;
+        if (!(e instanceof TradeUpdateError)) throw e;
         return [{ kind: "warn", message: e.message, payload: e.payload }];
       }
     }

@@ -1,11 +1,5 @@
-import {
-  AlpacaPayloadError,
-  orderFromAlpaca,
-  tradeUpdateFromAlpaca,
-} from "../../../brokers/alpaca/mapping.ts";
-import { Backoff } from "../../../brokers/alpaca/_backoff.ts";
-import { TRADE_UPDATE_EVENTS } from "../../../core/order_types.ts";
-import { assert, assertEquals, assertStringIncludes, assertThrows } from "../../_assert.ts";
+import { AlpacaPayloadError, orderFromAlpaca } from "../../../brokers/alpaca/mapping.ts";
+import { assertEquals, assertStringIncludes, assertThrows } from "../../_assert.ts";
 import { alpacaOrderJson } from "../../_alpaca_stream_standin.ts";
 
 Deno.test("orderFromAlpaca reads every field: decimals from strings, nanosecond timestamps to ms", () => {
@@ -68,83 +62,4 @@ Deno.test("orderFromAlpaca refuses a malformed order with AlpacaPayloadError nam
   assertStringIncludes(e.message, "61e69015");
   assertStringIncludes(e.message, "qty");
   assertThrows(() => orderFromAlpaca("nope"), AlpacaPayloadError);
-});
-
-Deno.test("tradeUpdateFromAlpaca reads a fill with price, qty, signed position_qty and execution id", () => {
-  const u = tradeUpdateFromAlpaca({
-    event: "partial_fill",
-    execution_id: "exec-1",
-    order: alpacaOrderJson({ status: "partially_filled", filled_qty: "4" }),
-    position_qty: "-4",
-    price: "150.2",
-    qty: "4",
-    timestamp: "2026-11-23T15:00:02.024916716Z",
-  });
-  assertEquals(u.event, "partial_fill");
-  assertEquals(u.order.status, "partially_filled");
-  assertEquals(u.price?.toString(), "150.2");
-  assertEquals(u.qty?.toString(), "4");
-  assertEquals(u.position_qty?.toString(), "-4");
-  assertEquals(u.execution_id, "exec-1");
-  assertEquals(u.timestamp, Date.parse("2026-11-23T15:00:02.024Z"));
-});
-
-Deno.test("tradeUpdateFromAlpaca reads every event of ALPACA.md §7.1; without a timestamp it uses the order's", () => {
-  for (const event of TRADE_UPDATE_EVENTS) {
-    const fill = event === "fill" || event === "partial_fill";
-    const u = tradeUpdateFromAlpaca({
-      event,
-      order: alpacaOrderJson(),
-      ...(fill ? { price: "1", qty: "1", position_qty: "1", execution_id: `x-${event}` } : {}),
-    });
-    assertEquals(u.event, event);
-    assertEquals(u.timestamp, Date.parse("2026-11-23T15:00:01.500Z"));
-  }
-});
-
-Deno.test("tradeUpdateFromAlpaca reads a status-named event such as held as restated, keeping the order", () => {
-  const u = tradeUpdateFromAlpaca({ event: "held", order: alpacaOrderJson({ status: "held" }) });
-  assertEquals([u.event, u.order.status], ["restated", "held"]);
-});
-
-Deno.test("tradeUpdateFromAlpaca refuses unknown events, a missing order and fills without a price", () => {
-  const order = alpacaOrderJson();
-  assertStringIncludes(
-    assertThrows(() => tradeUpdateFromAlpaca({ event: "teleported", order }), AlpacaPayloadError)
-      .message,
-    '"teleported"',
-  );
-  assertThrows(() => tradeUpdateFromAlpaca({ event: "new" }), AlpacaPayloadError);
-  assertThrows(() => tradeUpdateFromAlpaca({ event: "fill", order, qty: "1" }), AlpacaPayloadError);
-  assertThrows(
-    () => tradeUpdateFromAlpaca({ event: "fill", order, qty: "1", price: "abc" }),
-    AlpacaPayloadError,
-  );
-  assertThrows(
-    () => tradeUpdateFromAlpaca({ event: "canceled", order, timestamp: "yesterday" }),
-    AlpacaPayloadError,
-  );
-});
-
-Deno.test("Backoff grows exponentially with seeded jitter, caps, and resets", () => {
-  const delays = (seed: number) => {
-    let x = seed;
-    const b = new Backoff({
-      initialMs: 1000,
-      maxMs: 8000,
-      jitter: 0.2,
-      random: () => (x = (x * 9301 + 49297) % 233280) / 233280,
-    });
-    return [b.next(), b.next(), b.next(), b.next(), b.next(), b.next()];
-  };
-  const a = delays(7);
-  assertEquals(a, delays(7));
-  const bases = [1000, 2000, 4000, 8000, 8000, 8000];
-  a.forEach((d, i) => assert(d >= bases[i]! * 0.8 && d <= Math.min(8000, bases[i]! * 1.2), `${d}`));
-  const fixed = new Backoff({ initialMs: 500, jitter: 0 });
-  assertEquals([fixed.next(), fixed.next()], [500, 1000]);
-  fixed.reset();
-  assertEquals(fixed.next(), 500);
-  assertThrows(() => new Backoff({ initialMs: 0 }), RangeError);
-  assertThrows(() => new Backoff({ jitter: 2 }), RangeError);
 });

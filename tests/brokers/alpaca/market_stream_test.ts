@@ -378,10 +378,13 @@ Deno.test("barsGapFiller pages through MarketData.bars in ascending order", asyn
 Deno.test("alpacaMarketStreamUrl names Alpaca's feed URL or one under a proxy's base", () => {
   assertEquals(alpacaMarketStreamUrl("iex"), "wss://stream.data.alpaca.markets/v2/iex");
   assertEquals(
-    alpacaMarketStreamUrl("sip", "https://proxy.example/"),
+    alpacaMarketStreamUrl("sip", "https://proxy.example/v2/"),
     "wss://proxy.example/v2/sip",
   );
-  assertEquals(alpacaMarketStreamUrl("iex", "http://127.0.0.1:8080"), "ws://127.0.0.1:8080/v2/iex");
+  assertEquals(
+    alpacaMarketStreamUrl("iex", "http://127.0.0.1:8080/v2"),
+    "ws://127.0.0.1:8080/v2/iex",
+  );
   assertThrows(
     () => new AlpacaMarketStream({ url: "https://x", keyId: KEY, secret: SECRET }),
     TypeError,
