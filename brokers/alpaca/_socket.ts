@@ -33,6 +33,12 @@ export interface ReconnectingSocketOptions {
   backoff?: BackoffOptions;
   /** A connection must call {@link ReconnectingSocket.healthy} this soon after opening. */
   handshakeTimeoutMs: number;
+  /**
+   * Once healthy, a connection silent this long is taken for dead (a half-open TCP link that
+   * Deno's WebSocket cannot ping) and replaced. Off by default: both Alpaca streams may be
+   * quiet for hours.
+   */
+  idleTimeoutMs?: number;
 }
 
 /** A WebSocket that reconnects until told to stop. */
@@ -44,6 +50,7 @@ export class ReconnectingSocket {
   #state: SocketState = "idle";
   #cancelTimer: (() => void) | null = null;
   #closing: Promise<void> | null = null;
+  #healthy = false;
 
   /** @throws {TypeError} when `url` is not a ws:// or wss:// URL. */
   constructor(options: ReconnectingSocketOptions) {
@@ -84,6 +91,8 @@ export class ReconnectingSocket {
   healthy(): void {
     this.#clearTimer();
     this.#backoff.reset();
+    this.#healthy = true;
+    this.#armIdle();
   }
 
   /** Closes the connection and reconnects after the next backoff delay. */
@@ -137,6 +146,7 @@ export class ReconnectingSocket {
   #connect(): void {
     if (this.#state === "failed" || this.#state === "closed") return;
     this.#state = "connecting";
+    this.#healthy = false;
     const { url, headers } = this.#options;
     let ws: WebSocket;
     try {
@@ -159,6 +169,7 @@ export class ReconnectingSocket {
     };
     ws.onmessage = (e: MessageEvent) => {
       if (this.#ws !== ws) return;
+      if (this.#healthy) this.#armIdle();
       this.#handler?.message(e.data as string | ArrayBuffer);
     };
     ws.onerror = () => {};
@@ -196,6 +207,17 @@ export class ReconnectingSocket {
       this.#cancelTimer = null;
       this.#connect();
     }, delay);
+  }
+
+  /** (Re)starts the silence deadline of a healthy connection, when one is configured. */
+  #armIdle(): void {
+    const idle = this.#options.idleTimeoutMs;
+    if (!idle) return;
+    this.#clearTimer();
+    this.#cancelTimer = this.#options.clock.setTimer(() => {
+      this.#cancelTimer = null;
+      this.drop(`Nothing received for ${idle} ms`);
+    }, idle);
   }
 
   #stopped(): boolean {

@@ -71,6 +71,8 @@ export interface AlpacaMarketStreamOptions {
   fillGap?: GapFiller;
   /** Alpaca must authenticate this soon after the socket opens, else reconnect. Default 15 s. */
   authTimeoutMs?: number;
+  /** Reconnect when nothing arrives this long (a dead link); default off. */
+  idleTimeoutMs?: number;
   log?: Logger;
 }
 
@@ -128,6 +130,7 @@ export class AlpacaMarketStream {
       clock: this.#clock,
       backoff: options.backoff,
       handshakeTimeoutMs: options.authTimeoutMs ?? 15_000,
+      ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
     });
     this.#feedKey = `${options.url} ${options.keyId}`;
   }

@@ -159,6 +159,8 @@ export interface AlpacaTradeStreamOptions {
   backoff?: BackoffOptions;
   /** Alpaca must authorize and ack the listen this soon after opening. Default 15 s. */
   authTimeoutMs?: number;
+  /** Reconnect when nothing arrives this long (a dead link); default off. */
+  idleTimeoutMs?: number;
   log?: Logger;
 }
 
@@ -195,6 +197,7 @@ export class AlpacaTradeStream {
       clock: options.clock ?? new SystemClock(),
       backoff: options.backoff,
       handshakeTimeoutMs: options.authTimeoutMs ?? 15_000,
+      ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
     });
   }
 

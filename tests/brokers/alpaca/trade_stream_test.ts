@@ -200,3 +200,22 @@ Deno.test("alpacaTradeStreamUrl: paper by default, live only when asked, or /str
     "ws://127.0.0.1:8080/stream",
   );
 });
+
+Deno.test("AlpacaTradeStream with idleTimeoutMs replaces a connection that went silent, then reconciles", async () => {
+  let reconciled = 0;
+  const r = rig({ idleTimeoutMs: 30_000, onReconnected: () => void reconciled++ });
+  try {
+    await until("live", () => r.stream.status.state === "live");
+    r.clock.advance(20_000);
+    r.standin.tradeUpdate(eventData("new", 1));
+    await until("update", () => r.updates.length === 1);
+    r.clock.advance(20_000);
+    assertEquals(r.stream.status.state, "live");
+    r.clock.advance(10_000);
+    await until("waiting", () => r.stream.status.state === "waiting");
+    r.clock.advance(r.stream.status.delayMs!);
+    await until("reconciled", () => reconciled === 1);
+  } finally {
+    await r.close();
+  }
+});
