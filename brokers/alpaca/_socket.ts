@@ -31,7 +31,7 @@ export interface ReconnectingSocketOptions {
   headers?: Record<string, string>;
   clock: Clock;
   backoff?: BackoffOptions;
-  /** A connection must call {@link ReconnectingSocket.healthy} this soon after opening. */
+  /** A connection must call {@link ReconnectingSocket.healthy} this soon after it is started. */
   handshakeTimeoutMs: number;
   /**
    * Once healthy, a connection silent this long is taken for dead (a half-open TCP link that
@@ -157,14 +157,16 @@ export class ReconnectingSocket {
     }
     ws.binaryType = "arraybuffer";
     this.#ws = ws;
+    // One deadline for the TCP/TLS/upgrade and the protocol's handshake: a connect that hangs
+    // is retried like an auth that never comes.
+    this.#clearTimer();
+    this.#cancelTimer = this.#options.clock.setTimer(() => {
+      this.#cancelTimer = null;
+      this.drop(`No handshake within ${this.#options.handshakeTimeoutMs} ms`);
+    }, this.#options.handshakeTimeoutMs);
     ws.onopen = () => {
       if (this.#ws !== ws) return;
       this.#state = "open";
-      this.#clearTimer();
-      this.#cancelTimer = this.#options.clock.setTimer(() => {
-        this.#cancelTimer = null;
-        this.drop(`No handshake within ${this.#options.handshakeTimeoutMs} ms`);
-      }, this.#options.handshakeTimeoutMs);
       this.#handler?.opened();
     };
     ws.onmessage = (e: MessageEvent) => {

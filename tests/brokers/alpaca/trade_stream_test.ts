@@ -219,3 +219,30 @@ Deno.test("AlpacaTradeStream with idleTimeoutMs replaces a connection that went 
     await r.close();
   }
 });
+
+Deno.test("AlpacaTradeStream keeps retrying an unreachable server with growing delays", async () => {
+  const probe = Deno.listen({ port: 0, hostname: "127.0.0.1" });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const clock = new TestClock(0);
+  const stream = new AlpacaTradeStream({
+    url: `ws://127.0.0.1:${port}/stream`,
+    keyId: KEY,
+    secret: SECRET,
+    clock,
+    backoff: { initialMs: 1000, maxMs: 8000, jitter: 0 },
+  });
+  try {
+    stream.start();
+    await until("first wait", () => stream.status.state === "waiting");
+    assertEquals([stream.status.attempt, stream.status.delayMs], [1, 1000]);
+    clock.advance(1000);
+    await until(
+      "second wait",
+      () => stream.status.state === "waiting" && stream.status.attempt === 2,
+    );
+    assertEquals(stream.status.delayMs, 2000);
+  } finally {
+    await stream.close();
+  }
+});
