@@ -85,8 +85,14 @@ export class MarketSession {
   #server: Sets = emptySets();
   /** Subscribe/unsubscribe requests awaiting Alpaca's answer, oldest first. */
   #inflight: { action: "subscribe" | "unsubscribe"; sub: Required<MarketSubscription> }[] = [];
-  /** Per symbol: time of the last bar delivered (or the baseline from which bars are due). */
+  /** Per symbol: time of the last bar delivered. Only this drops live bars as repeats. */
   readonly #lastBar = new Map<string, number>();
+  /**
+   * Per symbol subscribed before any bar came: the minute before the subscription, where a
+   * gap fill starts if the link drops before the first bar. Never used to drop a live bar, so
+   * a local clock that runs ahead of Alpaca's cannot hide bars.
+   */
+  readonly #barsSince = new Map<string, number>();
   /** Per symbol with a gap fill under way: live bars held back, and whether to fill again. */
   readonly #filling = new Map<string, { held: MarketEvent[]; again: boolean }>();
   #lives = 0;
@@ -147,7 +153,7 @@ export class MarketSession {
         if (n === 0 || this.#refused[ch].delete(s)) fresh[ch].push(s);
         if (ch === "bars" && s !== "*" && n === 0 && !this.#lastBar.has(s)) {
           // Bars are due from the minute in progress on.
-          this.#lastBar.set(s, Math.floor(nowMs / MINUTE_MS) * MINUTE_MS - MINUTE_MS);
+          this.#barsSince.set(s, Math.floor(nowMs / MINUTE_MS) * MINUTE_MS - MINUTE_MS);
         }
       }
     }
@@ -169,9 +175,10 @@ export class MarketSession {
         }
       }
     }
-    for (const s of [...this.#lastBar.keys()]) {
+    for (const s of new Set([...this.#lastBar.keys(), ...this.#barsSince.keys()])) {
       if (!this.#barsWanted(s)) {
         this.#lastBar.delete(s);
+        this.#barsSince.delete(s);
         this.#filling.delete(s);
       }
     }
@@ -222,8 +229,12 @@ export class MarketSession {
     if (!state) return [];
     const fetched = [...bars].map((bar): MarketEvent => ({ type: "bar", symbol, bar }))
       .sort((a, b) => barMs(a) - barMs(b));
+    const since = this.#lastBar.has(symbol) ? undefined : this.#barsSince.get(symbol);
     const events: MarketEvent[] = [];
-    for (const e of fetched) if (this.#advance(e)) events.push(e);
+    for (const e of fetched) {
+      if (since !== undefined && barMs(e) <= since) continue;
+      if (this.#advance(e)) events.push(e);
+    }
     if (state.again && this.#phase === "live") {
       state.again = false;
       const more = this.#gapFrom(symbol, nowMs);
@@ -272,7 +283,7 @@ export class MarketSession {
     const out: MarketEffect[] = [{ kind: "live", reconnected }];
     out.push(...this.#request("subscribe", this.wanted));
     if (reconnected && this.#gapFill) {
-      for (const symbol of this.#lastBar.keys()) {
+      for (const symbol of new Set([...this.#lastBar.keys(), ...this.#barsSince.keys()])) {
         const state = this.#filling.get(symbol);
         if (state) {
           state.again = true;
@@ -290,7 +301,7 @@ export class MarketSession {
 
   /** The fill of `symbol`'s missed minutes, up to the last complete one; null if none. */
   #gapFrom(symbol: string, nowMs: number): MarketEffect | null {
-    const last = this.#lastBar.get(symbol);
+    const last = this.#lastBar.get(symbol) ?? this.#barsSince.get(symbol);
     if (last === undefined) return null;
     const fromMs = last + MINUTE_MS;
     const toMs = Math.floor(nowMs / MINUTE_MS) * MINUTE_MS - MINUTE_MS;
@@ -369,7 +380,10 @@ export class MarketSession {
     const t = barMs(event);
     const last = this.#lastBar.get(event.symbol);
     if (last !== undefined && t <= last) return false;
-    if (this.#barsWanted(event.symbol)) this.#lastBar.set(event.symbol, t);
+    if (this.#barsWanted(event.symbol)) {
+      this.#lastBar.set(event.symbol, t);
+      this.#barsSince.delete(event.symbol);
+    }
     return true;
   }
 }

@@ -252,3 +252,26 @@ Deno.test("MarketSession: a failed gap fill releases the held bars; a drop durin
   s.received([barItem("SPY", m(8))], m(9));
   assertEquals(barTimes(delivered(s.gapFailed("SPY"))), ["SPY@15:08"]);
 });
+
+Deno.test("MarketSession never drops a live bar because the local clock runs ahead, yet fills from the subscription minute", () => {
+  const m = (k: number) => Date.parse("2026-11-23T15:00:00Z") + k * MIN;
+  const s = new MarketSession(AUTH, { gapFill: true });
+  // Subscribed at 15:10 by a clock five minutes fast; Alpaca's bars say 15:04 and 15:05.
+  s.addListener({ bars: ["AAPL"] }, m(10));
+  live(s, m(10));
+  assertEquals(barTimes(delivered(s.received([barItem("AAPL", m(4))], m(10)))), ["AAPL@15:04"]);
+  // Dropped before any bar: the fill starts at the subscription minute.
+  const t = new MarketSession(AUTH, { gapFill: true });
+  t.addListener({ bars: ["SPY"] }, m(0) + 30_000);
+  live(t, m(0) + 30_000);
+  t.closed();
+  assertEquals(live(t, m(3) + 5000).filter((e) => e.kind === "fill_gap"), [
+    { kind: "fill_gap", symbol: "SPY", fromMs: m(0), toMs: m(2) },
+  ]);
+  const filled = t.gapFilled(
+    "SPY",
+    [restBar(m(-2)), restBar(m(-1)), restBar(m(0)), restBar(m(1))],
+    m(3),
+  );
+  assertEquals(barTimes(delivered(filled)), ["SPY@15:00", "SPY@15:01"]);
+});
