@@ -7,7 +7,9 @@
  * It keeps one union of what every listener wants (reference-counted per channel and
  * symbol), resends it after each reconnect, and guarantees that bars reach listeners once
  * per symbol and minute, in time order: after a reconnect, live bars of each symbol wait
- * while the missed minutes are fetched over REST, then both are merged by time.
+ * while the missed minutes are fetched over REST, then both are merged by time. Only symbols
+ * subscribed by name are filled; those streamed only through `*` are not (one REST request
+ * each could exhaust the request budget orders share), and a warning says how many.
  *
  * @module
  */
@@ -283,7 +285,14 @@ export class MarketSession {
     const out: MarketEffect[] = [{ kind: "live", reconnected }];
     out.push(...this.#request("subscribe", this.wanted));
     if (reconnected && this.#gapFill) {
+      let starOnly = 0;
       for (const symbol of new Set([...this.#lastBar.keys(), ...this.#barsSince.keys()])) {
+        if (!this.#wanted.bars.has(symbol) || this.#refused.bars.has(symbol)) {
+          // Streamed only through `*`: one REST request per symbol could take the whole
+          // request budget orders share; those gaps stay (and are said so).
+          if (!this.#refused.bars.has(symbol)) starOnly++;
+          continue;
+        }
         const state = this.#filling.get(symbol);
         if (state) {
           state.again = true;
@@ -294,6 +303,13 @@ export class MarketSession {
           this.#filling.set(symbol, { held: [], again: false });
           out.push(effect);
         }
+      }
+      if (starOnly > 0) {
+        out.push({
+          kind: "warn",
+          message:
+            `Not filling the bars missed by ${starOnly} symbols streamed only through bars "*": subscribe to them by name to have gaps filled`,
+        });
       }
     }
     return out;

@@ -110,6 +110,7 @@ export class AlpacaMarketStream {
   readonly #feedKey: string;
   #status: MarketStreamStatus = { state: "idle" };
   #started = false;
+  #fills: Promise<void> = Promise.resolve();
 
   /** @throws {TypeError} when the URL is not ws:// or wss://, or a credential is empty. */
   constructor(options: AlpacaMarketStreamOptions) {
@@ -294,10 +295,17 @@ export class AlpacaMarketStream {
     }
   }
 
+  /** Runs gap fills one at a time, so a reconnect does not burst the shared REST budget. */
   #fill(symbol: string, fromMs: number, toMs: number): void {
+    this.#fills = this.#fills.then(() => this.#fillOne(symbol, fromMs, toMs)).catch((e) =>
+      this.#log.error("A gap fill failed: {error}", { error: String(e) })
+    );
+  }
+
+  #fillOne(symbol: string, fromMs: number, toMs: number): Promise<void> {
     const fill = this.#options.fillGap;
-    if (!fill) return;
-    fill(symbol, fromMs, toMs).then(
+    if (!fill || this.#status.state === "closed") return Promise.resolve();
+    return Promise.resolve().then(() => fill(symbol, fromMs, toMs)).then(
       (bars) => this.#apply(this.#session.gapFilled(symbol, bars, this.#clock.now())),
       (e) => {
         this.#log.error(

@@ -275,3 +275,21 @@ Deno.test("MarketSession never drops a live bar because the local clock runs ahe
   );
   assertEquals(barTimes(delivered(filled)), ["SPY@15:00", "SPY@15:01"]);
 });
+
+Deno.test("MarketSession fills gaps only for symbols subscribed by name, and says how many it skipped", () => {
+  const m = (k: number) => Date.parse("2026-11-23T15:00:00Z") + k * MIN;
+  const s = new MarketSession(AUTH, { gapFill: true });
+  s.addListener({ bars: ["*"] }, m(0));
+  s.addListener({ bars: ["AAPL"] }, m(0));
+  live(s, m(0));
+  s.received([barItem("AAPL", m(0)), barItem("MSFT", m(0)), barItem("TSLA", m(0))], m(1));
+  s.closed();
+  const fx = live(s, m(4));
+  assertEquals(fx.filter((e) => e.kind === "fill_gap"), [
+    { kind: "fill_gap", symbol: "AAPL", fromMs: m(1), toMs: m(3) },
+  ]);
+  assertEquals(
+    fx.filter((e) => e.kind === "warn").map((e) => e.kind === "warn" && e.message.slice(0, 45)),
+    ["Not filling the bars missed by 2 symbols stre"],
+  );
+});
