@@ -7,6 +7,8 @@ import {
 } from "../../../brokers/alpaca/market_stream.ts";
 import type { Bar, BarsQuery, MarketEvent } from "../../../brokers/broker.ts";
 import { TestClock } from "../../../core/clock.ts";
+import { seededIdSource } from "../../../core/ids.ts";
+import { PaperVenue } from "../../../brokers/paper/venue.ts";
 import { assert, assertEquals, assertThrows } from "../../_assert.ts";
 import {
   type AlpacaStreamStandin,
@@ -408,6 +410,43 @@ Deno.test("AlpacaMarketStream cannot be started again once closed, and frees its
     next.subscribe({ trades: ["AAPL"] }, () => {});
     await until("next live", () => next.status.state === "live");
     await next.close();
+  } finally {
+    await r.close();
+  }
+});
+
+Deno.test("AlpacaMarketStream over a paper venue's bars: live, dropped, refilled through barsGapFiller = the venue's minute bars exactly", async () => {
+  const venueClock = new TestClock(m(30));
+  const venue = new PaperVenue({ clock: venueClock, ids: seededIdSource(3), seed: 5 });
+  const truth =
+    (await venue.bars("AAPL", { timeframe: "1Min", start: m(0), end: m(6), sort: "asc" })).bars;
+  assertEquals(truth.length, 7);
+  const asItem = (bar: Bar) => ({ T: "b", S: "AAPL", ...bar });
+  let fills = 0;
+  const gapFiller = barsGapFiller(venue);
+  const r = rig({ fillGap: (s, from, to) => (fills++, gapFiller(s, from, to)) });
+  try {
+    const got: Bar[] = [];
+    r.stream.subscribe(
+      { bars: ["AAPL"] },
+      (e) => got.push(...e.flatMap((x) => x.type === "bar" ? [x.bar] : [])),
+    );
+    await live(r);
+    await until("subscribed", () => subsOf(r)?.bars.length === 1);
+    r.clock.set(m(2) + 1000);
+    r.standin.publish("iex", truth.slice(0, 2).map(asItem));
+    await until("two", () => got.length === 2);
+    r.standin.dropAll();
+    await until("waiting", () => r.stream.status.state === "waiting");
+    r.clock.set(m(6) + 10_000);
+    await until(
+      "live again",
+      () => r.stream.status.reconnected === true && subsOf(r)?.bars.length === 1,
+    );
+    r.standin.publish("iex", truth.slice(4).map(asItem));
+    await until("all", () => got.length === 7);
+    assertEquals(got, truth);
+    assertEquals(fills, 1);
   } finally {
     await r.close();
   }
