@@ -36,6 +36,12 @@ import { PostgresStreamStore } from "./db/stream.ts";
 import { CachedMarketData } from "./brokers/cache.ts";
 import { PaperVenue } from "./brokers/paper/venue.ts";
 import { AlpacaVenue } from "./brokers/alpaca/venue.ts";
+import { AlpacaTradeStream } from "./brokers/alpaca/trade_stream.ts";
+import {
+  AlpacaMarketStream,
+  alpacaMarketStreamUrl,
+  barsGapFiller,
+} from "./brokers/alpaca/market_stream.ts";
 import type { Venue } from "./brokers/broker.ts";
 import { findUserIdByUsername } from "./db/account_holder.ts";
 import { SystemClock } from "./core/clock.ts";
@@ -114,7 +120,10 @@ async function serve(config: Config): Promise<void> {
       ...(config.sim.symbols ? { symbols: config.sim.symbols } : {}),
     })
     : null;
-  const venue: Venue = paper ?? alpacaVenue(config, db, clock);
+  // The trade stream asks the engine to reconcile after a reconnect; the engine is built next.
+  const afterReconnect = { reconcile: (): Promise<unknown> => Promise.resolve() };
+  const alpaca = paper ? null : alpacaVenue(config, db, clock, () => afterReconnect.reconcile());
+  const venue: Venue = paper ?? alpaca!.venue;
   const bus = new MessageBus((e) =>
     log.error("A bus subscriber failed: {error}", { error: String(e) })
   );
@@ -130,6 +139,7 @@ async function serve(config: Config): Promise<void> {
     snapshotEveryMs: config.snapshotEveryMs,
     log: (level, message, fields) => engineLog[level](message, fields ?? {}),
   });
+  afterReconnect.reconcile = () => engine.reconcile();
   // Crash-only start: rebuild the paper venue from the ledger, then reconcile (with Alpaca:
   // against the account itself, adopting orders placed outside Tradewind).
   if (paper) {
@@ -227,6 +237,7 @@ async function serve(config: Config): Promise<void> {
       monitor.stop();
       await bots.close();
       paper?.stop();
+      await alpaca?.close();
       await engine.stop();
       await checkpoints.stop();
       await db.close();
@@ -281,12 +292,39 @@ const LIVE_BANNER = [
  * (brokers/alpaca/trade_stream.ts, market_stream.ts); until they are wired here, fills arrive by
  * reconciliation and live data is polled over REST.
  */
-function alpacaVenue(config: Config, db: Database, clock: SystemClock): AlpacaVenue {
+/**
+ * The Alpaca venue with both of Alpaca's streams: trade updates (fills reach the ledger as they
+ * happen; after a reconnect the engine reconciles, so a fill missed while away is found) and
+ * live market data (msgpack, gaps after a reconnect filled from REST bars).
+ */
+function alpacaVenue(
+  config: Config,
+  db: Database,
+  clock: SystemClock,
+  reconcile: () => Promise<unknown>,
+): { venue: AlpacaVenue; close: () => Promise<void> } {
   const { keyId, secretKey, accountUser } = config.alpaca;
   // config.ts guarantees these with BROKER=alpaca.
   if (!keyId || !secretKey || !accountUser) throw new ConfigError("Alpaca settings are missing");
   const log = logger("alpaca");
-  return new AlpacaVenue({
+  const tradeUpdates = new AlpacaTradeStream({
+    url: config.alpaca.streamUrl,
+    keyId,
+    secret: secretKey,
+    clock,
+    log: logger("alpaca", "trade_updates"),
+    onReconnected: async () => {
+      try {
+        await reconcile();
+      } catch (e) {
+        log.error("Reconciling after the trade stream reconnected failed: {error}", {
+          error: String(e),
+        });
+      }
+    },
+  });
+  let marketStream: AlpacaMarketStream | null = null;
+  const venue = new AlpacaVenue({
     clock,
     keyId,
     secretKey,
@@ -295,17 +333,24 @@ function alpacaVenue(config: Config, db: Database, clock: SystemClock): AlpacaVe
     dataUrl: config.alpaca.dataUrl,
     feed: config.alpaca.feed,
     accountHolder: () => findUserIdByUsername(db.sql, accountUser),
-    // The streams (h/adapter-streams) plug in here:
-    //   tradeUpdates: new AlpacaTradeStream({ url: config.alpaca.streamUrl, keyId,
-    //     secret: secretKey, clock, onReconnected: () => engine.reconcile() }),
-    //   marketStream: (rest) => new AlpacaMarketStream({ keyId, secret: secretKey, clock,
-    //     url: alpacaMarketStreamUrl(config.alpaca.feed, config.alpaca.dataStreamUrl),
-    //     fillGap: barsGapFiller(rest) }),
-    poll: {
-      onError: (e) =>
-        log.warning("Polling Alpaca market data failed: {error}", { error: String(e) }),
-    },
+    tradeUpdates,
+    marketStream: (rest) =>
+      marketStream = new AlpacaMarketStream({
+        url: alpacaMarketStreamUrl(config.alpaca.feed, config.alpaca.dataStreamUrl),
+        keyId,
+        secret: secretKey,
+        clock,
+        fillGap: barsGapFiller(rest),
+        log: logger("alpaca", "market_data"),
+      }),
   });
+  return {
+    venue,
+    close: async () => {
+      await tradeUpdates.close();
+      await marketStream?.close();
+    },
+  };
 }
 
 async function tokenCommand(config: Config, args: string[]): Promise<void> {
