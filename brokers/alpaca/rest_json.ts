@@ -106,7 +106,13 @@ export function orderFromAlpaca(value: unknown): Order {
   try {
     return parseAlpacaOrder(value);
   } catch (e) {
-    throw new AlpacaShapeError(`Alpaca sent an order that cannot be read: ${(e as Error).message}`);
+    const id = typeof value === "object" && value !== null && "id" in value &&
+        typeof value.id === "string"
+      ? ` "${value.id}"`
+      : "";
+    throw new AlpacaShapeError(
+      `Alpaca sent an order${id} that cannot be read: ${(e as Error).message}`,
+    );
   }
 }
 

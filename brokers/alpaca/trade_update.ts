@@ -1,6 +1,6 @@
 /**
  * The `data` of Alpaca's `trade_updates` frames (ALPACA.md §7.1) as Tradewind's
- * {@link TradeUpdate}: the event name, the order (read by `mapping.ts`'s `orderFromAlpaca`),
+ * {@link TradeUpdate}: the event name, the order (read by `rest_json.ts`'s `orderFromAlpaca`),
  * and a fill's price, quantity, signed position and execution id as exact decimals.
  *
  * @module
@@ -10,7 +10,7 @@ import { parseTimestamp } from "../../core/order.ts";
 import type { Order, TradeUpdateEvent } from "../../core/order_types.ts";
 import { TRADE_UPDATE_EVENTS } from "../../core/order_types.ts";
 import type { TradeUpdate } from "../broker.ts";
-import { orderFromAlpaca } from "./mapping.ts";
+import { orderFromAlpaca } from "./rest_json.ts";
 
 /** A `trade_updates` event Tradewind cannot read; `payload` is the event (no credentials). */
 export class TradeUpdateError extends Error {

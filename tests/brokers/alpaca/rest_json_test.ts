@@ -1,4 +1,4 @@
-import { AlpacaPayloadError, orderFromAlpaca } from "../../../brokers/alpaca/mapping.ts";
+import { AlpacaShapeError, orderFromAlpaca } from "../../../brokers/alpaca/rest_json.ts";
 import { assertEquals, assertStringIncludes, assertThrows } from "../../_assert.ts";
 import { alpacaOrderJson } from "../../_alpaca_stream_standin.ts";
 
@@ -54,12 +54,12 @@ Deno.test("orderFromAlpaca keeps a bracket's nested legs, each pointing at its p
   assertEquals(order.legs?.[1]?.stop_price?.toString(), "140");
 });
 
-Deno.test("orderFromAlpaca refuses a malformed order with AlpacaPayloadError naming the field", () => {
+Deno.test("orderFromAlpaca refuses a malformed order with AlpacaShapeError naming the field", () => {
   const e = assertThrows(
     () => orderFromAlpaca(alpacaOrderJson({ qty: "ten", status: "dancing" })),
-    AlpacaPayloadError,
+    AlpacaShapeError,
   );
   assertStringIncludes(e.message, "61e69015");
   assertStringIncludes(e.message, "qty");
-  assertThrows(() => orderFromAlpaca("nope"), AlpacaPayloadError);
+  assertThrows(() => orderFromAlpaca("nope"), AlpacaShapeError);
 });
