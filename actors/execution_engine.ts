@@ -696,6 +696,23 @@ export class ExecutionEngine {
             },
           ),
       );
+      if (reason?.code === "RATE_LIMITED") {
+        // The venue refused the request for its rate limit (Alpaca's 429, or the adapter's own
+        // budget before sending): it did not take the order (core/order_retry.ts).
+        throw new TradeError(
+          "RATE_LIMITED",
+          `${reason.message}; nothing was placed; it is safe to retry with the same client_order_id`,
+          {
+            details: {
+              ...reason.details,
+              order_id: order.id,
+              client_order_id: order.client_order_id,
+            },
+            alpacaMessage: reason.alpacaMessage,
+            alpacaCode: reason.alpacaCode,
+          },
+        );
+      }
       if (notSent) {
         throw new BrokerUnavailableError(
           `${(e as Error).message}; it is safe to retry with the same client_order_id`,

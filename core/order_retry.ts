@@ -21,12 +21,16 @@
  * - `BROKER_TIMEOUT`: the submit timed out and the venue then had no order under its client
  *   order id;
  * - `NOT_RECEIVED`: reconciliation found an order that was never acknowledged and that the
- *   venue has no order for under its client order id (the engine stopped before sending it).
+ *   venue has no order for under its client order id (the engine stopped before sending it);
+ * - `RATE_LIMITED`: the venue refused the request for its rate limit before taking the order
+ *   (Alpaca's 429, or the Alpaca adapter's own request budget, which refuses before sending).
+ *   The engine's own order-rate limit denies before writing an order, so it never holds an id.
  */
 export const NEVER_SENT_REASONS: readonly string[] = Object.freeze([
   "NOT_SENT",
   "BROKER_TIMEOUT",
   "NOT_RECEIVED",
+  "RATE_LIMITED",
 ]);
 
 /** The fields of an order row that say whether its client order id may be used again. */

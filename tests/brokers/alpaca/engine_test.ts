@@ -4,7 +4,7 @@
  * order id (never resent), reconciliation applies fills and adopts orders placed outside
  * Tradewind, for the account holder even when they have no open orders.
  */
-import { assert, assertEquals, assertRejects } from "../../_assert.ts";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "../../_assert.ts";
 import { type AlpacaStandin, serveAlpacaStandin } from "../../_alpaca_standin.ts";
 import { createTestDb, DB_TEST, TEST_START_MS, type TestDb } from "../../_helpers.ts";
 import { MessageBus } from "../../../actors/bus.ts";
@@ -150,7 +150,7 @@ Deno.test(
 );
 
 Deno.test(
-  "alpaca engine: a 429 on submit is RATE_LIMITED: rejected in the ledger, nothing placed at Alpaca",
+  "alpaca engine: a 429 on submit is RATE_LIMITED: rejected in the ledger, nothing placed at Alpaca, and the same client_order_id places it",
   DB_TEST,
   async () => {
     const s = await stack();
@@ -179,13 +179,15 @@ Deno.test(
       const [row] = await s.db.owner<{ status: string; reject_reason: string }[]>`
       select status, reject_reason from orders where client_order_id = 'e2e-429'`;
       assertEquals([row!.status, row!.reject_reason], ["rejected", "RATE_LIMITED"]);
-      // Alpaca's refusal keeps the id in the ledger (core/order_retry.ts): a new id places it.
+      assertStringIncludes(e.message, "safe to retry with the same client_order_id");
+      // Alpaca did not take it: the same client order id places it, linked to the attempt.
       const again = await s.engine.submit({
         tenant,
-        request: limitBuy("e2e-429-b"),
+        request: limitBuy("e2e-429"),
         correlationId: crypto.randomUUID(),
       });
-      assertEquals(again.order.client_order_id, "e2e-429-b");
+      assertEquals(again.order.client_order_id, "e2e-429");
+      assertEquals(again.retryOf, e.details.order_id);
       assertEquals(s.standin.count("POST", "/v2/orders"), 2);
       assertEquals((await s.standin.broker.listOrders({ status: "all" })).length, 1);
     } finally {
