@@ -214,7 +214,7 @@ Deno.test({
   name: "alpaca orders: an order placed on either face is the same order on the other",
   ...DB_TEST,
 }, async () => {
-  const { t, alpaca } = await setUp("both-faces");
+  const { t, alpaca, raw } = await setUp("both-faces");
   try {
     const viaV2 = await alpaca.trading.orders.limit({
       symbol: "AAPL",
@@ -259,6 +259,27 @@ Deno.test({
     assertEquals(again.id, viaV2.id);
     const list = await alpaca.trading.orders.getAllOrders({ status: "all" });
     assertEquals(list.map((o) => o.clientOrderId).sort(), ["from-v1", "from-v2"]);
+
+    // The request id the face answers with is the correlation id of the order's audit rows.
+    const res = await raw("/v2/orders", {
+      method: "POST",
+      body: JSON.stringify({
+        symbol: "AAPL",
+        qty: "1",
+        side: "buy",
+        type: "limit",
+        limit_price: "45",
+        time_in_force: "day",
+        client_order_id: "traced",
+      }),
+    });
+    assertEquals(res.status, 200);
+    const requestId = res.headers.get("x-request-id");
+    const traced = await res.json();
+    const rows = await t.db.owner<{ action: string; correlation_id: string }[]>`
+      select action, correlation_id from execution_logs where order_id = ${traced.id} order by seq`;
+    assert(rows.length >= 3, JSON.stringify(rows));
+    assertEquals(rows[0], { action: "SUBMITTED", correlation_id: requestId! });
   } finally {
     await t.close();
   }
@@ -395,6 +416,23 @@ Deno.test({
     const old = await o.getOrderByOrderID({ orderId: resting.id! });
     assertEquals([old.status, old.replacedBy], ["replaced", replaced.id]);
 
+    // A trailing stop's trail is replaced in its own kind (percent stays percent).
+    const trailing = await o.trailingStop({
+      symbol: "MSFT",
+      qty: 1,
+      side: "buy",
+      trailPercent: 3,
+      timeInForce: "gtc",
+    });
+    const retrailed = await o.patchOrderByOrderId({
+      orderId: trailing.id!,
+      patchOrderRequest: { trail: "4.5" },
+    });
+    assertEquals(
+      [retrailed.replaces, retrailed.trailPercent, retrailed.trailPrice],
+      [trailing.id, "4.5", undefined],
+    );
+
     // Cancel one: 204 with an empty body.
     const del = await raw(`/v2/orders/${replaced.id}`, { method: "DELETE" });
     assertEquals([del.status, await del.text()], [204, ""]);
@@ -414,7 +452,7 @@ Deno.test({
     const items = await res.json();
     assertEquals(
       items.map((i: { id: string; status: number }) => [i.id, i.status]).sort(),
-      [[a.id, 200], [b.id, 200]].sort(),
+      [[a.id, 200], [b.id, 200], [retrailed.id, 200]].sort(),
     );
     await t.trading.advance(500);
     const c = await o.limit({ symbol: "AAPL", qty: 1, side: "buy", limitPrice: 31 });
