@@ -33,6 +33,7 @@ import { tradeRoutes } from "./trades.ts";
 import { streamRoutes } from "./stream.ts";
 import { type Metrics, requireMetricsAccess } from "./metrics.ts";
 import { ApiSpec, defineRoute } from "./openapi.ts";
+import { alpacaErrorResponse } from "./alpaca/errors.ts";
 import { alpacaFace } from "./alpaca/mod.ts";
 
 /** Everything the HTTP layer needs, built in main.ts. */
@@ -186,6 +187,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     })
   );
   app.onError((err, c) => {
+    // An error of the app-wide middleware (the body limit) on the Alpaca face: Alpaca's body.
+    if (deps.trading && /^\/v2(\/|$)/.test(c.req.path)) return alpacaErrorResponse(c, err);
     const mapped = mapError(err);
     if (mapped.status >= 500) {
       log.error("Request failed: {error}", {

@@ -57,6 +57,8 @@ Deno.test({
     await refused(await post(null), 400, 40010000, /request body format is invalid/);
     await refused(await post("{not json"), 400, 40010000, /not valid JSON/);
     await refused(await post(null, []), 400, 40010000, /JSON object/);
+    const huge = JSON.stringify({ ...ORDER, client_order_id: "x".repeat(70_000) });
+    await refused(await post(huge), 413, 41310000);
     await refused(await post(null, {}), 422, 40010001, /invalid symbol: Required/);
     await refused(await post(null, { ...ORDER, type: "iceberg" }), 422, 40010001, /invalid type/);
     await refused(await post(null, { ...ORDER, time_in_force: "week" }), 422, 40010001);
