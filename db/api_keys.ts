@@ -144,17 +144,48 @@ export async function listApiKeys(
 }
 
 /**
- * Revokes a key: from now on it no longer verifies. Answers the key (with its first
- * `revokedAt` when it was already revoked: revoking twice is harmless), or null when there is
- * no such key the connection may see.
+ * Revokes a key: from now on it no longer verifies. Answers the key with its `revokedAt` and
+ * whether it had already been revoked (revoking twice is harmless and keeps the first time),
+ * or null when there is no such key the connection may see.
  */
-export async function revokeApiKey(sql: Queryable, keyId: string): Promise<ApiKeyInfo | null> {
+export async function revokeApiKey(
+  sql: Queryable,
+  keyId: string,
+): Promise<(ApiKeyInfo & { alreadyRevoked: boolean }) | null> {
   if (!/^[A-Z0-9]{16,40}$/.test(keyId)) return null;
-  await sql`update api_keys set revoked_at = now()
-             where key_id = ${keyId} and revoked_at is null`;
+  const changed = await sql`update api_keys set revoked_at = now()
+                             where key_id = ${keyId} and revoked_at is null
+                             returning key_id`;
   const [row] = await sql<KeyRow[]>`
     select k.key_id, k.user_id, u.username, k.created_at, k.last_used_at, k.revoked_at
       from api_keys k join users u on u.id = k.user_id
      where k.key_id = ${keyId}`;
-  return row ? info(row) : null;
+  return row ? { ...info(row), alreadyRevoked: changed.length === 0 } : null;
+}
+
+const USERNAME_RE = /^[A-Za-z0-9._@-]{1,64}$/;
+
+/**
+ * The id of the user named `username`, created as a trader when there is none yet (as a first
+ * token would); an existing user's role is left as it is. Runs as the owner.
+ *
+ * @throws {Error} when the username is not 1 to 64 letters, digits, `.`, `_`, `@` or `-`.
+ */
+export async function ensureKeyUser(sql: Queryable, username: string): Promise<string> {
+  if (!USERNAME_RE.test(username)) {
+    throw new Error(
+      `Cannot use username "${username}": use 1 to 64 letters, digits, . _ @ -`,
+    );
+  }
+  await sql`insert into users (username, role) values (${username}, 'trader')
+            on conflict (username) do nothing`;
+  const [row] = await sql<{ id: string }[]>`select id from users where username = ${username}`;
+  return row!.id;
+}
+
+/** The id of the user named `username`, or null. */
+export async function userIdByName(sql: Queryable, username: string): Promise<string | null> {
+  if (!USERNAME_RE.test(username)) return null;
+  const [row] = await sql<{ id: string }[]>`select id from users where username = ${username}`;
+  return row?.id ?? null;
 }

@@ -1,6 +1,7 @@
 /**
  * The Hono application: middleware (request ids, access logs, metrics, body limit), the
- * resource routes mounted under `/api/v1`, the OpenAPI document, docs, metrics, and the one
+ * resource routes mounted under `/api/v1`, the Alpaca-compatible face at `/v2` (routes/alpaca,
+ * its own API-key auth and error bodies), the OpenAPI document, docs, metrics, and the one
  * error mapper.
  *
  * @module
@@ -33,8 +34,8 @@ import { tradeRoutes } from "./trades.ts";
 import { streamRoutes } from "./stream.ts";
 import { type Metrics, requireMetricsAccess } from "./metrics.ts";
 import { ApiSpec, defineRoute } from "./openapi.ts";
-import { alpacaErrorResponse } from "./alpaca/errors.ts";
 import { alpacaFace } from "./alpaca/mod.ts";
+import { alpacaErrorResponse } from "./alpaca/errors.ts";
 
 /** Everything the HTTP layer needs, built in main.ts. */
 export interface AppDeps {
@@ -187,8 +188,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     })
   );
   app.onError((err, c) => {
-    // An error of the app-wide middleware (the body limit) on the Alpaca face: Alpaca's body.
-    if (deps.trading && /^\/v2(\/|$)/.test(c.req.path)) return alpacaErrorResponse(c, err);
+    // The Alpaca face's paths answer Alpaca's body also for the app-wide middleware (413 …).
+    if (/^\/v2(\/|$)/.test(c.req.path)) return alpacaErrorResponse(c, err);
     const mapped = mapError(err);
     if (mapped.status >= 500) {
       log.error("Request failed: {error}", {

@@ -36,11 +36,12 @@ export interface ServedTestApp extends TestApp {
   close(): Promise<void>;
 }
 
-/** A {@link createTestApp} app (trading wired by default) served by `Deno.serve` on port 0. */
-export async function servedTestApp(
-  options: TestAppOptions = { trading: true },
-): Promise<ServedTestApp> {
-  const t = await createTestApp(options);
+/**
+ * A {@link createTestApp} app served by `Deno.serve` on port 0. Trading is wired unless
+ * `options.trading` says otherwise (the `/v2` face is mounted only with trading).
+ */
+export async function servedTestApp(options: TestAppOptions = {}): Promise<ServedTestApp> {
+  const t = await createTestApp({ trading: true, ...options });
   const server = Deno.serve(
     { port: 0, hostname: "127.0.0.1", onListen: () => {} },
     t.app.fetch,
@@ -57,8 +58,9 @@ export async function servedTestApp(
 }
 
 /**
- * A new API key for `username` (the user is created on first sight, like a first token;
- * `role` only applies then or when given, as a token's role would).
+ * A new API key for `username`, made in the user's own tenant transaction. The user is created
+ * on first sight and their stored role becomes `role` (default trader), as a first request
+ * with a token of that role would make it.
  */
 export async function apiKeyFor(
   sql: Sql,

@@ -21,7 +21,10 @@ alter table api_keys enable row level security;
 create policy api_keys_tenant on api_keys for all to tradewind_app
   using (user_id = tradewind_user_id() or tradewind_user_role() = 'admin')
   with check (user_id = tradewind_user_id() or tradewind_user_role() = 'admin');
-grant select, insert on api_keys to tradewind_app;
+-- Every column but the secret's hash: only the lookup below compares it.
+grant select (key_id, user_id, created_at, last_used_at, revoked_at) on api_keys
+  to tradewind_app;
+grant insert on api_keys to tradewind_app;
 -- A key is never edited or deleted: revoking stamps revoked_at, which stays.
 grant update (revoked_at) on api_keys to tradewind_app;
 

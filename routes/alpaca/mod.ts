@@ -13,6 +13,7 @@ import { Hono } from "hono";
 import type { Sql } from "postgres";
 import type { StreamHub } from "../../actors/stream_hub.ts";
 import type { AppEnv, TradingDeps } from "../mod.ts";
+import { alpacaActivityRoutes } from "./activities.ts";
 import { requireApiKey } from "./auth.ts";
 import { AlpacaApiError, alpacaErrorResponse } from "./errors.ts";
 import { alpacaMarketDataRoutes } from "./market_data.ts";
@@ -40,6 +41,7 @@ export function alpacaFace(deps: AlpacaFaceDeps): Hono<AppEnv> {
   v2.onError((err, c) => alpacaErrorResponse(c, err));
   v2.use("*", requireApiKey(deps.sql));
   alpacaTradingRoutes(v2, deps);
+  alpacaActivityRoutes(v2, deps);
   alpacaOrderRoutes(v2, deps);
   alpacaMarketDataRoutes(v2, deps);
   v2.all("*", (c) => {
