@@ -433,6 +433,28 @@ Deno.test({
       [trailing.id, "4.5", undefined],
     );
 
+    // A bracket's entry is replaced before it fills (the README's example).
+    const entry = await o.bracket({
+      symbol: "AAPL",
+      qty: 2,
+      side: "buy",
+      limitPrice: 60,
+      timeInForce: "gtc",
+      takeProfit: { limitPrice: 400 },
+      stopLoss: { stopPrice: 55 },
+    });
+    const moved = await o.patchOrderByOrderId({
+      orderId: entry.id!,
+      patchOrderRequest: { limitPrice: "61" },
+    });
+    assertEquals([moved.replaces, moved.limitPrice, moved.orderClass], [entry.id, "61", "bracket"]);
+    await t.trading.advance(500);
+    await o.deleteOrderByOrderID({ orderId: moved.id! });
+    await t.trading.advance(500);
+    // The exits stay linked to the first entry (as on /api/v1) and go with the group.
+    const exits = await o.getOrderByOrderID({ orderId: entry.id!, nested: true });
+    assertEquals(exits.legs?.map((l) => l.status), ["canceled", "canceled"]);
+
     // Cancel one: 204 with an empty body.
     const del = await raw(`/v2/orders/${replaced.id}`, { method: "DELETE" });
     assertEquals([del.status, await del.text()], [204, ""]);
