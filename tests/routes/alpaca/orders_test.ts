@@ -487,3 +487,38 @@ Deno.test({
     await t.close();
   }
 });
+
+Deno.test({
+  name: "alpaca orders: every time in force, extended hours and position intent through the SDK",
+  ...DB_TEST,
+}, async () => {
+  const { t, alpaca } = await setUp("sdk-tifs");
+  try {
+    const o = alpaca.trading.orders;
+    for (const timeInForce of ["day", "gtc", "opg", "cls", "ioc", "fok"] as const) {
+      const market = await o.market({ symbol: "AAPL", qty: 1, side: "buy", timeInForce });
+      const limit = await o.limit({
+        symbol: "AAPL",
+        qty: 1,
+        side: "buy",
+        limitPrice: 50,
+        timeInForce,
+      });
+      assertEquals([market.timeInForce, limit.timeInForce], [timeInForce, timeInForce]);
+      // An immediate-or-cancel limit far below the market cancels; the others rest.
+      const ioc = timeInForce === "ioc" || timeInForce === "fok";
+      assertEquals(limit.status, ioc ? "canceled" : "new", timeInForce);
+    }
+    const extended = await o.limit({
+      symbol: "MSFT",
+      qty: 1,
+      side: "buy",
+      limitPrice: 50,
+      extendedHours: true,
+      positionIntent: "buy_to_open",
+    });
+    assertEquals([extended.extendedHours, extended.positionIntent], [true, "buy_to_open"]);
+  } finally {
+    await t.close();
+  }
+});
