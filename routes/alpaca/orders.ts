@@ -21,6 +21,7 @@
  * @module
  */
 import type { Hono } from "hono";
+import type { TransactionSql } from "postgres";
 import {
   MAX_CLIENT_ORDER_ID_LENGTH,
   type Order,
@@ -32,8 +33,9 @@ import {
 import { tradeErrors } from "../../core/errors.ts";
 import { hasControlCharacter } from "../../core/input.ts";
 import { withTenant } from "../../db/database.ts";
-import { rowToOrder } from "../../db/ledger.ts";
+import { findOrder, rowToOrder } from "../../db/ledger.ts";
 import {
+  groupLegs,
   listOrders,
   orderExists,
   orderIdByClientOrderId,
@@ -56,6 +58,18 @@ import {
 export function faceOrderJson(order: Order, nested: boolean): Record<string, unknown> {
   const json = toAlpacaJson(nested ? order : { ...order, legs: null });
   return json as unknown as Record<string, unknown>;
+}
+
+/**
+ * An order of the tenant with its group's legs when it is the group's current entry (see
+ * db/order_queries.ts). Throws 404 `order not found`.
+ */
+async function orderView(tx: TransactionSql, id: string): Promise<Order> {
+  const row = await findOrder(tx, id);
+  if (!row) throw tradeErrors.orderNotFound(id);
+  const legs = (await groupLegs(tx, [id])).get(id);
+  const order = rowToOrder(row);
+  return legs ? withLegs(order, legs.map(rowToOrder)) : order;
 }
 
 /** The id in a path, or 404 `order not found` when it cannot be an order id. */
@@ -101,16 +115,10 @@ export function alpacaOrderRoutes(v2: Hono<AppEnv>, deps: AlpacaFaceDeps): void 
       }
       return await listOrders(tx, filter);
     });
-    const byParent = new Map<string, Order[]>();
-    for (const leg of page.legs) {
-      const legs = byParent.get(leg.parent_id!) ?? [];
-      legs.push(rowToOrder(leg));
-      byParent.set(leg.parent_id!, legs);
-    }
     return c.json(page.orders.map((row) => {
-      const legs = byParent.get(row.id);
+      const legs = page.legs.get(row.id);
       const order = rowToOrder(row);
-      return faceOrderJson(legs ? withLegs(order, legs) : order, filter.nested);
+      return faceOrderJson(legs ? withLegs(order, legs.map(rowToOrder)) : order, filter.nested);
     }));
   });
 
@@ -126,17 +134,20 @@ export function alpacaOrderRoutes(v2: Hono<AppEnv>, deps: AlpacaFaceDeps): void 
         `client_order_id must be at most ${MAX_CLIENT_ORDER_ID_LENGTH} printable characters`,
       );
     }
-    const tenant = tenantOf(c.var.user);
-    const id = await withTenant(sql, tenant, (tx) => orderIdByClientOrderId(tx, clientOrderId));
-    if (!id) throw tradeErrors.orderNotFound(clientOrderId);
     const nested = c.req.query("nested") === undefined ? true : readNested(c.req.queries());
-    return c.json(faceOrderJson(await engine.orderView(tenant, id), nested));
+    const order = await withTenant(sql, tenantOf(c.var.user), async (tx) => {
+      const id = await orderIdByClientOrderId(tx, clientOrderId);
+      if (!id) throw tradeErrors.orderNotFound(clientOrderId);
+      return await orderView(tx, id);
+    });
+    return c.json(faceOrderJson(order, nested));
   });
 
   v2.get("/orders/:id", async (c) => {
     const id = orderIdParam(c.req.param("id"));
     const nested = readNested(c.req.queries());
-    return c.json(faceOrderJson(await engine.orderView(tenantOf(c.var.user), id), nested));
+    const order = await withTenant(sql, tenantOf(c.var.user), (tx) => orderView(tx, id));
+    return c.json(faceOrderJson(order, nested));
   });
 
   v2.patch("/orders/:id", async (c) => {
@@ -154,8 +165,13 @@ export function alpacaOrderRoutes(v2: Hono<AppEnv>, deps: AlpacaFaceDeps): void 
         "nothing to replace: send qty, time_in_force, limit_price, stop_price, trail or client_order_id",
       );
     }
-    const result = await engine.replace(tenantOf(c.var.user), id, body, c.var.requestId);
-    return c.json(faceOrderJson(result.order, true), 200);
+    const tenant = tenantOf(c.var.user);
+    const result = await engine.replace(tenant, id, body, c.var.requestId);
+    // The replacing entry of a bracket, oco or oto answers with its group's legs.
+    const order = result.order.parent_id === null
+      ? await withTenant(sql, tenant, (tx) => orderView(tx, result.order.id))
+      : result.order;
+    return c.json(faceOrderJson(order, true), 200);
   });
 
   v2.delete("/orders/:id", async (c) => {

@@ -384,6 +384,26 @@ Deno.test({
     const byCid = await o.getOrderByClientOrderId({ clientOrderId: "l-3" });
     assertEquals([byCid.id, byCid.legs?.length], [third.id, 2]);
     assertEquals(second.status, "new");
+
+    // A filled bracket whose exits still work is open when nested, its exits with it.
+    const jpm = await quote(t, "JPM");
+    const filled = await o.bracket({
+      symbol: "JPM",
+      qty: 1,
+      side: "buy",
+      takeProfit: { limitPrice: (jpm.ap * 1.2).toFixed(2) },
+      stopLoss: { stopPrice: (jpm.bp * 0.8).toFixed(2) },
+      timeInForce: "gtc",
+    });
+    await t.trading.advance(1_000);
+    const groups = await o.getAllOrders({ status: "open", nested: true, symbols: "JPM" });
+    assertEquals(
+      groups.map((g) => [g.id, g.status, g.legs?.map((l) => l.status)]),
+      [[filled.id, "filled", ["new", "held"]]],
+    );
+    // Its entry, filled, is closed too: a group is listed under either while it has both.
+    const closed = await o.getAllOrders({ status: "closed", nested: true, symbols: "JPM" });
+    assertEquals(closed.map((g) => [g.id, g.legs?.length]), [[filled.id, 2]]);
   } finally {
     await t.close();
   }
@@ -448,12 +468,27 @@ Deno.test({
       patchOrderRequest: { limitPrice: "61" },
     });
     assertEquals([moved.replaces, moved.limitPrice, moved.orderClass], [entry.id, "61", "bracket"]);
+    // The exits go with the group: under the entry that replaced the first, in every view.
+    const exitIds = entry.legs!.map((l) => l.id);
+    assertEquals(moved.legs?.map((l) => l.id), exitIds);
     await t.trading.advance(500);
+    const current = await o.getOrderByOrderID({ orderId: moved.id!, nested: true });
+    assertEquals(current.legs?.map((l) => [l.id, l.status]), exitIds.map((id) => [id, "held"]));
+    assertEquals((await o.getOrderByOrderID({ orderId: entry.id!, nested: true })).legs, undefined);
+    const openGroups = await o.getAllOrders({ status: "open", nested: true, symbols: "AAPL" });
+    assertEquals(
+      openGroups.filter((g) => g.orderClass === "bracket").map((g) => [g.id, g.legs?.length]),
+      [[moved.id, 2]],
+    );
+    const closedGroups = await o.getAllOrders({ status: "closed", nested: true, symbols: "AAPL" });
+    assertEquals(
+      closedGroups.filter((g) => g.orderClass === "bracket").map((g) => [g.id, g.legs]),
+      [[entry.id, undefined]],
+    );
     await o.deleteOrderByOrderID({ orderId: moved.id! });
     await t.trading.advance(500);
-    // The exits stay linked to the first entry (as on /api/v1) and go with the group.
-    const exits = await o.getOrderByOrderID({ orderId: entry.id!, nested: true });
-    assertEquals(exits.legs?.map((l) => l.status), ["canceled", "canceled"]);
+    const canceled = await o.getOrderByClientOrderId({ clientOrderId: moved.clientOrderId! });
+    assertEquals(canceled.legs?.map((l) => l.status), ["canceled", "canceled"]);
 
     // Cancel one: 204 with an empty body.
     const del = await raw(`/v2/orders/${replaced.id}`, { method: "DELETE" });
