@@ -103,12 +103,11 @@ export function alpacaOrderRoutes(v2: Hono<AppEnv>, deps: AlpacaFaceDeps): void 
     const filter: OrderListFilter = readListQuery(c.req.queries() as QueryValues);
     const tenant = tenantOf(c.var.user);
     const page = await withTenant(sql, tenant, async (tx) => {
-      for (
-        const [key, id] of [["before_order_id", filter.beforeOrderId], [
-          "after_order_id",
-          filter.afterOrderId,
-        ]] as const
-      ) {
+      const cursors = {
+        before_order_id: filter.beforeOrderId,
+        after_order_id: filter.afterOrderId,
+      };
+      for (const [key, id] of Object.entries(cursors)) {
         if (id && !(await orderExists(tx, id))) {
           throw invalidParameter(`${key} "${id}" names no order`);
         }
@@ -183,12 +182,7 @@ export function alpacaOrderRoutes(v2: Hono<AppEnv>, deps: AlpacaFaceDeps): void 
   v2.delete("/orders", async (c) => {
     const results = await engine.cancelAll(tenantOf(c.var.user), c.var.requestId);
     return c.json(
-      results.map((r) =>
-        r.alpaca ? { id: r.id, status: r.status, body: r.alpaca } : {
-          id: r.id,
-          status: r.status,
-        }
-      ),
+      results.map((r) => ({ id: r.id, status: r.status, ...(r.alpaca ? { body: r.alpaca } : {}) })),
       207,
     );
   });
