@@ -196,6 +196,7 @@ async function serve(config: Config): Promise<void> {
 
   // The handlers are in place before the engine says it is listening: a signal sent the moment
   // "listening on" is read drains, it does not kill the process with the default action.
+  // deno-lint-ignore prefer-const -- assigned below, after the handlers that may read it first
   let server: Deno.HttpServer | undefined;
   const shutdown = async (signal: string) => {
     log.info("{signal}: draining requests and shutting down", { signal });

@@ -23,6 +23,12 @@ Deno.test(
       assertEquals(typeof body.buying_power, "string");
       assertEquals(typeof body.equity, "string");
       assertEquals(body.trading_blocked, false);
+      // The SDK's own connection check.
+      const check = await alpaca.trading.validateConnection();
+      assertEquals(check.ok, true);
+      const bad = await alpacaSdk(t.baseUrl, key.keyId, "x".repeat(40)).trading
+        .validateConnection();
+      assertEquals(bad.ok ? null : [bad.status, Number(bad.code)], [401, 40110000]);
     } finally {
       await t.close();
     }

@@ -59,6 +59,10 @@ Deno.test(
       }
       assertEquals(seen, all.map((a) => String(a.id)).reverse());
 
+      // The SDK's own cursor paging over the same pages.
+      const collected = await alpaca.trading.collectActivities({ pageSize: 2, direction: "asc" });
+      assertEquals(collected.map((a) => String((a as { id?: string }).id)), seen);
+
       const byType = await (await fetch(`${t.baseUrl}/v2/account/activities/FILL`, { headers }))
         .json();
       assertEquals(byType.length, all.length);
