@@ -2,7 +2,8 @@
  * The order routes of the Alpaca-compatible face (ALPACA.md §2.2, §3), for programs written
  * against Alpaca's API and its official SDK:
  *
- * - `POST /v2/orders`: every body the SDK sends; 200 with the order (legs nested).
+ * - `POST /v2/orders`: every body the SDK sends (`symbol` a ticker or an asset id); 200 with
+ *   the order (legs nested).
  * - `GET /v2/orders`: `status`, `limit`, `after`, `until`, `direction`, `nested`, `symbols`,
  *   `side`, `asset_class`, `before_order_id` / `after_order_id`.
  * - `GET /v2/orders/{id}` (`nested`), `GET /v2/orders:by_client_order_id?client_order_id=…`.
@@ -90,9 +91,13 @@ export function alpacaOrderRoutes(v2: Hono<AppEnv>, deps: AlpacaFaceDeps): void 
 
   v2.post("/orders", async (c) => {
     const body = readBody(parseOrderRequest, await readJsonObject(c.req));
+    // Alpaca takes an asset id in place of the symbol.
+    const symbol = isUuid(body.symbol)
+      ? (await engine.brokerFor(c.var.user.id).getAsset(body.symbol.toLowerCase())).symbol
+      : body.symbol.toUpperCase();
     const result = await engine.submit({
       tenant: tenantOf(c.var.user),
-      request: { ...body, symbol: body.symbol.toUpperCase() },
+      request: { ...body, symbol },
       correlationId: c.var.requestId,
     });
     // Alpaca answers 200 for a placed order; a bracket's legs come with it.

@@ -126,6 +126,16 @@ Deno.test({
     assertEquals(numbers.status, 200, await numbers.clone().text());
     const placed = await numbers.json();
     assertEquals([placed.qty, placed.limit_price, placed.order_class], ["2", "50.5", ""]);
+    // An asset id stands for its symbol, as at Alpaca.
+    const asset = await (await raw("/v2/assets/MSFT")).json();
+    const byId = await post(null, { ...ORDER, symbol: asset.id.toUpperCase() });
+    assertEquals([byId.status, (await byId.json()).symbol], [200, "MSFT"]);
+    await refused(
+      await post(null, { ...ORDER, symbol: crypto.randomUUID() }),
+      422,
+      42210000,
+      /not found/,
+    );
     // The same client order id with another body: Alpaca's 422 40010001.
     await refused(
       await post(null, { ...ORDER, client_order_id: "c".repeat(128) }),
