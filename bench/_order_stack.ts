@@ -13,7 +13,7 @@ import { PaperVenue } from "../brokers/paper/venue.ts";
 import { SystemClock } from "../core/clock.ts";
 import { cryptoIdSource } from "../core/ids.ts";
 import { type Database, openDatabase } from "../db/database.ts";
-import { createAuthenticator, signToken } from "../routes/auth.ts";
+import { type Authenticator, createAuthenticator, signToken } from "../routes/auth.ts";
 import { Metrics } from "../routes/metrics.ts";
 import { type AppEnv, createApp } from "../routes/mod.ts";
 import type { BenchDatabase } from "./_harness.ts";
@@ -39,6 +39,8 @@ export function load(job: LoadJob): Promise<LoadResult> {
 export interface OrderStack {
   db: Database;
   app: Hono<AppEnv>;
+  /** The bearer-token verifier the app uses. */
+  auth: Authenticator;
   /** `http://127.0.0.1:<port>` */
   baseUrl: string;
   /** A bearer token for user `username` (role trader, valid 1 h). */
@@ -83,6 +85,7 @@ export async function startOrderStack(pg: BenchDatabase): Promise<OrderStack> {
   return {
     db,
     app,
+    auth,
     baseUrl: `http://127.0.0.1:${server.addr.port}`,
     token: (username) =>
       signToken({ username, role: "trader" }, {

@@ -8,12 +8,17 @@
  *
  * Both faces place the same market orders (1 share, buy and sell alternating) through the
  * same engine; each face has its own 64 users so neither inherits the other's ledger rows.
+ * Beside the throughput, the front doors alone, in process: the bearer-token check of
+ * `/api/v1` and the API-key check of `/v2` (with its short cache), per request.
  *
  * @module
  */
+import { Hono } from "hono";
 import { createApiKey } from "../db/api_keys.ts";
 import { withTenant } from "../db/database.ts";
 import { configureLogging } from "../logging.ts";
+import { requireApiKey } from "../routes/alpaca/auth.ts";
+import { requireAuth } from "../routes/auth.ts";
 import { benchDatabase, percentile, report, section } from "./_harness.ts";
 import { load, type OrderStack, startOrderStack } from "./_order_stack.ts";
 import type { LoadResult } from "./_load_worker.ts";
@@ -52,6 +57,46 @@ async function credentials(stack: OrderStack) {
   return { tokens, headerSets };
 }
 
+/** Microseconds per request through `app` (a bare front door and an empty answer), in process. */
+async function perRequestUs(app: Hono, headers: Record<string, string>): Promise<number> {
+  const one = async () => {
+    const res = await app.request("/", { headers });
+    if (res.status !== 204) {
+      throw new Error(`Front door answered ${res.status}: ${await res.text()}`);
+    }
+  };
+  for (let i = 0; i < 500; i++) await one();
+  const n = 3000;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) await one();
+  return (performance.now() - t0) / n * 1000;
+}
+
+/** The two front doors alone: bearer token (`/api/v1`) and API key (`/v2`). */
+async function frontDoors(
+  stack: OrderStack,
+  token: string,
+  keyHeaders: Record<string, string>,
+): Promise<void> {
+  const bearer = new Hono();
+  bearer.use("*", requireAuth(stack.auth, stack.db.sql));
+  bearer.get("/", (c) => c.body(null, 204));
+  const apiKey = new Hono();
+  apiKey.use("*", requireApiKey(stack.db.sql));
+  apiKey.get("/", (c) => c.body(null, 204));
+  const us = { bearer: 0, key: 0 };
+  for (let round = 0; round < 2; round++) {
+    us.bearer += await perRequestUs(bearer, { Authorization: `Bearer ${token}` }) / 2;
+    us.key += await perRequestUs(apiKey, keyHeaders) / 2;
+  }
+  report({
+    name: "front door of /api/v1: bearer token check",
+    value: us.bearer,
+    unit: "µs/request",
+  });
+  report({ name: "front door of /v2: API key check (cached)", value: us.key, unit: "µs/request" });
+}
+
 function add(tally: Tally, r: LoadResult, okStatus: string): void {
   const ok = r.statuses[okStatus] ?? 0;
   tally.ok += ok;
@@ -72,6 +117,7 @@ export async function run(): Promise<void> {
     const stack = await startOrderStack(pg);
     try {
       const { tokens, headerSets } = await credentials(stack);
+      await frontDoors(stack, tokens[0]!, headerSets[0]!);
       const job = (face: Face, clients: number) =>
         load({
           url: `${stack.baseUrl}/${face}/orders`,

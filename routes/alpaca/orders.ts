@@ -2,7 +2,8 @@
  * The order routes of the Alpaca-compatible face (ALPACA.md §2.2, §3), for programs written
  * against Alpaca's API and its official SDK:
  *
- * - `POST /v2/orders`: every body the SDK sends; 200 with the order (legs nested).
+ * - `POST /v2/orders`: every body the SDK sends (`symbol` a ticker or an asset id); 200 with
+ *   the order (legs nested).
  * - `GET /v2/orders`: `status`, `limit`, `after`, `until`, `direction`, `nested`, `symbols`,
  *   `side`, `asset_class`, `before_order_id` / `after_order_id`.
  * - `GET /v2/orders/{id}` (`nested`), `GET /v2/orders:by_client_order_id?client_order_id=…`.
@@ -21,6 +22,7 @@
  * @module
  */
 import type { Hono } from "hono";
+import type { TransactionSql } from "postgres";
 import {
   MAX_CLIENT_ORDER_ID_LENGTH,
   type Order,
@@ -32,8 +34,9 @@ import {
 import { tradeErrors } from "../../core/errors.ts";
 import { hasControlCharacter } from "../../core/input.ts";
 import { withTenant } from "../../db/database.ts";
-import { rowToOrder } from "../../db/ledger.ts";
+import { findOrder, rowToOrder } from "../../db/ledger.ts";
 import {
+  groupLegs,
   listOrders,
   orderExists,
   orderIdByClientOrderId,
@@ -58,6 +61,18 @@ export function faceOrderJson(order: Order, nested: boolean): Record<string, unk
   return json as unknown as Record<string, unknown>;
 }
 
+/**
+ * An order of the tenant with its group's legs when it is the group's current entry (see
+ * db/order_queries.ts). Throws 404 `order not found`.
+ */
+async function orderView(tx: TransactionSql, id: string): Promise<Order> {
+  const row = await findOrder(tx, id);
+  if (!row) throw tradeErrors.orderNotFound(id);
+  const legs = (await groupLegs(tx, [id])).get(id);
+  const order = rowToOrder(row);
+  return legs ? withLegs(order, legs.map(rowToOrder)) : order;
+}
+
 /** The id in a path, or 404 `order not found` when it cannot be an order id. */
 function orderIdParam(id: string): string {
   if (!isUuid(id)) throw tradeErrors.orderNotFound(id.slice(0, 64));
@@ -76,9 +91,13 @@ export function alpacaOrderRoutes(v2: Hono<AppEnv>, deps: AlpacaFaceDeps): void 
 
   v2.post("/orders", async (c) => {
     const body = readBody(parseOrderRequest, await readJsonObject(c.req));
+    // Alpaca takes an asset id in place of the symbol.
+    const symbol = isUuid(body.symbol)
+      ? (await engine.brokerFor(c.var.user.id).getAsset(body.symbol.toLowerCase())).symbol
+      : body.symbol.toUpperCase();
     const result = await engine.submit({
       tenant: tenantOf(c.var.user),
-      request: { ...body, symbol: body.symbol.toUpperCase() },
+      request: { ...body, symbol },
       correlationId: c.var.requestId,
     });
     // Alpaca answers 200 for a placed order; a bracket's legs come with it.
@@ -89,28 +108,21 @@ export function alpacaOrderRoutes(v2: Hono<AppEnv>, deps: AlpacaFaceDeps): void 
     const filter: OrderListFilter = readListQuery(c.req.queries() as QueryValues);
     const tenant = tenantOf(c.var.user);
     const page = await withTenant(sql, tenant, async (tx) => {
-      for (
-        const [key, id] of [["before_order_id", filter.beforeOrderId], [
-          "after_order_id",
-          filter.afterOrderId,
-        ]] as const
-      ) {
+      const cursors = {
+        before_order_id: filter.beforeOrderId,
+        after_order_id: filter.afterOrderId,
+      };
+      for (const [key, id] of Object.entries(cursors)) {
         if (id && !(await orderExists(tx, id))) {
           throw invalidParameter(`${key} "${id}" names no order`);
         }
       }
       return await listOrders(tx, filter);
     });
-    const byParent = new Map<string, Order[]>();
-    for (const leg of page.legs) {
-      const legs = byParent.get(leg.parent_id!) ?? [];
-      legs.push(rowToOrder(leg));
-      byParent.set(leg.parent_id!, legs);
-    }
     return c.json(page.orders.map((row) => {
-      const legs = byParent.get(row.id);
+      const legs = page.legs.get(row.id);
       const order = rowToOrder(row);
-      return faceOrderJson(legs ? withLegs(order, legs) : order, filter.nested);
+      return faceOrderJson(legs ? withLegs(order, legs.map(rowToOrder)) : order, filter.nested);
     }));
   });
 
@@ -126,17 +138,20 @@ export function alpacaOrderRoutes(v2: Hono<AppEnv>, deps: AlpacaFaceDeps): void 
         `client_order_id must be at most ${MAX_CLIENT_ORDER_ID_LENGTH} printable characters`,
       );
     }
-    const tenant = tenantOf(c.var.user);
-    const id = await withTenant(sql, tenant, (tx) => orderIdByClientOrderId(tx, clientOrderId));
-    if (!id) throw tradeErrors.orderNotFound(clientOrderId);
     const nested = c.req.query("nested") === undefined ? true : readNested(c.req.queries());
-    return c.json(faceOrderJson(await engine.orderView(tenant, id), nested));
+    const order = await withTenant(sql, tenantOf(c.var.user), async (tx) => {
+      const id = await orderIdByClientOrderId(tx, clientOrderId);
+      if (!id) throw tradeErrors.orderNotFound(clientOrderId);
+      return await orderView(tx, id);
+    });
+    return c.json(faceOrderJson(order, nested));
   });
 
   v2.get("/orders/:id", async (c) => {
     const id = orderIdParam(c.req.param("id"));
     const nested = readNested(c.req.queries());
-    return c.json(faceOrderJson(await engine.orderView(tenantOf(c.var.user), id), nested));
+    const order = await withTenant(sql, tenantOf(c.var.user), (tx) => orderView(tx, id));
+    return c.json(faceOrderJson(order, nested));
   });
 
   v2.patch("/orders/:id", async (c) => {
@@ -154,8 +169,13 @@ export function alpacaOrderRoutes(v2: Hono<AppEnv>, deps: AlpacaFaceDeps): void 
         "nothing to replace: send qty, time_in_force, limit_price, stop_price, trail or client_order_id",
       );
     }
-    const result = await engine.replace(tenantOf(c.var.user), id, body, c.var.requestId);
-    return c.json(faceOrderJson(result.order, true), 200);
+    const tenant = tenantOf(c.var.user);
+    const result = await engine.replace(tenant, id, body, c.var.requestId);
+    // The replacing entry of a bracket, oco or oto answers with its group's legs.
+    const order = result.order.parent_id === null
+      ? await withTenant(sql, tenant, (tx) => orderView(tx, result.order.id))
+      : result.order;
+    return c.json(faceOrderJson(order, true), 200);
   });
 
   v2.delete("/orders/:id", async (c) => {
@@ -167,12 +187,7 @@ export function alpacaOrderRoutes(v2: Hono<AppEnv>, deps: AlpacaFaceDeps): void 
   v2.delete("/orders", async (c) => {
     const results = await engine.cancelAll(tenantOf(c.var.user), c.var.requestId);
     return c.json(
-      results.map((r) =>
-        r.alpaca ? { id: r.id, status: r.status, body: r.alpaca } : {
-          id: r.id,
-          status: r.status,
-        }
-      ),
+      results.map((r) => ({ id: r.id, status: r.status, ...(r.alpaca ? { body: r.alpaca } : {}) })),
       207,
     );
   });

@@ -7,6 +7,7 @@ import { assert, assertEquals } from "../../_assert.ts";
 import { DB_TEST } from "../../_helpers.ts";
 import { apiKeyFor, servedTestApp } from "../../_alpaca.ts";
 import { type Faults, faultyVenue } from "../../_faults.ts";
+import { Decimal } from "../../../core/decimal.ts";
 
 const ORDER = { symbol: "AAPL", qty: "1", side: "buy", type: "market", time_in_force: "day" };
 
@@ -57,6 +58,8 @@ Deno.test({
     await refused(await post(null), 400, 40010000, /request body format is invalid/);
     await refused(await post("{not json"), 400, 40010000, /not valid JSON/);
     await refused(await post(null, []), 400, 40010000, /JSON object/);
+    const huge = JSON.stringify({ ...ORDER, client_order_id: "x".repeat(70_000) });
+    await refused(await post(huge), 413, 41310000);
     await refused(await post(null, {}), 422, 40010001, /invalid symbol: Required/);
     await refused(await post(null, { ...ORDER, type: "iceberg" }), 422, 40010001, /invalid type/);
     await refused(await post(null, { ...ORDER, time_in_force: "week" }), 422, 40010001);
@@ -123,6 +126,16 @@ Deno.test({
     assertEquals(numbers.status, 200, await numbers.clone().text());
     const placed = await numbers.json();
     assertEquals([placed.qty, placed.limit_price, placed.order_class], ["2", "50.5", ""]);
+    // An asset id stands for its symbol, as at Alpaca.
+    const asset = await (await raw("/v2/assets/MSFT")).json();
+    const byId = await post(null, { ...ORDER, symbol: asset.id.toUpperCase() });
+    assertEquals([byId.status, (await byId.json()).symbol], [200, "MSFT"]);
+    await refused(
+      await post(null, { ...ORDER, symbol: crypto.randomUUID() }),
+      422,
+      42210000,
+      /not found/,
+    );
     // The same client order id with another body: Alpaca's 422 40010001.
     await refused(
       await post(null, { ...ORDER, client_order_id: "c".repeat(128) }),
@@ -356,6 +369,37 @@ Deno.test({
     assertEquals(open.map((o: { status: string }) => o.status), ["new", "new"]);
   } finally {
     faults.down = false;
+    await t.close();
+  }
+});
+
+Deno.test({
+  name: "alpaca orders input: a risk denial and the order rate limit answer Alpaca's bodies",
+  ...DB_TEST,
+}, async () => {
+  const t = await servedTestApp({
+    trading: { limits: { max_orders_per_minute: 2, max_order_qty: Decimal.parse("50") } },
+  });
+  try {
+    const key = await apiKeyFor(t.db.sql, "limited");
+    const post = (body: unknown) =>
+      fetch(`${t.baseUrl}/v2/orders`, {
+        method: "POST",
+        headers: {
+          "APCA-API-KEY-ID": key.keyId,
+          "APCA-API-SECRET-KEY": key.secret,
+          "Content-Type": "application/json",
+        },
+        body: JSON.stringify(body),
+      });
+    await refused(await post({ ...ORDER, qty: "51" }), 422, 42210000, /qty exceeds the risk limit/);
+    assertEquals((await post(ORDER)).status, 200);
+    const limited = await post(ORDER);
+    await refused(limited, 429, 42910000, /rate limit exceeded/);
+    assert(Number(limited.headers.get("retry-after")) > 0, "429 says when to retry");
+    const [count] = await t.db.owner<{ n: number }[]>`select count(*)::int as n from orders`;
+    assertEquals(count?.n, 1);
+  } finally {
     await t.close();
   }
 });

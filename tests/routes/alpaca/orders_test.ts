@@ -1,12 +1,12 @@
 /**
  * The Alpaca face's order routes, driven by the official SDK (`@alpacahq/alpaca-trade-api`,
  * unmodified) over real HTTP against a served Tradewind on the paper venue: every order
- * builder, list with its filters, get, get by client order id, replace, cancel and cancel all;
- * and orders placed on one face read on the other.
+ * builder, orders placed on one face read on the other, and list with its filters, get and
+ * get by client order id.
  */
 import { assert, assertEquals } from "../../_assert.ts";
 import { DB_TEST } from "../../_helpers.ts";
-import { alpacaSdk, apiKeyFor, servedTestApp } from "../../_alpaca.ts";
+import { quote, setUp } from "./_orders.ts";
 
 /** Every key of Alpaca's Order JSON (ALPACA.md §3.2) and nothing Tradewind-only. */
 const ORDER_KEYS = [
@@ -47,31 +47,6 @@ const ORDER_KEYS = [
   "type",
   "updated_at",
 ];
-
-type Served = Awaited<ReturnType<typeof servedTestApp>>;
-
-/** A served app on the paper venue and an SDK client holding `username`'s API key. */
-async function setUp(username: string) {
-  const t = await servedTestApp({ trading: true });
-  const key = await apiKeyFor(t.db.sql, username);
-  const alpaca = alpacaSdk(t.baseUrl, key.keyId, key.secret);
-  /** A raw request to the face with the user's key (what the SDK sends, byte for byte). */
-  const raw = (path: string, init: RequestInit = {}) =>
-    fetch(`${t.baseUrl}${path}`, {
-      ...init,
-      headers: {
-        "APCA-API-KEY-ID": key.keyId,
-        "APCA-API-SECRET-KEY": key.secret,
-        ...(init.body ? { "Content-Type": "application/json" } : {}),
-        ...init.headers,
-      },
-    });
-  return { t, alpaca, raw };
-}
-
-async function quote(t: Served, symbol: string) {
-  return await t.trading.venue.latestQuote(symbol);
-}
 
 Deno.test({
   name: "alpaca orders: every SDK order builder places its order through the one path",
@@ -214,7 +189,7 @@ Deno.test({
   name: "alpaca orders: an order placed on either face is the same order on the other",
   ...DB_TEST,
 }, async () => {
-  const { t, alpaca } = await setUp("both-faces");
+  const { t, alpaca, raw } = await setUp("both-faces");
   try {
     const viaV2 = await alpaca.trading.orders.limit({
       symbol: "AAPL",
@@ -259,6 +234,27 @@ Deno.test({
     assertEquals(again.id, viaV2.id);
     const list = await alpaca.trading.orders.getAllOrders({ status: "all" });
     assertEquals(list.map((o) => o.clientOrderId).sort(), ["from-v1", "from-v2"]);
+
+    // The request id the face answers with is the correlation id of the order's audit rows.
+    const res = await raw("/v2/orders", {
+      method: "POST",
+      body: JSON.stringify({
+        symbol: "AAPL",
+        qty: "1",
+        side: "buy",
+        type: "limit",
+        limit_price: "45",
+        time_in_force: "day",
+        client_order_id: "traced",
+      }),
+    });
+    assertEquals(res.status, 200);
+    const requestId = res.headers.get("x-request-id");
+    const traced = await res.json();
+    const rows = await t.db.owner<{ action: string; correlation_id: string }[]>`
+      select action, correlation_id from execution_logs where order_id = ${traced.id} order by seq`;
+    assert(rows.length >= 3, JSON.stringify(rows));
+    assertEquals(rows[0], { action: "SUBMITTED", correlation_id: requestId! });
   } finally {
     await t.close();
   }
@@ -363,66 +359,26 @@ Deno.test({
     const byCid = await o.getOrderByClientOrderId({ clientOrderId: "l-3" });
     assertEquals([byCid.id, byCid.legs?.length], [third.id, 2]);
     assertEquals(second.status, "new");
-  } finally {
-    await t.close();
-  }
-});
 
-Deno.test({
-  name: "alpaca orders: replace, cancel and cancel all through the SDK",
-  ...DB_TEST,
-}, async () => {
-  const { t, alpaca, raw } = await setUp("changer");
-  try {
-    const o = alpaca.trading.orders;
-    const resting = await o.limit({
-      symbol: "AAPL",
-      qty: 2,
+    // A filled bracket whose exits still work is open when nested, its exits with it.
+    const jpm = await quote(t, "JPM");
+    const filled = await o.bracket({
+      symbol: "JPM",
+      qty: 1,
       side: "buy",
-      limitPrice: 50,
+      takeProfit: { limitPrice: (jpm.ap * 1.2).toFixed(2) },
+      stopLoss: { stopPrice: (jpm.bp * 0.8).toFixed(2) },
       timeInForce: "gtc",
     });
-    const replaced = await o.patchOrderByOrderId({
-      orderId: resting.id!,
-      patchOrderRequest: { limitPrice: "51.5", qty: "3", clientOrderId: "replacement" },
-    });
-    assert(replaced.id !== resting.id, "a replace makes a new order");
+    await t.trading.advance(1_000);
+    const groups = await o.getAllOrders({ status: "open", nested: true, symbols: "JPM" });
     assertEquals(
-      [replaced.replaces, replaced.limitPrice, replaced.qty, replaced.clientOrderId],
-      [resting.id, "51.5", "3", "replacement"],
+      groups.map((g) => [g.id, g.status, g.legs?.map((l) => l.status)]),
+      [[filled.id, "filled", ["new", "held"]]],
     );
-    await t.trading.advance(500);
-    const old = await o.getOrderByOrderID({ orderId: resting.id! });
-    assertEquals([old.status, old.replacedBy], ["replaced", replaced.id]);
-
-    // Cancel one: 204 with an empty body.
-    const del = await raw(`/v2/orders/${replaced.id}`, { method: "DELETE" });
-    assertEquals([del.status, await del.text()], [204, ""]);
-    await t.trading.advance(500);
-    assertEquals((await o.getOrderByOrderID({ orderId: replaced.id! })).status, "canceled");
-    // Through the SDK too.
-    const another = await o.limit({ symbol: "MSFT", qty: 1, side: "buy", limitPrice: 40 });
-    await o.deleteOrderByOrderID({ orderId: another.id! });
-    await t.trading.advance(500);
-    assertEquals((await o.getOrderByOrderID({ orderId: another.id! })).status, "canceled");
-
-    // Cancel all: 207, one {id, status} per open order.
-    const a = await o.limit({ symbol: "AAPL", qty: 1, side: "buy", limitPrice: 30 });
-    const b = await o.limit({ symbol: "MSFT", qty: 1, side: "buy", limitPrice: 30 });
-    const res = await raw("/v2/orders", { method: "DELETE" });
-    assertEquals(res.status, 207);
-    const items = await res.json();
-    assertEquals(
-      items.map((i: { id: string; status: number }) => [i.id, i.status]).sort(),
-      [[a.id, 200], [b.id, 200]].sort(),
-    );
-    await t.trading.advance(500);
-    const c = await o.limit({ symbol: "AAPL", qty: 1, side: "buy", limitPrice: 31 });
-    const sdkItems = await o.deleteAllOrders();
-    assertEquals(sdkItems, [{ id: c.id, status: 200 }]);
-    await t.trading.advance(500);
-    assertEquals((await o.getAllOrders()).length, 0);
-    assertEquals(await o.deleteAllOrders(), []);
+    // Its entry, filled, is closed too: a group is listed under either while it has both.
+    const closed = await o.getAllOrders({ status: "closed", nested: true, symbols: "JPM" });
+    assertEquals(closed.map((g) => [g.id, g.legs?.length]), [[filled.id, 2]]);
   } finally {
     await t.close();
   }
