@@ -42,10 +42,15 @@ export interface TradeStreamDeps {
   maxBufferedBytes: number;
 }
 
-/** The `/api/v1` stream's event names, back to Alpaca's. */
+/**
+ * The `/api/v1` stream's event names, back to Alpaca's. Tradewind's `order.accepted` (the order is
+ * recorded and on its way to the venue, not yet acknowledged) is Alpaca's `pending_new`: Alpaca
+ * has no `accepted` event, and a client (another Tradewind among them) reads `pending_new` as
+ * "received, not yet live".
+ */
 const EVENTS: Record<string, string> = {
   "order.new": "new",
-  "order.accepted": "accepted",
+  "order.accepted": "pending_new",
   "order.partially_filled": "partial_fill",
   "order.filled": "fill",
   "order.canceled": "canceled",

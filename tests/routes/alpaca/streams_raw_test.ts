@@ -293,7 +293,8 @@ Deno.test(
       await until(() => updates().length >= rows.length, "every event");
       assertEquals(
         updates().map((m) => `${m.data.order.id} ${m.data.event}`),
-        rows.map((r) => `${r.orderId} ${r.event}`),
+        // Tradewind's `accepted` (recorded, on its way) is Alpaca's `pending_new`.
+        rows.map((r) => `${r.orderId} ${r.event === "accepted" ? "pending_new" : r.event}`),
       );
       for (const m of updates().filter((m) => m.data.event === "fill")) {
         assertEquals(m.data.qty, m.data.order.qty);
@@ -336,7 +337,7 @@ Deno.test(
       await a.trading.advance(1_000);
       const updates = () => c.messages.slice(2) as Frame[];
       await until(() => updates().some((m) => m.data.event === "fill"), "the fill on B");
-      assertEquals(updates().map((m) => m.data.event), ["accepted", "new", "fill"]);
+      assertEquals(updates().map((m) => m.data.event), ["pending_new", "new", "fill"]);
       const fill = updates()[2];
       assertEquals(fill.data.order.id, placed.id);
       assertEquals(fill.data.order.client_order_id, "cross-1");
