@@ -115,6 +115,8 @@ export class FaultProxy {
   readonly log: ProxyLogEntry[] = [];
   /** Every client-to-server stream message, in order (to check resubscription). */
   readonly sent: StreamFrame[] = [];
+  /** Every server-to-client stream message delivered (not dropped), in order. */
+  readonly received: StreamFrame[] = [];
   readonly #target: string;
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #faults: Fault[] = [];
@@ -335,7 +337,10 @@ export class FaultProxy {
     const out = new Headers(res.headers);
     out.delete("content-encoding");
     out.delete("content-length");
-    return new Response(await res.arrayBuffer(), { status: res.status, headers: out });
+    const bytes = await res.arrayBuffer();
+    // 204, 205 and 304 carry no body at all (a Response refuses even an empty one).
+    const noBody = res.status === 204 || res.status === 205 || res.status === 304;
+    return new Response(noBody ? null : bytes, { status: res.status, headers: out });
   }
 
   #upgrade(req: Request, url: URL): Response {
@@ -374,7 +379,10 @@ export class FaultProxy {
       if (drop) {
         drop.remaining--;
         drop.dropped.push(f);
-      } else client.send(data);
+      } else {
+        this.received.push(f);
+        client.send(data);
+      }
     };
     const bothOpen = () => {
       if (dead || client.readyState !== WebSocket.OPEN) return;

@@ -17,6 +17,7 @@ function target() {
       };
       return response;
     }
+    if (req.method === "DELETE") return new Response(null, { status: 204 });
     if (req.method === "POST" && url.pathname === "/v2/orders") {
       orders.push(await req.text());
       return Response.json({ id: `o${orders.length}` }, { headers: { "X-Request-ID": "r1" } });
@@ -68,9 +69,12 @@ Deno.test("fault proxy: forwards requests and answers faithfully, logging each",
     assertEquals(await post.json(), { id: "o1" });
     assertEquals(post.headers.get("x-request-id"), "r1");
     assertEquals(t.orders, ['{"a":1}']);
+    const del = await fetch(`${proxy.baseUrl}/v2/orders/o1`, { method: "DELETE" });
+    assertEquals([del.status, await del.text()], [204, ""]);
     assertEquals(proxy.log.map((e) => [e.method, e.path, e.outcome, e.forwarded]), [
       ["GET", "/v2/account?x=1", 200, true],
       ["POST", "/v2/orders", 200, true],
+      ["DELETE", "/v2/orders/o1", 204, true],
     ]);
   } finally {
     await proxy.close();

@@ -4,6 +4,7 @@
  * @module
  */
 import { assert, assertEquals } from "../_assert.ts";
+import { TradeError } from "../../core/errors.ts";
 import type { Order, OrderRequest } from "../../core/order_types.ts";
 import { assertAlpacaOrder, type Check, codeOf, d } from "./_conformance_ctx.ts";
 
@@ -126,7 +127,7 @@ export function orderChecks(check: Check): void {
     },
   );
 
-  check("a repeated client_order_id is DUPLICATE_CLIENT_ORDER_ID and places nothing", async (c) => {
+  check("a reused client_order_id is DUPLICATE_CLIENT_ORDER_ID and places nothing", async (c) => {
     const req: OrderRequest = {
       symbol: "AAPL",
       qty: d("1"),
@@ -137,7 +138,19 @@ export function orderChecks(check: Check): void {
       client_order_id: "conf-dup",
     };
     const first = await c.broker.submitOrder(req);
-    assertEquals(await codeOf(c.broker.submitOrder(req)), "DUPLICATE_CLIENT_ORDER_ID");
+    // Another order under the id: refused, as Alpaca does.
+    const other = { ...req, qty: d("2") };
+    assertEquals(await codeOf(c.broker.submitOrder(other)), "DUPLICATE_CLIENT_ORDER_ID");
+    // The very same request: Alpaca and the paper venue refuse it too; Tradewind's /v2 face
+    // answers the existing order instead (documented: a replay is idempotent). Either way,
+    // never a second order.
+    try {
+      const again = await c.broker.submitOrder(req);
+      assertEquals(again.id, first.id, "a replay answers the one existing order");
+    } catch (e) {
+      assert(e instanceof TradeError, String(e));
+      assertEquals(e.code, "DUPLICATE_CLIENT_ORDER_ID");
+    }
     const all = await c.broker.listOrders({ status: "all", limit: 500 });
     assertEquals(all.filter((o) => o.client_order_id === "conf-dup").map((o) => o.id), [first.id]);
   });
