@@ -275,6 +275,15 @@ export function orderChecks(check: Check): void {
     const was = await c.broker.getOrder(old.id);
     assertEquals(was.status, "replaced");
     assertEquals(was.replaced_by, next.id);
+    // A closed order cannot be replaced; an unknown one is not found.
+    assertEquals(
+      await codeOf(c.broker.replaceOrder(old.id, { qty: d("4") })),
+      "ORDER_NOT_REPLACEABLE",
+    );
+    assertEquals(
+      await codeOf(c.broker.replaceOrder(crypto.randomUUID(), { qty: d("4") })),
+      "ORDER_NOT_FOUND",
+    );
   });
 
   check(
@@ -303,6 +312,12 @@ export function orderChecks(check: Check): void {
       assertEquals(ev.order.status, "canceled");
       assert(Number.isFinite(ev.timestamp), "a canceled event carries its timestamp");
       assertEquals(await codeOf(c.broker.cancelOrder(ids[0]!)), "ORDER_NOT_CANCELABLE");
+      assertEquals(await codeOf(c.broker.cancelOrder(crypto.randomUUID())), "ORDER_NOT_FOUND");
+      const first = c.updates.find((u) => u.order.id === ids[0]);
+      assert(
+        first && ["new", "accepted", "pending_new"].includes(first.event),
+        `a resting order's first event acknowledges it: ${first?.event}`,
+      );
       const results = await c.broker.cancelAllOrders();
       assertEquals(results.map((r) => r.id).sort(), [ids[1]!, ids[2]!].sort());
       assert(results.every((r) => r.status === 200), JSON.stringify(results));
