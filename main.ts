@@ -5,6 +5,7 @@
  * deno run -A main.ts serve                 # the engine (./tradewind start)
  * deno run -A main.ts migrate               # apply pending migrations and exit
  * deno run -A main.ts token <user> [--role trader|admin|compliance] [--ttl 12h]
+ * deno run -A main.ts apikey <user> | --list [user] | --revoke <key id>   # /v2 API keys
  * deno run -A main.ts audit verify [--checkpoint FILE]   # recompute the audit hash chains
  * deno run -A main.ts audit checkpoint                   # print each chain's head as JSON
  * ```
@@ -14,6 +15,7 @@
 import postgres from "postgres";
 import { type Config, ConfigError, loadConfig, readEnvironment } from "./config.ts";
 import { AUDIT_USAGE, runAuditCommand } from "./db/audit_cli.ts";
+import { runApiKeyCommand } from "./db/api_keys_cli.ts";
 import { type Database, openDatabase } from "./db/database.ts";
 import { configureLogging, logger } from "./logging.ts";
 import {
@@ -51,6 +53,10 @@ Commands:
   migrate                                apply pending database migrations
   token <username> [--role R] [--ttl T]  print a token (R: trader, admin, compliance;
                                          T: 12h, at most JWT_MAX_TTL, 30d)
+  apikey <username>                      print a new API key for the Alpaca-compatible face
+                                         (/v2) as APCA_API_KEY_ID=… and APCA_API_SECRET_KEY=…
+  apikey --list [username]               list API keys (never their secrets)
+  apikey --revoke <key id>               revoke an API key
   audit verify [--checkpoint FILE]       recompute the audit trail's hash chains (and check
                                          the chain heads kept in FILE)
   audit checkpoint                       print each audit chain's head (JSON) to keep elsewhere
@@ -190,6 +196,7 @@ async function serve(config: Config): Promise<void> {
 
   // The handlers are in place before the engine says it is listening: a signal sent the moment
   // "listening on" is read drains, it does not kill the process with the default action.
+  // deno-lint-ignore prefer-const -- assigned below, after the handlers that may read it first
   let server: Deno.HttpServer | undefined;
   const shutdown = async (signal: string) => {
     log.info("{signal}: draining requests and shutting down", { signal });
@@ -309,6 +316,21 @@ async function auditCommand(config: Config, args: string[]): Promise<void> {
   if (result.code !== 0) Deno.exit(result.code);
 }
 
+async function apiKeyCommand(config: Config, args: string[]): Promise<void> {
+  const db = await open(config);
+  const owner = postgres(db.ownerUrl, { max: 1, onnotice: () => {} });
+  let result;
+  try {
+    result = await runApiKeyCommand(owner, args);
+  } finally {
+    await owner.end();
+    await db.close();
+  }
+  if (result.stdout) console.log(result.stdout.replace(/\n$/, ""));
+  if (result.stderr) console.error(result.stderr.replace(/\n$/, ""));
+  if (result.code !== 0) Deno.exit(result.code);
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command = "serve", ...rest] = argv;
   if (command === "help" || command === "--help" || command === "-h") {
@@ -336,6 +358,8 @@ async function main(argv: string[]): Promise<void> {
     }
     case "token":
       return await tokenCommand(config, rest);
+    case "apikey":
+      return await apiKeyCommand(config, rest);
     case "audit":
       return await auditCommand(config, rest);
     default:

@@ -14,7 +14,7 @@ import type { RouteTarget, TradingDeps } from "./mod.ts";
 import { defineRoute } from "./openapi.ts";
 import { CancelItem, cancelItem, OrderJson } from "./orders.ts";
 import { positiveDecimal } from "./params.ts";
-import { tenantOf } from "./auth.ts";
+import { type AuthUser, tenantOf } from "./auth.ts";
 import { effectiveState, type StateLayer, type StateLayers } from "../core/risk_authority.ts";
 import { withTenant } from "../db/database.ts";
 import { readStateLayers } from "../db/risk_limits.ts";
@@ -22,6 +22,25 @@ import { readStateLayers } from "../db/risk_limits.ts";
 /** Alpaca's account JSON: decimals as strings, created_at as RFC-3339. */
 export function accountJson(a: Account): Record<string, unknown> {
   return JSON.parse(JSON.stringify({ ...a, created_at: new Date(a.created_at).toISOString() }));
+}
+
+/**
+ * A user's account as the venue reports it, with `trading_blocked` also set while the engine's
+ * kill switch halts the user (the venue does not know it).
+ */
+export async function userAccount(
+  engine: TradingDeps["engine"],
+  sql: Sql,
+  user: AuthUser,
+): Promise<Account> {
+  const account = await engine.account(user.id);
+  const layers = await withTenant(sql, tenantOf(user), (tx) => readStateLayers(tx, user.id));
+  const states: StateLayers = {};
+  for (const [layer, row] of Object.entries(layers)) {
+    if (row) states[layer as StateLayer] = row.state;
+  }
+  const halted = effectiveState(states).state === "halted";
+  return { ...account, trading_blocked: account.trading_blocked || halted };
 }
 
 /** Alpaca's position JSON: decimals as strings. */
@@ -83,23 +102,7 @@ export function accountRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql):
     summary: "The trading account: cash, equity, buying power",
     tags: ["account"],
     responses: { 200: { description: "Alpaca's account fields", schema: AccountJson } },
-  }, async (c) => {
-    const account = await engine.account(c.var.user.id);
-    // The venue does not know the engine's kill switch: a halted trader's account is blocked.
-    const layers = await withTenant(
-      sql,
-      tenantOf(c.var.user),
-      (tx) => readStateLayers(tx, c.var.user.id),
-    );
-    const states: StateLayers = {};
-    for (const [layer, row] of Object.entries(layers)) {
-      if (row) states[layer as StateLayer] = row.state;
-    }
-    const halted = effectiveState(states).state === "halted";
-    return c.json(
-      accountJson({ ...account, trading_blocked: account.trading_blocked || halted }),
-    );
-  });
+  }, async (c) => c.json(accountJson(await userAccount(engine, sql, c.var.user))));
 
   defineRoute(
     target,

@@ -1,6 +1,7 @@
 /**
  * The Hono application: middleware (request ids, access logs, metrics, body limit), the
- * resource routes mounted under `/api/v1`, the OpenAPI document, docs, metrics, and the one
+ * resource routes mounted under `/api/v1`, the Alpaca-compatible face at `/v2` (routes/alpaca,
+ * its own API-key auth and error bodies), the OpenAPI document, docs, metrics, and the one
  * error mapper.
  *
  * @module
@@ -33,6 +34,8 @@ import { tradeRoutes } from "./trades.ts";
 import { streamRoutes } from "./stream.ts";
 import { type Metrics, requireMetricsAccess } from "./metrics.ts";
 import { ApiSpec, defineRoute } from "./openapi.ts";
+import { alpacaFace } from "./alpaca/mod.ts";
+import { alpacaErrorResponse } from "./alpaca/errors.ts";
 
 /** Everything the HTTP layer needs, built in main.ts. */
 export interface AppDeps {
@@ -172,6 +175,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     app.route("/api/v1", streamRoutes({ hub: deps.stream, auth: deps.auth, sql: deps.sql }, spec));
   }
   app.route("/api/v1", api);
+  // The Alpaca-compatible face: `/v2/...` (API keys, Alpaca's error bodies) and its streams.
+  if (deps.trading) {
+    app.route("/", alpacaFace({ sql: deps.sql, trading: deps.trading, stream: deps.stream }));
+  }
 
   app.notFound((c) =>
     errorResponse(c, {
@@ -181,6 +188,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     })
   );
   app.onError((err, c) => {
+    // The Alpaca face's paths answer Alpaca's body also for the app-wide middleware (413 …).
+    if (/^\/v2(\/|$)/.test(c.req.path)) return alpacaErrorResponse(c, err);
     const mapped = mapError(err);
     if (mapped.status >= 500) {
       log.error("Request failed: {error}", {
