@@ -23,7 +23,7 @@ import { etToEpochMs, toEt } from "../core/calendar.ts";
 import { Decimal } from "../core/decimal.ts";
 import { averagePrice, wideNotional } from "../core/money.ts";
 import { type BookRiskFacts, evaluateBookRisk, flattenMoves } from "../core/books.ts";
-import { isTradeError, TradeError, tradeErrors } from "../core/errors.ts";
+import { type AlpacaErrorBody, isTradeError, TradeError, tradeErrors } from "../core/errors.ts";
 import type { IdSource } from "../core/ids.ts";
 import {
   createOrder,
@@ -130,6 +130,8 @@ export interface OrderCancelResult {
   symbol: string;
   status: number;
   error?: { code: string; message: string };
+  /** The error as Alpaca's body (`{code, message, …}`), for the Alpaca face. */
+  alpaca?: AlpacaErrorBody;
 }
 
 /**
@@ -1315,6 +1317,7 @@ export class ExecutionEngine {
       throw new TradeError(
         "ORDER_NOT_CANCELABLE",
         `Cannot cancel order "${orderId}": the venue has not acknowledged it yet; try again shortly`,
+        { alpacaMessage: "unable to cancel order, order isn't sent to exchange yet" },
       );
     }
     await withTenant(this.#deps.sql, tenant, (tx) =>
@@ -1334,7 +1337,8 @@ export class ExecutionEngine {
 
   /**
    * Cancels every open order of the user, exit legs of a filled bracket or oto included;
-   * answers one result per order (200: cancel requested, else the error). A venue cancels a
+   * answers one result per order (200: cancel requested, else the error: the refusal, or 503
+   * when the venue did not take that cancel, the others still tried). A venue cancels a
    * group's other orders with the one canceled, so a leg the venue already canceled with its
    * group counts as requested. The outcomes arrive as broker events.
    */
@@ -1361,6 +1365,17 @@ export class ExecutionEngine {
         sent.add(group);
         results.push({ id: row.id, symbol: row.symbol, status: 200 });
       } catch (e) {
+        if (e instanceof BrokerUnavailableError) {
+          // The venue did not take this cancel: say so for this order and go on with the rest.
+          results.push({
+            id: row.id,
+            symbol: row.symbol,
+            status: e.status,
+            error: { code: e.code, message: e.message },
+            alpaca: e.toAlpacaBody(),
+          });
+          continue;
+        }
         if (!isTradeError(e)) throw e;
         if (e.code === "ORDER_NOT_CANCELABLE" && sent.has(group) && row.broker_order_id) {
           results.push({ id: row.id, symbol: row.symbol, status: 200 });
@@ -1371,6 +1386,7 @@ export class ExecutionEngine {
           symbol: row.symbol,
           status: e.status,
           error: { code: e.code, message: e.message },
+          alpaca: e.toAlpacaBody(),
         });
       }
     }

@@ -92,12 +92,15 @@ export interface BenchDatabase {
   stop(): Promise<void>;
 }
 
-/** Starts (or adopts) the benchmarks' embedded PostgreSQL and creates database `name` afresh. */
+/**
+ * Starts (or adopts) the benchmarks' embedded PostgreSQL (port `BENCH_PG_PORT`, default 54349)
+ * and creates database `name` afresh.
+ */
 export async function benchDatabase(name: string): Promise<BenchDatabase> {
   const { EmbeddedPostgres } = await import("../db/embedded.ts");
   const { default: postgres } = await import("postgres");
   const dataDir = new URL("../.tradewind-bench", import.meta.url).pathname;
-  const port = 54349;
+  const port = Number(Deno.env.get("BENCH_PG_PORT") ?? "54349");
   const pg = new EmbeddedPostgres({ dataDir, port, disposable: true });
   const serverUrl = await pg.start();
   const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });

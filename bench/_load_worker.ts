@@ -10,6 +10,11 @@ export interface LoadJob {
   url: string;
   /** One bearer token per client (clients take them round-robin). */
   tokens: string[];
+  /**
+   * Instead of bearer tokens: one set of request headers per client, round-robin (the Alpaca
+   * face's `APCA-API-KEY-ID` / `APCA-API-SECRET-KEY`).
+   */
+  headerSets?: Record<string, string>[];
   /** "hello": GET the url; "orders": POST alternating market buy/sell orders. */
   kind: "hello" | "orders";
   symbol?: string;
@@ -44,7 +49,9 @@ async function one(job: LoadJob, i: number, seq: number): Promise<Response> {
     client,
     method: "POST",
     headers: {
-      Authorization: `Bearer ${job.tokens[i % job.tokens.length]}`,
+      ...(job.headerSets?.length
+        ? job.headerSets[i % job.headerSets.length]
+        : { Authorization: `Bearer ${job.tokens[i % job.tokens.length]}` }),
       "Content-Type": "application/json",
     },
     body,

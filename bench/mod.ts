@@ -28,6 +28,7 @@ export interface BenchEntry {
 export const BENCHMARKS: readonly BenchEntry[] = [
   { name: "paper", load: () => import("./paper_bench.ts") },
   { name: "orders", load: () => import("./orders_bench.ts") },
+  { name: "face", load: () => import("./face_bench.ts") },
   { name: "stream", load: () => import("./stream_bench.ts") },
   { name: "actors", load: () => import("./actors_bench.ts") },
 ];

@@ -10,39 +10,14 @@
  */
 import { Hono } from "hono";
 import postgres from "postgres";
-import { MessageBus } from "../actors/bus.ts";
-import { ExecutionEngine } from "../actors/execution_engine.ts";
-import { CachedMarketData } from "../brokers/cache.ts";
-import { PaperVenue } from "../brokers/paper/venue.ts";
-import { SystemClock } from "../core/clock.ts";
-import { cryptoIdSource } from "../core/ids.ts";
-import { openDatabase } from "../db/database.ts";
 import { configureLogging } from "../logging.ts";
-import { createAuthenticator, signToken } from "../routes/auth.ts";
-import { Metrics } from "../routes/metrics.ts";
-import { createApp } from "../routes/mod.ts";
 import { benchDatabase, percentile, report, section } from "./_harness.ts";
-import type { LoadJob, LoadResult } from "./_load_worker.ts";
+import { load, startOrderStack } from "./_order_stack.ts";
 
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? "5");
 /** Client counts to run (BENCH_CLIENTS=16 for one); ceilings are skipped with BENCH_CEILINGS=0. */
 const CLIENTS = (Deno.env.get("BENCH_CLIENTS") ?? "1,16,64").split(",").map(Number);
 const CEILINGS = Deno.env.get("BENCH_CEILINGS") !== "0";
-
-function load(job: LoadJob): Promise<LoadResult> {
-  const worker = new Worker(new URL("./_load_worker.ts", import.meta.url), { type: "module" });
-  return new Promise((resolve, reject) => {
-    worker.onmessage = (e) => {
-      worker.terminate();
-      resolve(e.data);
-    };
-    worker.onerror = (e) => {
-      worker.terminate();
-      reject(e);
-    };
-    worker.postMessage(job);
-  });
-}
 
 async function insertCeiling(url: string, clients: number, ms: number): Promise<number> {
   const sql = postgres(url, { max: clients, onnotice: () => {} });
@@ -106,46 +81,10 @@ export async function run(): Promise<void> {
       });
     }
 
-    const db = await openDatabase({
-      dataDir: pg.dataDir,
-      databaseUrl: ownerUrl,
-      embeddedPort: pg.port,
-      poolMax: 32,
-    });
-    const clock = new SystemClock();
-    const venue = new PaperVenue({ clock, ids: cryptoIdSource, seed: 42 });
-    const bus = new MessageBus();
-    const engine = new ExecutionEngine({
-      sql: db.sql,
-      venue,
-      clock,
-      ids: cryptoIdSource,
-      bus,
-      defaultLimits: {},
-      reconcileEveryMs: 0,
-      snapshotEveryMs: 0,
-    });
-    venue.start();
-    const secret = "bench-secret-bench-secret-bench-secret-0000";
-    const auth = createAuthenticator({ secret, issuer: "tradewind", audience: "tradewind" });
-    const app = createApp({
-      sql: db.sql,
-      ready: db.ready,
-      auth,
-      metrics: new Metrics(),
-      version: "bench",
-      trading: { engine, venue, marketData: new CachedMarketData(venue, clock), clock },
-    });
-    const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
-    const url = `http://127.0.0.1:${server.addr.port}/api/v1/orders`;
+    const stack = await startOrderStack(pg);
+    const url = `${stack.baseUrl}/api/v1/orders`;
     const tokens = await Promise.all(
-      Array.from({ length: 64 }, (_, i) =>
-        signToken({ username: `bench${i}`, role: "trader" }, {
-          secret,
-          issuer: "tradewind",
-          audience: "tradewind",
-          ttlSeconds: 3600,
-        })),
+      Array.from({ length: 64 }, (_, i) => stack.token(`bench${i}`)),
     );
     try {
       for (const clients of CLIENTS) {
@@ -219,15 +158,8 @@ export async function run(): Promise<void> {
         target: "< 25",
         ok: p99 < 25,
       });
-      const [counts] = await db.sql<
-        { orders: number }[]
-      >`select count(*)::int as orders from orders`.catch(() => [{ orders: -1 }]);
-      void counts;
     } finally {
-      await server.shutdown();
-      venue.stop();
-      await engine.stop();
-      await db.close();
+      await stack.stop();
     }
   } finally {
     await pg.stop();

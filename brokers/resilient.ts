@@ -24,7 +24,7 @@ import {
   wrap,
 } from "cockatiel";
 import type { Decimal } from "../core/decimal.ts";
-import { isTradeError } from "../core/errors.ts";
+import { type AlpacaErrorBody, isTradeError } from "../core/errors.ts";
 import type { Order, OrderRequest, ReplaceRequest } from "../core/order.ts";
 import type { Broker, ListOrdersQuery, TradeUpdate } from "./broker.ts";
 
@@ -37,6 +37,11 @@ export class BrokerUnavailableError extends Error {
   constructor(message: string, details?: unknown) {
     super(message);
     this.details = details;
+  }
+
+  /** The Alpaca face's body for it: 503 `{"code":50310000,"message":"service unavailable"}`. */
+  toAlpacaBody(): AlpacaErrorBody {
+    return { code: 50310000, message: "service unavailable" };
   }
 }
 
