@@ -32,6 +32,19 @@ const decimalOrOff = (max?: number) =>
     `must be at most ${max}, or off`,
   );
 
+/** An absolute URL with one of `schemes`, without query or fragment; trailing `/` dropped. */
+const baseUrl = (schemes: string[], example: string) =>
+  z.string().trim().refine((v) => {
+    try {
+      const u = new URL(v);
+      return schemes.includes(u.protocol.slice(0, -1)) && u.hostname !== "" && !u.search &&
+        !u.hash && !u.username && !u.password;
+    } catch {
+      return false;
+    }
+  }, `must be a ${schemes.join("://, ")}:// URL without query or credentials, such as ${example}`)
+    .transform((v) => v.replace(/\/+$/, ""));
+
 const TTL_UNITS = { s: 1, m: 60, h: 3600, d: 86400 } as const;
 
 /** A duration such as `30d`, `12h`, `90m` or `3600s`, in seconds (1 s to 3650 days). */
@@ -70,6 +83,16 @@ const schema = z.object({
   ALPACA_KEY_ID: z.string().trim().min(1).optional(),
   ALPACA_SECRET_KEY: z.string().trim().min(1).optional(),
   ALPACA_PAPER: bool.default(true),
+  ALPACA_ACCOUNT_USER: z.string().trim().regex(
+    /^[A-Za-z0-9._@-]{1,64}$/,
+    "must be a Tradewind username (letters, digits and . _ @ -, at most 64)",
+  ).optional(),
+  ALPACA_TRADING_URL: baseUrl(["http", "https"], "https://paper-api.alpaca.markets").optional(),
+  ALPACA_DATA_URL: baseUrl(["http", "https"], "https://data.alpaca.markets").optional(),
+  ALPACA_STREAM_URL: baseUrl(["ws", "wss"], "wss://paper-api.alpaca.markets/stream").optional(),
+  ALPACA_DATA_STREAM_URL: baseUrl(["ws", "wss"], "wss://stream.data.alpaca.markets/v2")
+    .optional(),
+  ALPACA_DATA_FEED: z.enum(["iex", "sip", "delayed_sip"]).default("iex"),
   TRADEWIND_LIVE_TRADING: bool.default(false),
   SIM_SEED: intIn(0, 2_147_483_647).default(42),
   SIM_HOURS: z.enum(["24x7", "nyse"]).default("24x7"),
@@ -107,7 +130,14 @@ const schema = z.object({
 });
 
 /** The brokers this version can trade through; `BROKER` names one of them. */
-export const BROKERS_AVAILABLE: readonly ("paper" | "alpaca")[] = ["paper"];
+export const BROKERS_AVAILABLE: readonly ("paper" | "alpaca")[] = ["paper", "alpaca"];
+
+/** Alpaca's hosts: trading paper and live, market data, and their streams. */
+export const ALPACA_HOSTS = {
+  paper: "https://paper-api.alpaca.markets",
+  live: "https://api.alpaca.markets",
+  data: "https://data.alpaca.markets",
+} as const;
 
 /** The parsed, typed configuration. */
 export type Config = {
@@ -132,7 +162,26 @@ export type Config = {
   logFormat: "json" | "text";
   shutdownTimeoutMs: number;
   broker: "paper" | "alpaca";
-  alpaca: { keyId: string | undefined; secretKey: string | undefined; paper: boolean };
+  alpaca: {
+    keyId: string | undefined;
+    secretKey: string | undefined;
+    paper: boolean;
+    /** ALPACA_ACCOUNT_USER: the Tradewind user who trades the Alpaca account. */
+    accountUser: string | undefined;
+    /** Trading REST base (ALPACA_TRADING_URL; default Alpaca's paper or live host). */
+    tradingUrl: string;
+    /** Market-data REST base (ALPACA_DATA_URL). */
+    dataUrl: string;
+    /** The `trade_updates` stream (ALPACA_STREAM_URL; default: the trading host's `/stream`). */
+    streamUrl: string;
+    /**
+     * The market-data stream base, the feed appended by the client (`…/v2` + `/iex`):
+     * ALPACA_DATA_STREAM_URL, default derived from the data host.
+     */
+    dataStreamUrl: string;
+    /** ALPACA_DATA_FEED: `iex` (default, every plan), `sip` or `delayed_sip`. */
+    feed: "iex" | "sip" | "delayed_sip";
+  };
   liveTrading: boolean;
   sim: {
     seed: number;
@@ -335,20 +384,10 @@ function parseConfig(env: Record<string, string | undefined>): Config {
   const e = parsed.data;
   if (e.BROKER === "alpaca" && !BROKERS_AVAILABLE.includes("alpaca")) {
     throw new ConfigError(
-      'Invalid BROKER: "alpaca" is not available in this version yet (the Alpaca adapter is not built): use BROKER=paper, the default',
+      'Invalid BROKER: "alpaca" is not available in this version: use BROKER=paper, the default',
     );
   }
-  // The rules below hold for Alpaca once its adapter is in BROKERS_AVAILABLE.
-  if (e.BROKER === "alpaca" && (!e.ALPACA_KEY_ID || !e.ALPACA_SECRET_KEY)) {
-    throw new ConfigError(
-      'Invalid BROKER: "alpaca" needs ALPACA_KEY_ID and ALPACA_SECRET_KEY to be set',
-    );
-  }
-  if (e.BROKER === "alpaca" && !e.ALPACA_PAPER && !e.TRADEWIND_LIVE_TRADING) {
-    throw new ConfigError(
-      'Invalid ALPACA_PAPER: "false" trades real money and also needs TRADEWIND_LIVE_TRADING=true',
-    );
-  }
+  const alpaca = alpacaSettings(e);
   if (e.JWT_JWKS_URL && (!e.JWT_ISSUER || !e.JWT_AUDIENCE)) {
     throw new ConfigError(
       "Invalid JWT_JWKS_URL: an external identity provider also needs JWT_ISSUER and JWT_AUDIENCE",
@@ -374,7 +413,7 @@ function parseConfig(env: Record<string, string | undefined>): Config {
     logFormat: e.LOG_FORMAT,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     broker: e.BROKER,
-    alpaca: { keyId: e.ALPACA_KEY_ID, secretKey: e.ALPACA_SECRET_KEY, paper: e.ALPACA_PAPER },
+    alpaca,
     liveTrading: e.BROKER === "alpaca" && !e.ALPACA_PAPER && e.TRADEWIND_LIVE_TRADING,
     sim: {
       seed: e.SIM_SEED,
@@ -410,5 +449,68 @@ function parseConfig(env: Record<string, string | undefined>): Config {
       heartbeatMs: e.BOTS_HEARTBEAT_MS,
       heartbeatTimeoutMs: e.BOTS_HEARTBEAT_TIMEOUT_MS,
     },
+  };
+}
+
+type Env = z.infer<typeof schema>;
+
+/** Host names and the stream host they go with. */
+const DATA_STREAM_HOSTS: Record<string, string> = {
+  "data.alpaca.markets": "stream.data.alpaca.markets",
+  "data.sandbox.alpaca.markets": "stream.data.sandbox.alpaca.markets",
+};
+
+/**
+ * The Alpaca settings, checked when BROKER=alpaca: keys and the account holder set, real
+ * money only with both switches, and a trading URL that agrees with ALPACA_PAPER when it
+ * names one of Alpaca's own hosts.
+ */
+function alpacaSettings(e: Env): Config["alpaca"] {
+  const on = e.BROKER === "alpaca";
+  if (on && (!e.ALPACA_KEY_ID || !e.ALPACA_SECRET_KEY)) {
+    throw new ConfigError(
+      'Invalid BROKER: "alpaca" needs ALPACA_KEY_ID and ALPACA_SECRET_KEY to be set (the key pair of your Alpaca paper account)',
+    );
+  }
+  if (on && !e.ALPACA_ACCOUNT_USER) {
+    throw new ConfigError(
+      'Invalid BROKER: "alpaca" needs ALPACA_ACCOUNT_USER, the Tradewind username that trades the Alpaca account (one user per account; see README)',
+    );
+  }
+  if (on && !e.ALPACA_PAPER && !e.TRADEWIND_LIVE_TRADING) {
+    throw new ConfigError(
+      'Invalid ALPACA_PAPER: "false" trades real money and also needs TRADEWIND_LIVE_TRADING=true',
+    );
+  }
+  const tradingUrl = e.ALPACA_TRADING_URL ??
+    (e.ALPACA_PAPER ? ALPACA_HOSTS.paper : ALPACA_HOSTS.live);
+  if (on && e.ALPACA_PAPER && tradingUrl === ALPACA_HOSTS.live) {
+    throw new ConfigError(
+      "Invalid ALPACA_TRADING_URL: it is Alpaca's live (real money) API while ALPACA_PAPER is true: use the paper host, or set ALPACA_PAPER=false and TRADEWIND_LIVE_TRADING=true",
+    );
+  }
+  if (on && !e.ALPACA_PAPER && tradingUrl === ALPACA_HOSTS.paper) {
+    throw new ConfigError(
+      "Invalid ALPACA_TRADING_URL: it is Alpaca's paper API while ALPACA_PAPER is false: remove ALPACA_TRADING_URL, or set ALPACA_PAPER=true",
+    );
+  }
+  const dataUrl = e.ALPACA_DATA_URL ?? ALPACA_HOSTS.data;
+  const ws = (u: URL) => (u.protocol === "https:" ? "wss:" : "ws:");
+  const trading = new URL(tradingUrl);
+  const data = new URL(dataUrl);
+  const path = (u: URL) => u.pathname.replace(/\/+$/, "");
+  const streamUrl = e.ALPACA_STREAM_URL ?? `${ws(trading)}//${trading.host}${path(trading)}/stream`;
+  const dataStreamUrl = e.ALPACA_DATA_STREAM_URL ??
+    `${ws(data)}//${DATA_STREAM_HOSTS[data.hostname] ?? data.host}${path(data)}/v2`;
+  return {
+    keyId: e.ALPACA_KEY_ID,
+    secretKey: e.ALPACA_SECRET_KEY,
+    paper: e.ALPACA_PAPER,
+    accountUser: e.ALPACA_ACCOUNT_USER,
+    tradingUrl,
+    dataUrl,
+    streamUrl,
+    dataStreamUrl,
+    feed: e.ALPACA_DATA_FEED,
   };
 }

@@ -35,6 +35,9 @@ import { AuditCheckpointer } from "./actors/audit_checkpointer.ts";
 import { PostgresStreamStore } from "./db/stream.ts";
 import { CachedMarketData } from "./brokers/cache.ts";
 import { PaperVenue } from "./brokers/paper/venue.ts";
+import { AlpacaVenue } from "./brokers/alpaca/venue.ts";
+import type { Venue } from "./brokers/broker.ts";
+import { findUserIdByUsername } from "./db/account_holder.ts";
 import { SystemClock } from "./core/clock.ts";
 import { cryptoIdSource } from "./core/ids.ts";
 import { riskLimitsFromConfig } from "./core/risk.ts";
@@ -85,9 +88,7 @@ async function open(config: Config): Promise<Database> {
 async function serve(config: Config): Promise<void> {
   const log = logger("engine");
   if (config.liveTrading) {
-    log.warning(
-      "LIVE TRADING IS ON: orders go to Alpaca's live API and trade REAL MONEY (TRADEWIND_LIVE_TRADING=true)",
-    );
+    for (const line of LIVE_BANNER) log.error(line);
   }
   const db = await open(config);
   const secret = await loadJwtSecret(config.jwt.secret, config.dataDir);
@@ -99,24 +100,21 @@ async function serve(config: Config): Promise<void> {
     maxTtlSeconds: config.jwt.maxTtlSeconds,
   });
   const metrics = new Metrics();
-  if (config.broker !== "paper") {
-    await db.close();
-    throw new Error(
-      `BROKER=${config.broker} is not available in this version yet: use BROKER=paper (the default)`,
-    );
-  }
   const clock = new SystemClock();
-  const venue = new PaperVenue({
-    clock,
-    ids: cryptoIdSource,
-    seed: config.sim.seed,
-    hours: config.sim.hours,
-    tickMs: config.sim.tickMs,
-    startingCash: config.sim.startingCash,
-    multiplier: config.sim.multiplier,
-    legacyPdt: config.sim.legacyPdt,
-    ...(config.sim.symbols ? { symbols: config.sim.symbols } : {}),
-  });
+  const paper = config.broker === "paper"
+    ? new PaperVenue({
+      clock,
+      ids: cryptoIdSource,
+      seed: config.sim.seed,
+      hours: config.sim.hours,
+      tickMs: config.sim.tickMs,
+      startingCash: config.sim.startingCash,
+      multiplier: config.sim.multiplier,
+      legacyPdt: config.sim.legacyPdt,
+      ...(config.sim.symbols ? { symbols: config.sim.symbols } : {}),
+    })
+    : null;
+  const venue: Venue = paper ?? alpacaVenue(config, db, clock);
   const bus = new MessageBus((e) =>
     log.error("A bus subscriber failed: {error}", { error: String(e) })
   );
@@ -132,17 +130,20 @@ async function serve(config: Config): Promise<void> {
     snapshotEveryMs: config.snapshotEveryMs,
     log: (level, message, fields) => engineLog[level](message, fields ?? {}),
   });
-  // Crash-only start: rebuild the paper venue from the ledger, then reconcile.
-  const restored = venue.restore(
-    await loadPaperState(db.sql, Decimal.parse(config.sim.startingCash)),
-  );
-  if (restored.length > 0) {
-    log.info("Restored {accounts} paper accounts ({orders} open orders) from the ledger", {
-      accounts: restored.length,
-      orders: restored.reduce((n, r) => n + r.restored.length, 0),
-    });
+  // Crash-only start: rebuild the paper venue from the ledger, then reconcile (with Alpaca:
+  // against the account itself, adopting orders placed outside Tradewind).
+  if (paper) {
+    const restored = paper.restore(
+      await loadPaperState(db.sql, Decimal.parse(config.sim.startingCash)),
+    );
+    if (restored.length > 0) {
+      log.info("Restored {accounts} paper accounts ({orders} open orders) from the ledger", {
+        accounts: restored.length,
+        orders: restored.reduce((n, r) => n + r.restored.length, 0),
+      });
+    }
+    paper.start();
   }
-  venue.start();
   await engine.start();
   const auditLog = logger("audit");
   const checkpoints = new AuditCheckpointer({
@@ -151,7 +152,7 @@ async function serve(config: Config): Promise<void> {
     log: (level, message, fields) => auditLog[level](message, fields),
   });
   await checkpoints.start();
-  const monitor = new MarketMonitor({ clock, bus, hours: config.sim.hours });
+  const monitor = new MarketMonitor({ clock, bus, hours: paper ? config.sim.hours : "nyse" });
   monitor.start();
   const bots = new BotManager({
     sql: db.sql,
@@ -185,18 +186,35 @@ async function serve(config: Config): Promise<void> {
     metrics,
     metricsToken: config.metricsToken,
     version: VERSION,
-    trading: { engine, venue, marketData: new CachedMarketData(venue, clock), clock, bots },
+    trading: {
+      engine,
+      venue,
+      marketData: new CachedMarketData(venue.marketData, clock),
+      clock,
+      bots,
+    },
     stream,
+    liveTrading: config.liveTrading,
   });
-  log.info("Paper venue: {symbols} symbols, hours {hours}, seed {seed}", {
-    symbols: venue.symbols.length,
-    hours: config.sim.hours,
-    seed: config.sim.seed,
-  });
+  if (paper) {
+    log.info("Paper venue: {symbols} symbols, hours {hours}, seed {seed}", {
+      symbols: paper.symbols.length,
+      hours: config.sim.hours,
+      seed: config.sim.seed,
+    });
+  } else {
+    log.info("Alpaca venue ({mode}): {url}, account of user {user}, feed {feed}", {
+      mode: config.alpaca.paper ? "paper" : "LIVE",
+      url: config.alpaca.tradingUrl,
+      user: config.alpaca.accountUser,
+      feed: config.alpaca.feed,
+    });
+  }
 
   // The handlers are in place before the engine says it is listening: a signal sent the moment
   // "listening on" is read drains, it does not kill the process with the default action.
-  // deno-lint-ignore prefer-const -- assigned below, after the handlers that may read it first
+  // Assigned once, below, after the handlers that read it are installed.
+  // deno-lint-ignore prefer-const
   let server: Deno.HttpServer | undefined;
   const shutdown = async (signal: string) => {
     log.info("{signal}: draining requests and shutting down", { signal });
@@ -210,7 +228,7 @@ async function serve(config: Config): Promise<void> {
       await server?.shutdown();
       monitor.stop();
       await bots.close();
-      venue.stop();
+      paper?.stop();
       await engine.stop();
       await checkpoints.stop();
       await db.close();
@@ -249,6 +267,47 @@ async function serve(config: Config): Promise<void> {
   }, app.fetch);
 
   await server.finished;
+}
+
+/** The error-level banner logged at start when real money is traded. */
+const LIVE_BANNER = [
+  "*************************************************************************************",
+  "LIVE TRADING IS ON: orders go to Alpaca's live API and trade REAL MONEY",
+  "(BROKER=alpaca, ALPACA_PAPER=false, TRADEWIND_LIVE_TRADING=true)",
+  "*************************************************************************************",
+];
+
+/**
+ * The Alpaca venue of the configuration: the account of `ALPACA_ACCOUNT_USER`, every request
+ * within one budget of 200 a minute. Trade updates and live market data: see the streams
+ * (brokers/alpaca/trade_stream.ts, market_stream.ts); until they are wired here, fills arrive by
+ * reconciliation and live data is polled over REST.
+ */
+function alpacaVenue(config: Config, db: Database, clock: SystemClock): AlpacaVenue {
+  const { keyId, secretKey, accountUser } = config.alpaca;
+  // config.ts guarantees these with BROKER=alpaca.
+  if (!keyId || !secretKey || !accountUser) throw new ConfigError("Alpaca settings are missing");
+  const log = logger("alpaca");
+  return new AlpacaVenue({
+    clock,
+    keyId,
+    secretKey,
+    paper: config.alpaca.paper,
+    tradingUrl: config.alpaca.tradingUrl,
+    dataUrl: config.alpaca.dataUrl,
+    feed: config.alpaca.feed,
+    accountHolder: () => findUserIdByUsername(db.sql, accountUser),
+    // The streams (h/adapter-streams) plug in here:
+    //   tradeUpdates: new AlpacaTradeStream({ url: config.alpaca.streamUrl, keyId,
+    //     secret: secretKey, clock, onReconnected: () => engine.reconcile() }),
+    //   marketStream: (rest) => new AlpacaMarketStream({ keyId, secret: secretKey, clock,
+    //     url: alpacaMarketStreamUrl(config.alpaca.feed, config.alpaca.dataStreamUrl),
+    //     fillGap: barsGapFiller(rest) }),
+    poll: {
+      onError: (e) =>
+        log.warning("Polling Alpaca market data failed: {error}", { error: String(e) }),
+    },
+  });
 }
 
 async function tokenCommand(config: Config, args: string[]): Promise<void> {

@@ -2021,8 +2021,13 @@ export class ExecutionEngine {
    * broker orders as external, and writes RECONCILED audit rows. Safe to run at any time.
    */
   async reconcile(userIds?: string[]): Promise<{ users: number; changes: number }> {
-    const ids = userIds ?? (await this.#deps.sql<{ id: string }[]>`
-        select tradewind_users_with_open_orders() as id`).map((r) => r.id);
+    const ids = userIds ?? [
+      ...new Set([
+        ...(await this.#deps.sql<{ id: string }[]>`
+          select tradewind_users_with_open_orders() as id`).map((r) => r.id),
+        ...(await this.#deps.venue.accountHolders?.() ?? []),
+      ]),
+    ];
     let changes = 0;
     for (const userId of ids) {
       changes += await this.#enqueueAndWait(userId, () => this.#reconcileUser(userId));

@@ -301,4 +301,10 @@ export interface Venue {
   readonly marketData: MarketData;
   /** The session at an instant, under the venue's hours policy. */
   session(tsMs: number): "pre" | "core" | "post" | "closed";
+  /**
+   * The users who hold an account at this venue whether or not they have open orders (the
+   * Alpaca account's holder): reconciliation visits them every time, so orders placed outside
+   * Tradewind are adopted. Optional; the paper venue has none.
+   */
+  accountHolders?(): Promise<string[]>;
 }

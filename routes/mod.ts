@@ -50,6 +50,8 @@ export interface AppDeps {
   trading?: TradingDeps;
   /** The live WebSocket stream (`GET /api/v1/stream`); absent: not mounted. */
   stream?: StreamHub;
+  /** True when orders trade real money (Alpaca live); `/ready` says so. */
+  liveTrading?: boolean;
 }
 
 /** What the trading routes need. */
@@ -137,7 +139,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     }),
   );
 
-  app.route("/", healthRoutes({ ready: deps.ready, version: deps.version }, spec));
+  app.route(
+    "/",
+    healthRoutes(
+      { ready: deps.ready, version: deps.version, liveTrading: deps.liveTrading === true },
+      spec,
+    ),
+  );
 
   app.get("/openapi.json", (c) =>
     c.json(spec.document({

@@ -28,20 +28,99 @@ Deno.test("config: secrets are never echoed in errors", () => {
   assert(!u.message.includes("pw"), u.message);
 });
 
-Deno.test("config: BROKER=alpaca is refused at validation until its adapter exists", () => {
-  const keys = { BROKER: "alpaca", ALPACA_KEY_ID: "k", ALPACA_SECRET_KEY: "s" };
+const ALPACA = {
+  BROKER: "alpaca",
+  ALPACA_KEY_ID: "PKTEST",
+  ALPACA_SECRET_KEY: "alpaca-secret-value",
+  ALPACA_ACCOUNT_USER: "alice",
+};
+
+Deno.test("config: BROKER=alpaca is paper by default, on Alpaca's hosts", () => {
+  const c = loadConfig(ALPACA);
+  assertEquals(c.broker, "alpaca");
+  assertEquals(c.liveTrading, false);
+  assertEquals(c.alpaca, {
+    keyId: "PKTEST",
+    secretKey: "alpaca-secret-value",
+    paper: true,
+    accountUser: "alice",
+    tradingUrl: "https://paper-api.alpaca.markets",
+    dataUrl: "https://data.alpaca.markets",
+    streamUrl: "wss://paper-api.alpaca.markets/stream",
+    dataStreamUrl: "wss://stream.data.alpaca.markets/v2",
+    feed: "iex",
+  });
+});
+
+Deno.test("config: BROKER=alpaca needs its keys and the account's user", () => {
+  for (const missing of ["ALPACA_KEY_ID", "ALPACA_SECRET_KEY", "ALPACA_ACCOUNT_USER"]) {
+    const env: Record<string, string> = { ...ALPACA };
+    delete env[missing];
+    const e = assertThrows(() => loadConfig(env), ConfigError);
+    assert(e.message.startsWith('Invalid BROKER: "alpaca" needs'), e.message);
+    assert(e.message.includes(missing), e.message);
+    assert(!e.message.includes("alpaca-secret-value"), "the secret is never echoed");
+  }
+  const bad = assertThrows(
+    () => loadConfig({ ...ALPACA, ALPACA_ACCOUNT_USER: "no spaces" }),
+    ConfigError,
+  );
+  assert(bad.message.startsWith("Invalid ALPACA_ACCOUNT_USER"), bad.message);
+});
+
+Deno.test("config: real money needs ALPACA_PAPER=false and TRADEWIND_LIVE_TRADING=true", () => {
+  const e = assertThrows(() => loadConfig({ ...ALPACA, ALPACA_PAPER: "false" }), ConfigError);
+  assert(e.message.includes("TRADEWIND_LIVE_TRADING=true"), e.message);
+  const live = loadConfig({ ...ALPACA, ALPACA_PAPER: "false", TRADEWIND_LIVE_TRADING: "true" });
+  assertEquals(live.liveTrading, true);
+  assertEquals(live.alpaca.tradingUrl, "https://api.alpaca.markets");
+  assertEquals(live.alpaca.streamUrl, "wss://api.alpaca.markets/stream");
+  // The live host while ALPACA_PAPER is true would trade real money: refused.
+  const sneaky = assertThrows(
+    () => loadConfig({ ...ALPACA, ALPACA_TRADING_URL: "https://api.alpaca.markets/" }),
+    ConfigError,
+  );
+  assert(sneaky.message.startsWith("Invalid ALPACA_TRADING_URL"), sneaky.message);
+  assert(sneaky.message.includes("live"), sneaky.message);
+  // Live switches without Alpaca change nothing.
+  assertEquals(loadConfig({ TRADEWIND_LIVE_TRADING: "true" }).liveTrading, false);
+});
+
+Deno.test("config: Alpaca base URLs are overridable; streams follow the hosts unless set", () => {
+  const c = loadConfig({
+    ...ALPACA,
+    ALPACA_TRADING_URL: "http://127.0.0.1:9100/",
+    ALPACA_DATA_URL: "https://proxy.example/alpaca-data",
+    ALPACA_DATA_FEED: "sip",
+  });
+  assertEquals(c.alpaca.tradingUrl, "http://127.0.0.1:9100");
+  assertEquals(c.alpaca.streamUrl, "ws://127.0.0.1:9100/stream");
+  assertEquals(c.alpaca.dataUrl, "https://proxy.example/alpaca-data");
+  assertEquals(c.alpaca.dataStreamUrl, "wss://proxy.example/alpaca-data/v2");
+  assertEquals(c.alpaca.feed, "sip");
+  const set = loadConfig({
+    ...ALPACA,
+    ALPACA_STREAM_URL: "ws://127.0.0.1:9200/stream",
+    ALPACA_DATA_STREAM_URL: "wss://stream.data.sandbox.alpaca.markets/v2",
+  });
+  assertEquals(set.alpaca.streamUrl, "ws://127.0.0.1:9200/stream");
+  assertEquals(set.alpaca.dataStreamUrl, "wss://stream.data.sandbox.alpaca.markets/v2");
   for (
-    const env of [
-      { BROKER: "alpaca" },
-      keys,
-      { ...keys, ALPACA_PAPER: "false", TRADEWIND_LIVE_TRADING: "true" },
+    const [name, value] of [
+      ["ALPACA_TRADING_URL", "ftp://paper-api.alpaca.markets"],
+      ["ALPACA_TRADING_URL", "paper-api.alpaca.markets"],
+      ["ALPACA_DATA_URL", "wss://data.alpaca.markets"],
+      ["ALPACA_STREAM_URL", "https://paper-api.alpaca.markets/stream"],
+      ["ALPACA_DATA_STREAM_URL", "ws://user:pw@host/v2"],
+      ["ALPACA_TRADING_URL", "https://host/?key=1"],
     ]
   ) {
-    const e = assertThrows(() => loadConfig(env), ConfigError);
-    assert(e.message.startsWith('Invalid BROKER: "alpaca" is not available'), e.message);
-    assert(e.message.includes("use BROKER=paper"), e.message);
+    const e = assertThrows(() => loadConfig({ ...ALPACA, [name!]: value! }), ConfigError);
+    assert(e.message.startsWith(`Invalid ${name}: (hidden) must be a `), e.message);
+    assert(!e.message.includes("pw"), e.message);
   }
-  assertEquals(loadConfig({ BROKER: "paper" }).liveTrading, false);
+  const feed = assertThrows(() => loadConfig({ ...ALPACA, ALPACA_DATA_FEED: "otc" }), ConfigError);
+  assert(feed.message.startsWith("Invalid ALPACA_DATA_FEED"), feed.message);
 });
 
 Deno.test("config: an external identity provider needs issuer and audience", () => {

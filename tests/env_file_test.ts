@@ -109,7 +109,7 @@ Deno.test(".env: the engine's commands read .env from the directory they run in"
     await Deno.writeTextFile(`${dir}/.env`, "BROKER=alpaca\n");
     const bad = await main(["token", "alice"], dir);
     assertEquals(bad.code, 2);
-    assertStringIncludes(bad.stderr, 'Invalid BROKER: "alpaca" is not available');
+    assertStringIncludes(bad.stderr, 'Invalid BROKER: "alpaca" needs ALPACA_KEY_ID');
     assertStringIncludes(bad.stderr, "(BROKER set in .env)");
     // TRADEWIND_ENV_FILE=none: the file is not read (the tests that spawn the engine use it).
     const off = await main(["token", "alice"], dir, {

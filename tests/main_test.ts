@@ -5,6 +5,10 @@
 import postgres from "postgres";
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
 import { testCluster } from "./_helpers.ts";
+import { serveAlpacaStandin } from "./_alpaca_standin.ts";
+import { PaperVenue } from "../brokers/paper/venue.ts";
+import { TestClock } from "../core/clock.ts";
+import { seededIdSource } from "../core/ids.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
@@ -220,6 +224,64 @@ Deno.test({
     assertEquals((await engine.child.status).code, 0);
     await engine.drain();
   } finally {
+    await admin.unsafe(`drop database if exists ${name} with (force)`);
+    await admin.end();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name:
+    "alpaca: BROKER=alpaca with live money starts against the configured URLs, says so loudly, and /ready warns",
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const { serverUrl } = await testCluster();
+  const name = `tw_t${Deno.pid}_alpaca`;
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`drop database if exists ${name} with (force)`);
+  await admin.unsafe(`create database ${name}`);
+  const clock = new TestClock(Date.parse("2026-11-23T15:00:00Z"));
+  const standin = await serveAlpacaStandin({
+    venue: new PaperVenue({ clock, ids: seededIdSource(1), seed: 3 }),
+    secret: "standin-secret-value",
+  });
+  const dir = await Deno.makeTempDir();
+  try {
+    const url = new URL(serverUrl);
+    url.pathname = `/${name}`;
+    const engine = new Engine(env(dir, {
+      DATABASE_URL: url.toString(),
+      BROKER: "alpaca",
+      ALPACA_KEY_ID: standin.keyId,
+      ALPACA_SECRET_KEY: standin.secret,
+      ALPACA_ACCOUNT_USER: "alice",
+      ALPACA_PAPER: "false",
+      TRADEWIND_LIVE_TRADING: "true",
+      ALPACA_TRADING_URL: standin.url,
+      ALPACA_DATA_URL: standin.url,
+    }));
+    const banner = JSON.parse(await engine.waitFor(/LIVE TRADING IS ON/));
+    assertEquals(banner.level, "ERROR");
+    const venue = JSON.parse(await engine.waitFor(/Alpaca venue/));
+    assertEquals(venue.properties.url, standin.url);
+    assertEquals(venue.properties.mode, "LIVE");
+    const port = await engine.port();
+    const ready = await fetch(`http://127.0.0.1:${port}/ready`);
+    assertEquals(ready.status, 200);
+    const body = await ready.json();
+    assertEquals(body.live_trading, true);
+    assertStringIncludes(body.warning, "real money");
+    assert(
+      !engine.seen.join("\n").includes("standin-secret-value"),
+      "the secret key never reaches the logs",
+    );
+    engine.child.kill("SIGTERM");
+    await engine.waitFor(/Stopped cleanly/);
+    assertEquals((await engine.child.status).code, 0);
+    await engine.drain();
+  } finally {
+    await standin.close();
     await admin.unsafe(`drop database if exists ${name} with (force)`);
     await admin.end();
     await Deno.remove(dir, { recursive: true });
