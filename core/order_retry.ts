@@ -21,12 +21,16 @@
  * - `BROKER_TIMEOUT`: the submit timed out and the venue then had no order under its client
  *   order id;
  * - `NOT_RECEIVED`: reconciliation found an order that was never acknowledged and that the
- *   venue has no order for under its client order id (the engine stopped before sending it).
+ *   venue has no order for under its client order id (the engine stopped before sending it);
+ * - `RATE_LIMITED`: the venue's rate limit refused the submit (Alpaca's 429, which creates no
+ *   order, or the engine's request budget at Alpaca, which did not send it). Tradewind's own
+ *   order rate limit is a risk denial, which writes no order at all.
  */
 export const NEVER_SENT_REASONS: readonly string[] = Object.freeze([
   "NOT_SENT",
   "BROKER_TIMEOUT",
   "NOT_RECEIVED",
+  "RATE_LIMITED",
 ]);
 
 /** The fields of an order row that say whether its client order id may be used again. */

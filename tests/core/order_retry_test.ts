@@ -11,7 +11,12 @@ const NEVER_SENT = {
 };
 
 Deno.test("order retry: only an order the venue never got frees its client order id", () => {
-  assertEquals([...NEVER_SENT_REASONS], ["NOT_SENT", "BROKER_TIMEOUT", "NOT_RECEIVED"]);
+  assertEquals([...NEVER_SENT_REASONS], [
+    "NOT_SENT",
+    "BROKER_TIMEOUT",
+    "NOT_RECEIVED",
+    "RATE_LIMITED",
+  ]);
   for (const reason of NEVER_SENT_REASONS) {
     assertEquals(retryable({ ...NEVER_SENT, reject_reason: reason }), true, reason);
   }
