@@ -6,7 +6,7 @@
  */
 import type { Sql } from "postgres";
 import { z } from "zod";
-import type { Account, Position } from "../brokers/broker.ts";
+import type { Account, Position } from "../core/account.ts";
 import { Decimal } from "../core/decimal.ts";
 import { tradeErrors } from "../core/errors.ts";
 import { toAlpacaJson } from "../core/order.ts";

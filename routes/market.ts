@@ -12,7 +12,7 @@
  */
 import type { Sql } from "postgres";
 import { z } from "zod";
-import type { Timeframe } from "../brokers/broker.ts";
+import type { Timeframe } from "../core/market.ts";
 import { CALENDAR_FIRST_YEAR, CALENDAR_LAST_YEAR, toEt } from "../core/calendar.ts";
 import { ApiError } from "./errors.ts";
 import type { RouteTarget, TradingDeps } from "./mod.ts";

@@ -46,8 +46,8 @@
  * @module
  */
 import type { Sql } from "postgres";
-import type { MarketData, MarketEvent, Timeframe, Unsubscribe } from "../../brokers/broker.ts";
-import type { Bar } from "../../brokers/broker.ts";
+import type { MarketData, Unsubscribe } from "../../brokers/broker.ts";
+import type { Bar, MarketEvent, Timeframe } from "../../core/market.ts";
 import { type Clock, SystemClock } from "../../core/clock.ts";
 import { isTradeError } from "../../core/errors.ts";
 import { parseOrderRequest } from "../../core/order.ts";

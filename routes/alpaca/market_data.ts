@@ -14,7 +14,8 @@
  */
 import type { Hono } from "hono";
 import type { Env } from "hono";
-import type { BarsPage, MarketData, Timeframe } from "../../brokers/broker.ts";
+import type { MarketData } from "../../brokers/broker.ts";
+import type { BarsPage, Timeframe } from "../../core/market.ts";
 import type { TradingDeps } from "../mod.ts";
 import { parseInstant } from "../params.ts";
 import { AlpacaApiError } from "./errors.ts";

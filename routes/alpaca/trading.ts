@@ -18,7 +18,8 @@
  */
 import type { Hono } from "hono";
 import { z } from "zod";
-import type { Asset, Position } from "../../brokers/broker.ts";
+import type { Asset } from "../../core/market.ts";
+import type { Position } from "../../core/account.ts";
 import { CALENDAR_FIRST_YEAR, CALENDAR_LAST_YEAR } from "../../core/calendar.ts";
 import { Decimal } from "../../core/decimal.ts";
 import { isTradeError, TRADE_ERRORS } from "../../core/errors.ts";
