@@ -9,9 +9,10 @@
  * @module
  */
 import type { Sql, TransactionSql } from "postgres";
+import type { Hono } from "hono";
 import { z } from "zod";
 import { type Tenant, withTenant } from "../db/database.ts";
-import type { RouteTarget, TradingDeps } from "./mod.ts";
+import { type AppEnv, type ResourceDeps, resourceTarget } from "./app.ts";
 import { defineRoute } from "./openapi.ts";
 import { parseInstant } from "./params.ts";
 import { tenantOf } from "./auth.ts";
@@ -222,7 +223,8 @@ function stamp(tsMs: number): string {
  * Mounts `GET /audit`. Throws 400 `VALIDATION_FAILED` for bad filters; a filter on a user the
  * caller may not see answers an empty list.
  */
-export function auditRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): void {
+export function auditRoutes({ trading: deps, sql, spec }: ResourceDeps): Hono<AppEnv> {
+  const target = resourceTarget(spec);
   defineRoute(target, {
     method: "get",
     path: "/audit",
@@ -295,4 +297,5 @@ export function auditRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): v
     });
     return c.body(body, 200, headers);
   });
+  return target.app;
 }

@@ -5,11 +5,11 @@
  *
  * @module
  */
-import type { Sql } from "postgres";
+import type { Hono } from "hono";
 import { z } from "zod";
 import { withTenant } from "../db/database.ts";
 import { type BookRow, listBooks } from "../db/ledger.ts";
-import type { RouteTarget, TradingDeps } from "./mod.ts";
+import { type AppEnv, type ResourceDeps, resourceTarget } from "./app.ts";
 import { defineRoute } from "./openapi.ts";
 import { tenantOf } from "./auth.ts";
 
@@ -60,7 +60,8 @@ export function bookJson(r: BookRow): z.infer<typeof BookJson> {
 }
 
 /** Mounts GET /books. */
-export function bookRoutes(target: RouteTarget, _deps: TradingDeps, sql: Sql): void {
+export function bookRoutes({ sql, spec }: ResourceDeps): Hono<AppEnv> {
+  const target = resourceTarget(spec);
   defineRoute(target, {
     method: "get",
     path: "/books",
@@ -84,4 +85,5 @@ export function bookRoutes(target: RouteTarget, _deps: TradingDeps, sql: Sql): v
       }));
     return c.json(rows.map(bookJson));
   });
+  return target.app;
 }

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import type { Context } from "hono";
-import type { Sql, TransactionSql } from "postgres";
+import type { Context, Hono } from "hono";
+import type { TransactionSql } from "postgres";
 import { z } from "zod";
 import { botRiskLimits, parseBotConfig } from "../actors/bots/bot_config.ts";
 import { assertWithinCeiling, limitsFromStored, resolveLimits } from "../core/risk_authority.ts";
@@ -18,7 +18,7 @@ import { appendAudit } from "../db/audit.ts";
 import { type Tenant, withTenant } from "../db/database.ts";
 import { StrategyRegistry } from "../strategies/registry.ts";
 import { ApiError } from "./errors.ts";
-import type { AppEnv, RouteTarget, TradingDeps } from "./mod.ts";
+import { type AppEnv, type ResourceDeps, resourceTarget } from "./app.ts";
 import { defineRoute } from "./openapi.ts";
 import type { BotStatus as BotActorStatus } from "../actors/bots/bot_behaviour.ts";
 import { tenantOf } from "./auth.ts";
@@ -129,7 +129,8 @@ async function auditBotRisk(
 }
 
 /** Mounts the bot routes. */
-export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): void {
+export function botRoutes({ trading: deps, sql, spec }: ResourceDeps): Hono<AppEnv> {
+  const target = resourceTarget(spec);
   const bots = deps.bots;
   const registry = bots?.registry ?? new StrategyRegistry();
 
@@ -374,4 +375,5 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
       return c.json(botJson(row));
     });
   }
+  return target.app;
 }

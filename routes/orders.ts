@@ -6,6 +6,7 @@
  * @module
  */
 import type { Sql } from "postgres";
+import type { Hono } from "hono";
 import { z } from "zod";
 import { hasControlCharacter, identifierText } from "../core/input.ts";
 import {
@@ -21,7 +22,7 @@ import { type OrderRow, rowToOrder } from "../db/ledger.ts";
 import { withLegs } from "../core/order.ts";
 import { tradeErrors } from "../core/errors.ts";
 import { ApiError } from "./errors.ts";
-import type { RouteTarget, TradingDeps } from "./mod.ts";
+import { type AppEnv, type ResourceDeps, resourceTarget } from "./app.ts";
 import { defineRoute } from "./openapi.ts";
 import { InstantParam } from "./params.ts";
 import { tenantOf } from "./auth.ts";
@@ -151,7 +152,8 @@ async function botIdOf(sql: Sql, tenant: Tenant, id: string): Promise<string | n
 }
 
 /** Mounts the order routes. */
-export function orderRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): void {
+export function orderRoutes({ trading: deps, sql, spec }: ResourceDeps): Hono<AppEnv> {
+  const target = resourceTarget(spec);
   const { engine } = deps;
 
   defineRoute(target, {
@@ -498,4 +500,5 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): v
     const results = await engine.cancelAll(tenantOf(c.var.user), c.var.requestId);
     return c.json(results.map(cancelItem), 207);
   });
+  return target.app;
 }

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Context } from "hono";
+import type { Context, Hono } from "hono";
 import type { Sql, TransactionSql } from "postgres";
 import { z } from "zod";
 import {
@@ -37,7 +37,7 @@ import {
   writeStateLayer,
 } from "../db/risk_limits.ts";
 import { ApiError } from "./errors.ts";
-import type { AppEnv, RouteTarget, TradingDeps } from "./mod.ts";
+import { type AppEnv, type ResourceDeps, resourceTarget } from "./app.ts";
 import { defineRoute } from "./openapi.ts";
 import { tenantOf } from "./auth.ts";
 
@@ -170,7 +170,8 @@ function actorOf(c: Context<AppEnv>, layer: string) {
 }
 
 /** Mounts the risk routes. */
-export function riskRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): void {
+export function riskRoutes({ trading: deps, sql, spec }: ResourceDeps): Hono<AppEnv> {
+  const target = resourceTarget(spec);
   const defaults = deps.engine.defaultLimits;
 
   defineRoute(target, {
@@ -299,4 +300,5 @@ export function riskRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): vo
     "TRADING_REDUCING",
   );
   stateRoute("/risk/resume", "active", "Resume normal trading", "TRADING_RESUMED");
+  return target.app;
 }

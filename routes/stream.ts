@@ -26,7 +26,7 @@ import {
 } from "../actors/stream_hub.ts";
 import type { Authenticator, Identity } from "./auth.ts";
 import { ApiError } from "./errors.ts";
-import type { AppEnv } from "./mod.ts";
+import type { AppEnv } from "./app.ts";
 import type { ApiSpec } from "./openapi.ts";
 
 /** What the stream route needs. */

@@ -4,14 +4,14 @@
  *
  * @module
  */
-import type { Sql } from "postgres";
+import type { Hono } from "hono";
 import { z } from "zod";
 import { etToEpochMs, toEt } from "../core/calendar.ts";
 import { Decimal } from "../core/decimal.ts";
 import { withTenant } from "../db/database.ts";
 import { accountJson } from "./account.ts";
 import { ApiError } from "./errors.ts";
-import type { RouteTarget, TradingDeps } from "./mod.ts";
+import { type AppEnv, type ResourceDeps, resourceTarget } from "./app.ts";
 import { defineRoute } from "./openapi.ts";
 import { InstantParam } from "./params.ts";
 import { tenantOf } from "./auth.ts";
@@ -159,7 +159,8 @@ export function tradeStats(pls: Decimal[]) {
 }
 
 /** Mounts /trades, /trades/stats, /trades/{id} and /summary. */
-export function tradeRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): void {
+export function tradeRoutes({ trading: deps, sql, spec }: ResourceDeps): Hono<AppEnv> {
+  const target = resourceTarget(spec);
   // deno-lint-ignore no-explicit-any
   const where = (tx: any, f: z.output<typeof Filters>) => {
     const w = rangeWindow(f.range, deps.clock.now(), f.start, f.end);
@@ -292,4 +293,5 @@ export function tradeRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): v
       realized_pl_today: db.trades.pl,
     });
   });
+  return target.app;
 }

@@ -16,7 +16,7 @@ import type { Hono } from "hono";
 import type { Env } from "hono";
 import type { MarketData } from "../../brokers/broker.ts";
 import type { BarsPage, Timeframe } from "../../core/market.ts";
-import type { TradingDeps } from "../mod.ts";
+import type { TradingDeps } from "../app.ts";
 import { parseInstant } from "../params.ts";
 import { AlpacaApiError } from "./errors.ts";
 

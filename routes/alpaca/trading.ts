@@ -26,10 +26,10 @@ import { isTradeError, TRADE_ERRORS } from "../../core/errors.ts";
 import { toAlpacaJson } from "../../core/order.ts";
 import { accountJson, positionJson, userAccount } from "../account.ts";
 import { tenantOf } from "../auth.ts";
-import type { AppEnv } from "../mod.ts";
+import type { AppEnv } from "../app.ts";
 import { parseInstant } from "../params.ts";
 import { AlpacaApiError, invalidParameter } from "./errors.ts";
-import type { AlpacaFaceDeps } from "./mod.ts";
+import type { AlpacaFaceDeps } from "./_deps.ts";
 
 /** Up to 9 decimals, as Alpaca takes `qty` and `percentage` of a close. */
 const AMOUNT = /^(?:\d{1,12})(?:\.\d{1,9})?$/;
