@@ -29,6 +29,7 @@ import {
 import { freeText } from "../core/input.ts";
 import { appendAudit } from "../db/audit.ts";
 import { type Tenant, withTenant } from "../db/database.ts";
+import { userIdByName } from "../db/users.ts";
 import {
   readLimitLayers,
   readStateLayers,
@@ -131,13 +132,11 @@ async function targetTenant(
   if (user.role !== "admin") {
     throw new ApiError(403, "FORBIDDEN", `Only an admin may act on another user ("${username}")`);
   }
-  const [row] = await sql<
-    { id: string | null }[]
-  >`select tradewind_user_by_name(${username}) as id`;
-  if (!row?.id) throw new ApiError(404, "USER_NOT_FOUND", `No user named "${username}"`);
+  const userId = await userIdByName(sql, username);
+  if (!userId) throw new ApiError(404, "USER_NOT_FOUND", `No user named "${username}"`);
   // Acting as the target tenant with the admin role: RLS admits the write, and the
   // audit row belongs to the target, who can read it.
-  return { tenant: { userId: row.id, role: "admin" }, username, layer: "admin" };
+  return { tenant: { userId, role: "admin" }, username, layer: "admin" };
 }
 
 async function view(tx: TransactionSql, userId: string, username: string, defaults: RiskLimits) {
