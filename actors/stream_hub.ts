@@ -27,7 +27,8 @@
  */
 import { setImmediate } from "node:timers";
 import type { BusMessage, MessageBus } from "./bus.ts";
-import type { MarketData, MarketEvent, MarketSubscription } from "../brokers/broker.ts";
+import type { MarketData } from "../brokers/broker.ts";
+import type { MarketEvent, MarketSubscription } from "../core/market.ts";
 import { type OrderEventRow, STREAMED_ORDER_EVENTS, type StreamSignal } from "../db/stream.ts";
 
 /** Streams a client can subscribe to. */

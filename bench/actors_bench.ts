@@ -39,7 +39,7 @@
  * @module
  */
 
-import type { Bar, Trade } from "../brokers/broker.ts";
+import type { Bar, Trade } from "../core/market.ts";
 import { Rng } from "../core/random.ts";
 import type { ActorHandle } from "../actors/runtime/actor.ts";
 import { link, spawnActor } from "../actors/runtime/placement.ts";

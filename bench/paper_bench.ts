@@ -22,7 +22,8 @@ import { cryptoIdSource, type IdSource, seededIdSource } from "../core/ids.ts";
 import type { OrderRequest, OrderSide } from "../core/order.ts";
 import { isTerminal } from "../core/order_state.ts";
 import { Rng } from "../core/random.ts";
-import type { Asset, Broker, Quote, Trade } from "../brokers/broker.ts";
+import type { Broker } from "../brokers/broker.ts";
+import type { Asset, Quote, Trade } from "../core/market.ts";
 import { PaperExchange } from "../brokers/paper/exchange.ts";
 import { MarketModel } from "../brokers/paper/market_model.ts";
 import { DEFAULT_UNIVERSE, type SymbolSpec, toAsset } from "../brokers/paper/universe.ts";
@@ -506,8 +507,8 @@ function countTicks(model: MarketModel, fromMs: number, toMs: number): TickCount
   const c: TickCount = { quotes: 0, trades: 0, bars: 0, ms: 0 };
   const start = performance.now();
   for (const ev of model.ticksBetween(fromMs, toMs)) {
-    if (ev.kind === "quote") c.quotes++;
-    else if (ev.kind === "trade") c.trades++;
+    if (ev.type === "quote") c.quotes++;
+    else if (ev.type === "trade") c.trades++;
     else c.bars++;
   }
   c.ms = performance.now() - start;

@@ -16,7 +16,7 @@
  */
 import { MessageBus } from "../actors/bus.ts";
 import { StreamHub } from "../actors/stream_hub.ts";
-import type { MarketEvent, MarketSubscription, Trade } from "../brokers/broker.ts";
+import type { MarketEvent, MarketSubscription, Trade } from "../core/market.ts";
 import { openDatabase } from "../db/database.ts";
 import { PostgresStreamStore } from "../db/stream.ts";
 import { configureLogging } from "../logging.ts";

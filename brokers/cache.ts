@@ -6,18 +6,17 @@
  * @module
  */
 import type { Clock } from "../core/clock.ts";
+import type { MarketData, Unsubscribe } from "./broker.ts";
 import type {
   Bar,
   BarsPage,
   BarsQuery,
-  MarketData,
   MarketEvent,
   MarketSubscription,
   Quote,
   Snapshot,
   Trade,
-  Unsubscribe,
-} from "./broker.ts";
+} from "../core/market.ts";
 
 interface Entry<T> {
   value?: T;

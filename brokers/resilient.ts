@@ -26,7 +26,8 @@ import {
 import type { Decimal } from "../core/decimal.ts";
 import { type AlpacaErrorBody, isTradeError } from "../core/errors.ts";
 import type { Order, OrderRequest, ReplaceRequest } from "../core/order.ts";
-import type { Broker, ListOrdersQuery, TradeUpdate } from "./broker.ts";
+import type { Broker } from "./broker.ts";
+import type { ListOrdersQuery, TradeUpdate } from "../core/account.ts";
 
 /** The venue cannot be reached (breaker open, or retries exhausted). HTTP 503. */
 export class BrokerUnavailableError extends Error {

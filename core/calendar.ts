@@ -36,6 +36,7 @@
  * @module
  */
 
+import type { MarketClock, Session } from "./market.ts";
 import {
   CalendarError,
   checkInstant,
@@ -99,21 +100,6 @@ export interface NamedDay {
   readonly date: string;
   /** What the day is, e.g. `"Good Friday"` or `"Day after Thanksgiving"`. */
   readonly name: string;
-}
-
-/** Which session an instant falls in. `"closed"` covers nights, weekends and holidays. */
-export type Session = "pre" | "core" | "post" | "closed";
-
-/** The answer of Alpaca's `GET /v2/clock`, field for field. */
-export interface MarketClock {
-  /** The instant asked about, RFC 3339 with the ET offset. */
-  timestamp: string;
-  /** True only during the core session. */
-  is_open: boolean;
-  /** The next core open strictly after the instant. */
-  next_open: string;
-  /** The next core close strictly after the instant. */
-  next_close: string;
 }
 
 /** Options for {@link sessionCloseMs}. */

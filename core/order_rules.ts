@@ -18,6 +18,7 @@
 
 import { Decimal } from "./decimal.ts";
 import { TradeError, type TradeErrorCode, tradeErrors } from "./errors.ts";
+import type { Session } from "./market.ts";
 import {
   isFractionalRequest,
   MAX_CLIENT_ORDER_ID_LENGTH,
@@ -40,9 +41,6 @@ export interface AssetInfo {
   /** Alpaca attribute `fractional_eh_enabled`: fractional orders allowed in extended hours. */
   fractional_eh_enabled?: boolean;
 }
-
-/** US equity sessions (ET): pre 4:00–9:30, core 9:30–16:00, post 16:00–20:00. */
-export type Session = "pre" | "core" | "post" | "closed";
 
 /** Market context for {@link validateOrder}. */
 export interface RuleContext {

@@ -25,12 +25,13 @@
  */
 
 import { z } from "zod";
-import type { Account, Asset } from "../brokers/broker.ts";
+import type { Asset, Session } from "./market.ts";
+import type { Account } from "./account.ts";
 import { Decimal, DecimalError, SCALE } from "./decimal.ts";
 import { fieldIssues, TradeError, type TradeErrorCode } from "./errors.ts";
 import { decimalTextIssue } from "./input.ts";
 import { normalizeOrderClass, type OrderRequest } from "./order.ts";
-import { orderCostBasis, type Session } from "./order_rules.ts";
+import { orderCostBasis } from "./order_rules.ts";
 import type { RateDecision } from "./rate_limiter.ts";
 
 // ---------------------------------------------------------------------------------------------

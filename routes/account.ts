@@ -5,12 +5,13 @@
  * @module
  */
 import type { Sql } from "postgres";
+import type { Hono } from "hono";
 import { z } from "zod";
-import type { Account, Position } from "../brokers/broker.ts";
+import type { Account, Position } from "../core/account.ts";
 import { Decimal } from "../core/decimal.ts";
 import { tradeErrors } from "../core/errors.ts";
 import { toAlpacaJson } from "../core/order.ts";
-import type { RouteTarget, TradingDeps } from "./mod.ts";
+import { type AppEnv, type ResourceDeps, resourceTarget, type TradingDeps } from "./app.ts";
 import { defineRoute } from "./openapi.ts";
 import { CancelItem, cancelItem, OrderJson } from "./orders.ts";
 import { positiveDecimal } from "./params.ts";
@@ -93,7 +94,8 @@ const BookShare = z.object({
 });
 
 /** Mounts the account and position routes. */
-export function accountRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): void {
+export function accountRoutes({ trading: deps, sql, spec }: ResourceDeps): Hono<AppEnv> {
+  const target = resourceTarget(spec);
   const { engine } = deps;
 
   defineRoute(target, {
@@ -206,4 +208,5 @@ export function accountRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql):
       207,
     );
   });
+  return target.app;
 }

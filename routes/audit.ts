@@ -3,15 +3,18 @@
  * pages or, with `Accept: text/csv`, as a CSV export.
  *
  * Row-level security decides what a caller sees: a trader their own rows, admin and compliance
- * everyone's. The query runs in a transaction acting for the caller ({@link withTenant}), so no
- * filter here can widen it.
+ * everyone's. The read model (db/read_models/audit.ts) queries in a transaction acting for the
+ * caller, so no filter here can widen it.
  *
  * @module
  */
-import type { Sql, TransactionSql } from "postgres";
+import type { Sql } from "postgres";
+import type { Hono } from "hono";
 import { z } from "zod";
-import { type Tenant, withTenant } from "../db/database.ts";
-import type { RouteTarget, TradingDeps } from "./mod.ts";
+import type { Tenant } from "../db/database.ts";
+import { type AuditFilter, type AuditItem, readAuditRows } from "../db/read_models/audit.ts";
+import { userIdByName } from "../db/users.ts";
+import { type AppEnv, type ResourceDeps, resourceTarget } from "./app.ts";
 import { defineRoute } from "./openapi.ts";
 import { parseInstant } from "./params.ts";
 import { tenantOf } from "./auth.ts";
@@ -39,24 +42,7 @@ export const AUDIT_COLUMNS = [
   "prev_hash",
 ] as const;
 
-/** One audit row as the API answers it. */
-export interface AuditItem {
-  seq: string;
-  ts: string;
-  user_id: string | null;
-  username: string | null;
-  order_id: string | null;
-  bot_id: string | null;
-  client_order_id: string | null;
-  action: string;
-  status: string;
-  reason: string | null;
-  payload: unknown;
-  correlation_id: string | null;
-  causation_id: string | null;
-  hash: string;
-  prev_hash: string;
-}
+export type { AuditItem };
 
 const AuditItemJson = z.object({
   seq: z.string().describe("Position in the hash chain (a bigint as a string)"),
@@ -125,48 +111,16 @@ const AuditQuery = z.object({
   }
 });
 
-interface Filter {
-  userId?: string;
-  orderId?: string;
-  action?: string;
-  after?: string;
-  until?: string;
-}
-
-async function readPage(
-  tx: TransactionSql,
-  filter: Filter,
-  afterSeq: string,
-  limit: number,
-): Promise<AuditItem[]> {
-  const none = tx``;
-  const rows = await tx<AuditItem[]>`
-    select l.seq, to_char(l.ts at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as ts,
-      l.user_id, u.username, l.order_id, l.bot_id, l.client_order_id, l.action, l.status,
-      l.reason, l.payload, l.correlation_id, l.causation_id, l.hash, l.prev_hash
-    from execution_logs l
-    left join users u on u.id = l.user_id
-    where l.seq > ${afterSeq}::bigint
-      ${filter.userId === undefined ? none : tx`and l.user_id = ${filter.userId}::uuid`}
-      ${filter.orderId === undefined ? none : tx`and l.order_id = ${filter.orderId}::uuid`}
-      ${filter.action === undefined ? none : tx`and l.action = ${filter.action}`}
-      ${filter.after === undefined ? none : tx`and l.ts > ${filter.after}::text::timestamptz`}
-      ${filter.until === undefined ? none : tx`and l.ts < ${filter.until}::text::timestamptz`}
-    order by l.seq
-    limit ${limit}`;
-  return rows.map((r) => ({ ...r }));
-}
-
 /** Reads up to `limit` rows after `afterSeq`; `next` is the cursor when more rows follow. */
 async function fetchPage(
   sql: Sql,
   tenant: Tenant,
-  filter: Filter | null,
+  filter: AuditFilter | null,
   afterSeq: string,
   limit: number,
 ): Promise<{ items: AuditItem[]; next: string | null }> {
   if (filter === null) return { items: [], next: null };
-  const rows = await withTenant(sql, tenant, (tx) => readPage(tx, filter, afterSeq, limit + 1));
+  const rows = await readAuditRows(sql, tenant, { filter, afterSeq, limit: limit + 1 });
   const more = rows.length > limit;
   const items = more ? rows.slice(0, limit) : rows;
   return { items, next: more ? items[items.length - 1]!.seq : null };
@@ -222,7 +176,8 @@ function stamp(tsMs: number): string {
  * Mounts `GET /audit`. Throws 400 `VALIDATION_FAILED` for bad filters; a filter on a user the
  * caller may not see answers an empty list.
  */
-export function auditRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): void {
+export function auditRoutes({ trading: deps, sql, spec }: ResourceDeps): Hono<AppEnv> {
+  const target = resourceTarget(spec);
   defineRoute(target, {
     method: "get",
     path: "/audit",
@@ -242,16 +197,15 @@ export function auditRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): v
   }, async (c, { query }) => {
     const user = c.var.user;
     const tenant = tenantOf(user);
-    let filter: Filter | null = {
+    let filter: AuditFilter | null = {
       orderId: query.order_id,
       action: query.action,
       after: query.after,
       until: query.until,
     };
     if (query.user !== undefined) {
-      const [found] = await sql<{ id: string | null }[]>`
-        select tradewind_user_by_name(${query.user}) as id`;
-      filter = found?.id ? { ...filter, userId: found.id } : null;
+      const userId = await userIdByName(sql, query.user);
+      filter = userId ? { ...filter, userId } : null;
     }
     const cursor = query.cursor ?? "0";
     const csv = query.format === undefined
@@ -295,4 +249,5 @@ export function auditRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): v
     });
     return c.body(body, 200, headers);
   });
+  return target.app;
 }

@@ -21,6 +21,7 @@ import { createMiddleware } from "hono/factory";
 import { join } from "node:path";
 import type { Sql } from "postgres";
 import type { Role, Tenant } from "../db/database.ts";
+import { ensureUser } from "../db/users.ts";
 import { ApiError } from "./errors.ts";
 
 /** The authenticated user of a request. */
@@ -313,9 +314,7 @@ export function requireAuth(auth: Authenticator, sql: Sql) {
     const now = Date.now();
     let entry = known.get(cacheKey);
     if (!entry || now - entry.at > 60_000) {
-      const [row] = await sql<{ id: string }[]>`
-        select tradewind_ensure_user(${identity.username}, ${identity.role}) as id`;
-      entry = { id: row!.id, at: now };
+      entry = { id: await ensureUser(sql, identity.username, identity.role), at: now };
       known.set(cacheKey, entry);
     }
     c.set("user", { id: entry.id, username: identity.username, role: identity.role });

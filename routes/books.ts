@@ -1,15 +1,15 @@
 /**
  * Books: the positions of each owner inside the account, a bot's or manual (see the README's
  * "Books: netting at the venue, hedging in the ledger"). The `bot_id` filter shared by orders,
- * trades and books, and `GET /books`.
+ * trades and books (its SQL condition is db/read_models/books.ts), and `GET /books`.
  *
  * @module
  */
-import type { Sql } from "postgres";
+import type { Hono } from "hono";
 import { z } from "zod";
-import { withTenant } from "../db/database.ts";
-import { type BookRow, listBooks } from "../db/ledger.ts";
-import type { RouteTarget, TradingDeps } from "./mod.ts";
+import type { BookRow } from "../db/ledger.ts";
+import { readBooks } from "../db/read_models/books.ts";
+import { type AppEnv, type ResourceDeps, resourceTarget } from "./app.ts";
 import { defineRoute } from "./openapi.ts";
 import { tenantOf } from "./auth.ts";
 
@@ -23,13 +23,6 @@ export const BookFilter = z.string()
   })
   .transform((s) => s === "manual" ? null : s)
   .meta({ description: "A bot's id, or \"manual\" for the trader's own book" });
-
-/** The SQL condition of a {@link BookFilter} on a table with a `bot_id` column. */
-// deno-lint-ignore no-explicit-any
-export function bookCondition(tx: any, botId: string | null | undefined): any {
-  if (botId === undefined) return tx``;
-  return botId === null ? tx`and bot_id is null` : tx`and bot_id = ${botId}`;
-}
 
 const BookJson = z.object({
   bot_id: z.uuid().nullable(),
@@ -60,7 +53,8 @@ export function bookJson(r: BookRow): z.infer<typeof BookJson> {
 }
 
 /** Mounts GET /books. */
-export function bookRoutes(target: RouteTarget, _deps: TradingDeps, sql: Sql): void {
+export function bookRoutes({ sql, spec }: ResourceDeps): Hono<AppEnv> {
+  const target = resourceTarget(spec);
   defineRoute(target, {
     method: "get",
     path: "/books",
@@ -76,12 +70,12 @@ export function bookRoutes(target: RouteTarget, _deps: TradingDeps, sql: Sql): v
     }),
     responses: { 200: { description: "Books", schema: z.array(BookJson) } },
   }, async (c, { query }) => {
-    const rows = await withTenant(sql, tenantOf(c.var.user), (tx) =>
-      listBooks(tx, {
-        ...(query.symbol ? { symbol: query.symbol } : {}),
-        ...(query.bot_id !== undefined ? { botId: query.bot_id } : {}),
-        all: query.closed === "true",
-      }));
+    const rows = await readBooks(sql, tenantOf(c.var.user), {
+      ...(query.symbol ? { symbol: query.symbol } : {}),
+      ...(query.bot_id !== undefined ? { botId: query.bot_id } : {}),
+      all: query.closed === "true",
+    });
     return c.json(rows.map(bookJson));
   });
+  return target.app;
 }

@@ -5,20 +5,28 @@
  *
  * @module
  */
-import type { Context } from "hono";
-import type { Sql, TransactionSql } from "postgres";
+import type { Context, Hono } from "hono";
+import type { TransactionSql } from "postgres";
 import { z } from "zod";
 import { botRiskLimits, parseBotConfig } from "../actors/bots/bot_config.ts";
 import { assertWithinCeiling, limitsFromStored, resolveLimits } from "../core/risk_authority.ts";
 import { readLimitLayers } from "../db/risk_limits.ts";
-import type { BotManager, BotRow } from "../actors/bots/manager.ts";
+import type { BotManager } from "../actors/bots/manager.ts";
 import { isTradeError } from "../core/errors.ts";
 import { RISK_LIMIT_FIELDS } from "../core/risk.ts";
 import { appendAudit } from "../db/audit.ts";
+import {
+  type BotRow,
+  findBot,
+  insertBot,
+  listBots,
+  markBotDeleted,
+  updateBotConfig,
+} from "../db/bots.ts";
 import { type Tenant, withTenant } from "../db/database.ts";
 import { StrategyRegistry } from "../strategies/registry.ts";
 import { ApiError } from "./errors.ts";
-import type { AppEnv, RouteTarget, TradingDeps } from "./mod.ts";
+import { type AppEnv, type ResourceDeps, resourceTarget } from "./app.ts";
 import { defineRoute } from "./openapi.ts";
 import type { BotStatus as BotActorStatus } from "../actors/bots/bot_behaviour.ts";
 import { tenantOf } from "./auth.ts";
@@ -129,7 +137,8 @@ async function auditBotRisk(
 }
 
 /** Mounts the bot routes. */
-export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): void {
+export function botRoutes({ trading: deps, sql, spec }: ResourceDeps): Hono<AppEnv> {
+  const target = resourceTarget(spec);
   const bots = deps.bots;
   const registry = bots?.registry ?? new StrategyRegistry();
 
@@ -185,11 +194,7 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
   }
 
   async function load(tenant: Tenant, id: string): Promise<BotRow> {
-    const [row] = await withTenant(
-      sql,
-      tenant,
-      (tx) => tx<BotRow[]>`select * from bots where id = ${id} and deleted_at is null`,
-    );
+    const row = await findBot(sql, tenant, id);
     if (!row) throw notFound(id);
     return row;
   }
@@ -218,12 +223,13 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
     const user = c.var.user;
     try {
       const row = await withTenant(sql, tenantOf(c.var.user), async (tx) => {
-        const [row] = await tx<BotRow[]>`
-          insert into bots (user_id, name, strategy, config)
-          values (${user.id}, ${config.name}, ${config.strategy}, ${tx.json(body as never)})
-          returning *`;
-        await auditBotRisk(tx, c, row!.id, {}, config.risk);
-        return row!;
+        const row = await insertBot(tx, user.id, {
+          name: config.name,
+          strategy: config.strategy,
+          config: body,
+        });
+        await auditBotRisk(tx, c, row.id, {}, config.risk);
+        return row;
       });
       return c.json(botJson(row), 201);
     } catch (e) {
@@ -238,11 +244,7 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
     tags: ["bots"],
     responses: { 200: { description: "Bots by creation", schema: z.array(BotJson) } },
   }, async (c) => {
-    const rows = await withTenant(
-      sql,
-      tenantOf(c.var.user),
-      (tx) => tx<BotRow[]>`select * from bots where deleted_at is null order by created_at, id`,
-    );
+    const rows = await listBots(sql, tenantOf(c.var.user));
     return c.json(rows.map(botJson));
   });
 
@@ -304,10 +306,11 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
     const config = await validate(merged, tenant);
     try {
       const updated = await withTenant(sql, tenant, async (tx) => {
-        const [updated] = await tx<BotRow[]>`
-          update bots set name = ${config.name}, strategy = ${config.strategy},
-            config = ${tx.json(merged as never)}, updated_at = now()
-          where id = ${params.id} returning *`;
+        const updated = await updateBotConfig(tx, params.id, {
+          name: config.name,
+          strategy: config.strategy,
+          config: merged,
+        });
         if (updated) await auditBotRisk(tx, c, updated.id, row.config.risk, config.risk);
         return updated;
       });
@@ -337,8 +340,7 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
     }
     // Its orders, trades and audit rows keep referring to it: mark it deleted, keep the row.
     await withTenant(sql, tenant, async (tx) => {
-      await tx`update bots set deleted_at = now(), status = 'stopped', updated_at = now()
-               where id = ${params.id}`;
+      await markBotDeleted(tx, params.id);
       await appendAudit(tx, {
         userId: tenant.userId,
         botId: params.id,
@@ -374,4 +376,5 @@ export function botRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): voi
       return c.json(botJson(row));
     });
   }
+  return target.app;
 }

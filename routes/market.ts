@@ -3,19 +3,19 @@
  * the venue clock, the trading calendar and assets, in the shapes of Alpaca's market-data and
  * trading APIs (plain JSON numbers for prices, as Alpaca's market-data API sends them).
  *
- * Market data goes through the cached {@link MarketData} of {@link TradingDeps}, so concurrent
+ * Market data goes through the cached {@link MarketData} of `TradingDeps`, so concurrent
  * identical requests share one upstream call. Symbols are case-insensitive. An unknown symbol
  * is a 404 `ASSET_NOT_FOUND`; bad query parameters are a 400 `VALIDATION_FAILED` naming the
  * fields.
  *
  * @module
  */
-import type { Sql } from "postgres";
+import type { Hono } from "hono";
 import { z } from "zod";
-import type { Timeframe } from "../brokers/broker.ts";
+import type { Timeframe } from "../core/market.ts";
 import { CALENDAR_FIRST_YEAR, CALENDAR_LAST_YEAR, toEt } from "../core/calendar.ts";
 import { ApiError } from "./errors.ts";
-import type { RouteTarget, TradingDeps } from "./mod.ts";
+import { type AppEnv, type ResourceDeps, resourceTarget } from "./app.ts";
 import { defineRoute } from "./openapi.ts";
 import { DATE, InstantParam, isCalendarDate } from "./params.ts";
 
@@ -227,7 +227,8 @@ async function lookup<T>(what: string, load: () => Promise<T>): Promise<T> {
  * Mounts `/market/...`: quotes, trades, bars, snapshots, clock, calendar and assets.
  * Handlers throw `ApiError` (404 `ASSET_NOT_FOUND`) or the ports' `TradeError`s.
  */
-export function marketRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql): void {
+export function marketRoutes({ trading: deps, spec }: ResourceDeps): Hono<AppEnv> {
+  const target = resourceTarget(spec);
   const md = deps.marketData;
   const tags = ["market"];
 
@@ -445,4 +446,5 @@ export function marketRoutes(target: RouteTarget, deps: TradingDeps, _sql: Sql):
     );
     return c.json(asset);
   });
+  return target.app;
 }

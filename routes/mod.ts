@@ -10,16 +10,10 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { routePath } from "hono/route";
-import type { Sql } from "postgres";
-import type { BotManager } from "../actors/bots/manager.ts";
-import type { ExecutionEngine } from "../actors/execution_engine.ts";
-import type { StreamHub } from "../actors/stream_hub.ts";
-import type { Venue } from "../brokers/broker.ts";
-import type { MarketData } from "../brokers/broker.ts";
-import type { Clock } from "../core/clock.ts";
 import { z } from "zod";
 import { logger } from "../logging.ts";
-import { type Authenticator, type AuthVariables, requireAuth } from "./auth.ts";
+import { API_PREFIX, type AppDeps, type AppEnv, type ResourceDeps } from "./app.ts";
+import { requireAuth } from "./auth.ts";
 import { DOCS_HTML } from "./docs.ts";
 import { ApiError, errorResponse, mapError } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
@@ -32,48 +26,10 @@ import { orderRoutes } from "./orders.ts";
 import { riskRoutes } from "./risk.ts";
 import { tradeRoutes } from "./trades.ts";
 import { streamRoutes } from "./stream.ts";
-import { type Metrics, requireMetricsAccess } from "./metrics.ts";
+import { requireMetricsAccess } from "./metrics.ts";
 import { ApiSpec, defineRoute } from "./openapi.ts";
 import { alpacaFace } from "./alpaca/mod.ts";
 import { alpacaErrorResponse } from "./alpaca/errors.ts";
-
-/** Everything the HTTP layer needs, built in main.ts. */
-export interface AppDeps {
-  sql: Sql;
-  ready: () => Promise<boolean>;
-  auth: Authenticator;
-  metrics: Metrics;
-  /** `METRICS_TOKEN`: a bearer that may read `/metrics` besides admins. */
-  metricsToken?: string | undefined;
-  version: string;
-  /** The trading stack; absent only in tests of the HTTP plumbing itself. */
-  trading?: TradingDeps;
-  /** The live WebSocket stream (`GET /api/v1/stream`); absent: not mounted. */
-  stream?: StreamHub;
-  /** True when orders trade real money (Alpaca live); `/ready` says so. */
-  liveTrading?: boolean;
-}
-
-/** What the trading routes need. */
-export interface TradingDeps {
-  engine: ExecutionEngine;
-  venue: Venue;
-  /** Cached market data (quotes and trades 1 s, snapshots 2 s, bars 5 min). */
-  marketData: MarketData;
-  clock: Clock;
-  /** Runs trading bots; absent: the bot routes manage configs but cannot start them. */
-  bots?: BotManager;
-}
-
-/** Where a resource module mounts its routes. */
-export interface RouteTarget {
-  app: Hono<AppEnv>;
-  spec: ApiSpec;
-  prefix: string;
-}
-
-/** The app's environment: variables set by middleware. */
-export type AppEnv = { Variables: AuthVariables };
 
 const Me = z.object({
   id: z.uuid(),
@@ -87,8 +43,10 @@ const Me = z.object({
  */
 export const MAX_BODY_BYTES = 64 * 1024;
 
-/** The resource modules mounted under /api/v1 when trading is wired. */
-const TRADING_ROUTES: ((target: RouteTarget, deps: TradingDeps, sql: Sql) => void)[] = [
+export type { AppDeps, AppEnv, TradingDeps } from "./app.ts";
+
+/** The resource modules mounted under /api/v1 when trading is wired, each its own Hono. */
+const TRADING_ROUTES: ((deps: ResourceDeps) => Hono<AppEnv>)[] = [
   accountRoutes,
   orderRoutes,
   marketRoutes,
@@ -166,8 +124,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   const api = new Hono<AppEnv>();
   api.use("*", requireAuth(deps.auth, deps.sql));
-  const target = { app: api, spec, prefix: "/api/v1" };
-  defineRoute(target, {
+  defineRoute({ app: api, spec, prefix: API_PREFIX }, {
     method: "get",
     path: "/me",
     summary: "The authenticated user",
@@ -175,14 +132,15 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     responses: { 200: { description: "The user behind the token", schema: Me } },
   }, (c) => c.json(c.var.user));
   if (deps.trading) {
-    for (const mount of TRADING_ROUTES) mount(target, deps.trading, deps.sql);
+    const resource = { trading: deps.trading, sql: deps.sql, spec };
+    for (const routes of TRADING_ROUTES) api.route("/", routes(resource));
   }
   // Before the bearer-header middleware: the stream takes its token from the query or the
   // subprotocol and refuses with a WebSocket close, not a 401.
   if (deps.stream) {
-    app.route("/api/v1", streamRoutes({ hub: deps.stream, auth: deps.auth, sql: deps.sql }, spec));
+    app.route(API_PREFIX, streamRoutes({ hub: deps.stream, auth: deps.auth, sql: deps.sql }, spec));
   }
-  app.route("/api/v1", api);
+  app.route(API_PREFIX, api);
   // The Alpaca-compatible face: `/v2/...` (API keys, Alpaca's error bodies) and its streams.
   if (deps.trading) {
     app.route("/", alpacaFace({ sql: deps.sql, trading: deps.trading, stream: deps.stream }));

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Sql } from "postgres";
+import type { Hono } from "hono";
 import { z } from "zod";
 import { hasControlCharacter, identifierText } from "../core/input.ts";
 import {
@@ -16,17 +16,24 @@ import {
   toAlpacaJson,
 } from "../core/order.ts";
 import { OPEN_STATUSES, TERMINAL_STATUSES } from "../core/order_state.ts";
-import { type Tenant, withTenant } from "../db/database.ts";
-import { type OrderRow, rowToOrder } from "../db/ledger.ts";
+import type { Tenant } from "../db/database.ts";
+import { rowToOrder } from "../db/ledger.ts";
+import {
+  currentOrderIdByClientId,
+  listOrderRows,
+  orderAuditRows,
+  orderBookId,
+  orderDetailRows,
+} from "../db/read_models/orders.ts";
 import { withLegs } from "../core/order.ts";
 import { tradeErrors } from "../core/errors.ts";
 import { ApiError } from "./errors.ts";
-import type { RouteTarget, TradingDeps } from "./mod.ts";
+import { type AppEnv, type ResourceDeps, resourceTarget } from "./app.ts";
 import { defineRoute } from "./openapi.ts";
 import { InstantParam } from "./params.ts";
 import { tenantOf } from "./auth.ts";
 import type { OrderCancelResult } from "../actors/execution_engine.ts";
-import { bookCondition, BookFilter } from "./books.ts";
+import { BookFilter } from "./books.ts";
 
 /** The order as Alpaca renders it (documentation schema; amounts are decimal strings). */
 export const OrderJson = z.looseObject({
@@ -140,18 +147,9 @@ function orderBody(order: Order, botId: string | null): Record<string, unknown> 
   return { ...toAlpacaJson(order) as unknown as Record<string, unknown>, bot_id: botId };
 }
 
-/** The book (`bot_id`) of an order, from the ledger. */
-async function botIdOf(sql: Sql, tenant: Tenant, id: string): Promise<string | null> {
-  const [row] = await withTenant(
-    sql,
-    tenant,
-    (tx) => tx<{ bot_id: string | null }[]>`select bot_id from orders where id = ${id}`,
-  );
-  return row?.bot_id ?? null;
-}
-
 /** Mounts the order routes. */
-export function orderRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): void {
+export function orderRoutes({ trading: deps, sql, spec }: ResourceDeps): Hono<AppEnv> {
+  const target = resourceTarget(spec);
   const { engine } = deps;
 
   defineRoute(target, {
@@ -217,7 +215,9 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): v
     });
     const status = result.pending ? 202 : result.created ? 201 : 200;
     // An order placed here is manual; a repeated client order id may name a bot's order.
-    const botId = result.created ? null : await botIdOf(sql, tenantOf(c.var.user), result.order.id);
+    const botId = result.created
+      ? null
+      : await orderBookId(sql, tenantOf(c.var.user), result.order.id);
     const placed = { ...orderBody(result.order, botId), warnings: result.warnings };
     return c.json(result.retryOf ? { ...placed, retry_of: result.retryOf } : placed, status);
   });
@@ -269,31 +269,16 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): v
       : query.status === "closed"
       ? [...TERMINAL_STATUSES]
       : null;
-    const rows = await withTenant(sql, tenantOf(c.var.user), async (tx) => {
-      const list = await tx<OrderRow[]>`
-        select * from orders
-        where true
-          ${
-        !statuses ? tx`` : query.nested
-          // A group is listed while any of its orders matches: a filled bracket's open legs.
-          ? tx`and (status = any(${statuses as string[]}) or exists (
-                 select 1 from orders l
-                 where l.parent_id = orders.id and l.status = any(${statuses as string[]})))`
-          : tx`and status = any(${statuses as string[]})`
-      }
-          ${query.symbols ? tx`and symbol = any(${query.symbols})` : tx``}
-          ${query.side ? tx`and side = ${query.side}` : tx``}
-          ${bookCondition(tx, query.bot_id)}
-          ${query.after !== undefined ? tx`and created_at > ${new Date(query.after)}` : tx``}
-          ${query.until !== undefined ? tx`and created_at < ${new Date(query.until)}` : tx``}
-          ${query.nested ? tx`and parent_id is null` : tx``}
-        order by created_at ${query.direction === "asc" ? tx`asc` : tx`desc`}, id
-        limit ${query.limit}`;
-      const legs = query.nested && list.length
-        ? await tx<OrderRow[]>`select * from orders where parent_id = any(${list.map((r) => r.id)})
-                                order by created_at, id`
-        : [];
-      return { list, legs };
+    const rows = await listOrderRows(sql, tenantOf(c.var.user), {
+      statuses,
+      limit: query.limit,
+      direction: query.direction,
+      nested: query.nested,
+      afterMs: query.after,
+      untilMs: query.until,
+      symbols: query.symbols,
+      side: query.side,
+      botId: query.bot_id,
     });
     const byParent = new Map<string, Order[]>();
     for (const leg of rows.legs) {
@@ -301,7 +286,7 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): v
       arr.push(rowToOrder(leg));
       byParent.set(leg.parent_id!, arr);
     }
-    return c.json(rows.list.map((r) => {
+    return c.json(rows.orders.map((r) => {
       const o = rowToOrder(r);
       const legs = byParent.get(r.id);
       return orderBody(legs ? withLegs(o, legs) : o, r.bot_id);
@@ -314,31 +299,12 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): v
    */
   async function orderWithFills(tenant: Tenant, id: string): Promise<Record<string, unknown>> {
     const order = await engine.orderView(tenant, id);
-    const { fills, links } = await withTenant(sql, tenant, async (tx) => {
-      const [fills, [links]] = await Promise.all([
-        tx<
-          {
-            id: string;
-            execution_id: string;
-            qty: string;
-            price: string;
-            side: string;
-            ts: Date;
-            venue: string;
-          }[]
-        >`
-        select id, execution_id, qty, price, side, ts, venue from fills
-        where order_id = ${id} order by ts, execution_id`,
-        tx<{ retry_of: string | null; retried_by: string | null; bot_id: string | null }[]>`
-        select retry_of, retried_by, bot_id from orders where id = ${id}`,
-      ]);
-      return { fills, links };
-    });
+    const detail = await orderDetailRows(sql, tenant, id);
     return {
-      ...orderBody(order, links?.bot_id ?? null),
-      retry_of: links?.retry_of ?? null,
-      retried_by: links?.retried_by ?? null,
-      fills: fills.map((f) => ({
+      ...orderBody(order, detail.botId),
+      retry_of: detail.retryOf,
+      retried_by: detail.retriedBy,
+      fills: detail.fills.map((f) => ({
         id: f.id,
         execution_id: f.execution_id,
         qty: f.qty,
@@ -368,14 +334,9 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): v
       404: { description: "ORDER_NOT_FOUND" },
     },
   }, async (c, { params }) => {
-    const row = await withTenant(sql, tenantOf(c.var.user), async (tx) => {
-      const [r] = await tx<{ id: string }[]>`
-        select id from orders
-        where client_order_id = ${params.client_order_id} and retried_by is null`;
-      return r;
-    });
-    if (!row) throw tradeErrors.orderNotFound(params.client_order_id);
-    return c.json(await orderWithFills(tenantOf(c.var.user), row.id));
+    const id = await currentOrderIdByClientId(sql, tenantOf(c.var.user), params.client_order_id);
+    if (id === null) throw tradeErrors.orderNotFound(params.client_order_id);
+    return c.json(await orderWithFills(tenantOf(c.var.user), id));
   });
 
   defineRoute(target, {
@@ -404,31 +365,8 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): v
       404: { description: "ORDER_NOT_FOUND" },
     },
   }, async (c, { params }) => {
-    const rows = await withTenant(sql, tenantOf(c.var.user), async (tx) => {
-      const [o] = await tx`select 1 from orders where id = ${params.id}`;
-      if (!o) throw tradeErrors.orderNotFound(params.id);
-      return await tx<
-        {
-          seq: string;
-          ts: Date;
-          action: string;
-          status: string;
-          reason: string | null;
-          payload: unknown;
-          correlation_id: string | null;
-          causation_id: string | null;
-          hash: string;
-          prev_hash: string;
-        }[]
-      >`
-        select seq, ts, action, status, reason, payload, correlation_id, causation_id, hash, prev_hash
-        from execution_logs
-        where order_id = ${params.id}
-           or order_id in (select id from orders where parent_id = ${params.id})
-           or (order_id is null and client_order_id = (
-                 select client_order_id from orders where id = ${params.id} and retried_by is null))
-        order by seq`;
-    });
+    const rows = await orderAuditRows(sql, tenantOf(c.var.user), params.id);
+    if (rows === null) throw tradeErrors.orderNotFound(params.id);
     return c.json(rows.map((r) => ({ ...r, ts: r.ts.toISOString() })));
   });
 
@@ -460,7 +398,7 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): v
     const tenant = tenantOf(c.var.user);
     const result = await engine.replace(tenant, params.id, body, c.var.requestId);
     // The replacing order stays in the book of the order it replaces.
-    const botId = await botIdOf(sql, tenant, result.order.id);
+    const botId = await orderBookId(sql, tenant, result.order.id);
     return c.json({ ...orderBody(result.order, botId), warnings: result.warnings });
   });
 
@@ -498,4 +436,5 @@ export function orderRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): v
     const results = await engine.cancelAll(tenantOf(c.var.user), c.var.requestId);
     return c.json(results.map(cancelItem), 207);
   });
+  return target.app;
 }

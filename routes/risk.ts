@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Context } from "hono";
+import type { Context, Hono } from "hono";
 import type { Sql, TransactionSql } from "postgres";
 import { z } from "zod";
 import {
@@ -29,6 +29,7 @@ import {
 import { freeText } from "../core/input.ts";
 import { appendAudit } from "../db/audit.ts";
 import { type Tenant, withTenant } from "../db/database.ts";
+import { userIdByName } from "../db/users.ts";
 import {
   readLimitLayers,
   readStateLayers,
@@ -37,7 +38,7 @@ import {
   writeStateLayer,
 } from "../db/risk_limits.ts";
 import { ApiError } from "./errors.ts";
-import type { AppEnv, RouteTarget, TradingDeps } from "./mod.ts";
+import { type AppEnv, type ResourceDeps, resourceTarget } from "./app.ts";
 import { defineRoute } from "./openapi.ts";
 import { tenantOf } from "./auth.ts";
 
@@ -131,13 +132,11 @@ async function targetTenant(
   if (user.role !== "admin") {
     throw new ApiError(403, "FORBIDDEN", `Only an admin may act on another user ("${username}")`);
   }
-  const [row] = await sql<
-    { id: string | null }[]
-  >`select tradewind_user_by_name(${username}) as id`;
-  if (!row?.id) throw new ApiError(404, "USER_NOT_FOUND", `No user named "${username}"`);
+  const userId = await userIdByName(sql, username);
+  if (!userId) throw new ApiError(404, "USER_NOT_FOUND", `No user named "${username}"`);
   // Acting as the target tenant with the admin role: RLS admits the write, and the
   // audit row belongs to the target, who can read it.
-  return { tenant: { userId: row.id, role: "admin" }, username, layer: "admin" };
+  return { tenant: { userId, role: "admin" }, username, layer: "admin" };
 }
 
 async function view(tx: TransactionSql, userId: string, username: string, defaults: RiskLimits) {
@@ -170,7 +169,8 @@ function actorOf(c: Context<AppEnv>, layer: string) {
 }
 
 /** Mounts the risk routes. */
-export function riskRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): void {
+export function riskRoutes({ trading: deps, sql, spec }: ResourceDeps): Hono<AppEnv> {
+  const target = resourceTarget(spec);
   const defaults = deps.engine.defaultLimits;
 
   defineRoute(target, {
@@ -299,4 +299,5 @@ export function riskRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): vo
     "TRADING_REDUCING",
   );
   stateRoute("/risk/resume", "active", "Resume normal trading", "TRADING_RESUMED");
+  return target.app;
 }

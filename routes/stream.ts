@@ -24,9 +24,10 @@ import {
   type StreamRequest,
   type StreamUser,
 } from "../actors/stream_hub.ts";
+import { ensureUser } from "../db/users.ts";
 import type { Authenticator, Identity } from "./auth.ts";
 import { ApiError } from "./errors.ts";
-import type { AppEnv } from "./mod.ts";
+import type { AppEnv } from "./app.ts";
 import type { ApiSpec } from "./openapi.ts";
 
 /** What the stream route needs. */
@@ -69,9 +70,7 @@ export function streamRoutes(deps: StreamRouteDeps, spec: ApiSpec): Hono<AppEnv>
     const key = `${identity.username}\u0000${identity.role}`;
     let entry = known.get(key);
     if (!entry || Date.now() - entry.at > 60_000) {
-      const [row] = await deps.sql<{ id: string }[]>`
-        select tradewind_ensure_user(${identity.username}, ${identity.role}) as id`;
-      entry = { id: row!.id, at: Date.now() };
+      entry = { id: await ensureUser(deps.sql, identity.username, identity.role), at: Date.now() };
       known.set(key, entry);
     }
     return { id: entry.id, username: identity.username, role: identity.role };

@@ -4,29 +4,26 @@
  *
  * @module
  */
-import type { Sql } from "postgres";
+import type { Hono } from "hono";
 import { z } from "zod";
 import { etToEpochMs, toEt } from "../core/calendar.ts";
 import { Decimal } from "../core/decimal.ts";
-import { withTenant } from "../db/database.ts";
+import {
+  dayFigures,
+  findTrade,
+  listTrades,
+  TRADE_SORT_COLUMNS,
+  type TradeFilter,
+  tradePnls,
+  type TradeRow,
+} from "../db/read_models/trades.ts";
 import { accountJson } from "./account.ts";
 import { ApiError } from "./errors.ts";
-import type { RouteTarget, TradingDeps } from "./mod.ts";
+import { type AppEnv, type ResourceDeps, resourceTarget } from "./app.ts";
 import { defineRoute } from "./openapi.ts";
 import { InstantParam } from "./params.ts";
 import { tenantOf } from "./auth.ts";
-import { bookCondition, BookFilter } from "./books.ts";
-
-const SORTABLE = [
-  "closed_at",
-  "opened_at",
-  "symbol",
-  "side",
-  "qty",
-  "entry_price",
-  "exit_price",
-  "realized_pl",
-] as const;
+import { BookFilter } from "./books.ts";
 
 const Filters = z.object({
   range: z.enum(["today", "week", "month", "custom", "all"]).default("all"),
@@ -39,7 +36,7 @@ const Filters = z.object({
 });
 
 const ListQuery = Filters.extend({
-  sort: z.enum(SORTABLE).default("closed_at"),
+  sort: z.enum(TRADE_SORT_COLUMNS).default("closed_at"),
   order: z.enum(["asc", "desc"]).default("desc"),
   page: z.coerce.number().int().min(1).default(1),
   pageSize: z.coerce.number().int().min(1).max(500).default(50),
@@ -58,20 +55,6 @@ const TradeJson = z.object({
   closed_at: z.string(),
   exit_order_id: z.uuid().nullable(),
 }).meta({ id: "Trade" });
-
-interface TradeRow {
-  id: string;
-  bot_id: string | null;
-  symbol: string;
-  side: "long" | "short";
-  qty: string;
-  entry_price: string;
-  exit_price: string;
-  realized_pl: string;
-  opened_at: Date | null;
-  closed_at: Date;
-  exit_order_id: string | null;
-}
 
 function tradeJson(r: TradeRow) {
   return {
@@ -159,17 +142,12 @@ export function tradeStats(pls: Decimal[]) {
 }
 
 /** Mounts /trades, /trades/stats, /trades/{id} and /summary. */
-export function tradeRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): void {
-  // deno-lint-ignore no-explicit-any
-  const where = (tx: any, f: z.output<typeof Filters>) => {
+export function tradeRoutes({ trading: deps, sql, spec }: ResourceDeps): Hono<AppEnv> {
+  const target = resourceTarget(spec);
+  /** The read model's filter of the query's range (now, by the engine's clock) and fields. */
+  const filterOf = (f: z.output<typeof Filters>): TradeFilter => {
     const w = rangeWindow(f.range, deps.clock.now(), f.start, f.end);
-    return tx`
-      where true
-        ${w.from !== null ? tx`and closed_at >= ${new Date(w.from)}` : tx``}
-        ${w.to !== null ? tx`and closed_at < ${new Date(w.to)}` : tx``}
-        ${bookCondition(tx, f.bot_id)}
-        ${f.symbol ? tx`and symbol = ${f.symbol}` : tx``}
-        ${f.side ? tx`and side = ${f.side}` : tx``}`;
+    return { fromMs: w.from, toMs: w.to, botId: f.bot_id, symbol: f.symbol, side: f.side };
   };
 
   defineRoute(target, {
@@ -193,17 +171,9 @@ export function tradeRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): v
       },
     },
   }, async (c, { query }) => {
-    const result = await withTenant(sql, tenantOf(c.var.user), async (tx) => {
-      const [count] = await tx<{ n: number }[]>`select count(*)::int as n from trades ${
-        where(tx, query)
-      }`;
-      const items = await tx<TradeRow[]>`
-        select id, bot_id, symbol, side, qty, entry_price, exit_price, realized_pl, opened_at,
-               closed_at, exit_order_id
-        from trades ${where(tx, query)}
-        order by ${tx(query.sort)} ${query.order === "asc" ? tx`asc` : tx`desc`} nulls last, id
-        limit ${query.pageSize} offset ${(query.page - 1) * query.pageSize}`;
-      return { items, total: count!.n };
+    const result = await listTrades(sql, tenantOf(c.var.user), {
+      filter: filterOf(query),
+      page: { sort: query.sort, order: query.order, page: query.page, pageSize: query.pageSize },
     });
     return c.json({
       items: result.items.map(tradeJson),
@@ -227,10 +197,8 @@ export function tradeRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): v
       },
     },
   }, async (c, { query }) => {
-    const rows = await withTenant(sql, tenantOf(c.var.user), (tx) =>
-      tx<{ realized_pl: string }[]>`
-        select realized_pl from trades ${where(tx, query)} order by closed_at, id`);
-    return c.json(tradeStats(rows.map((r) => Decimal.parse(r.realized_pl))));
+    const pnls = await tradePnls(sql, tenantOf(c.var.user), filterOf(query));
+    return c.json(tradeStats(pnls.map((pl) => Decimal.parse(pl))));
   });
 
   defineRoute(target, {
@@ -244,11 +212,7 @@ export function tradeRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): v
       404: { description: "TRADE_NOT_FOUND" },
     },
   }, async (c, { params }) => {
-    const [row] = await withTenant(sql, tenantOf(c.var.user), (tx) =>
-      tx<TradeRow[]>`
-        select id, bot_id, symbol, side, qty, entry_price, exit_price, realized_pl, opened_at,
-               closed_at, exit_order_id
-        from trades where id = ${params.id}`);
+    const row = await findTrade(sql, tenantOf(c.var.user), params.id);
     if (!row) throw new ApiError(404, "TRADE_NOT_FOUND", `No trade "${params.id}"`);
     return c.json(tradeJson(row));
   });
@@ -271,14 +235,7 @@ export function tradeRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): v
       deps.engine.positions(userId),
     ]);
     const midnight = etToEpochMs(toEt(deps.clock.now()).dateStr, "00:00");
-    const db = await withTenant(sql, tenantOf(c.var.user), async (tx) => {
-      const [t] = await tx<{ n: number; pl: string }[]>`
-        select count(*)::int as n, coalesce(sum(realized_pl), 0)::text as pl
-        from trades where closed_at >= ${new Date(midnight)}`;
-      const [b] = await tx<{ n: number }[]>`
-        select count(*)::int as n from bots where status = 'running'`;
-      return { trades: t!, bots: b!.n };
-    });
+    const day = await dayFigures(sql, tenantOf(c.var.user), midnight);
     const a = accountJson(account);
     return c.json({
       equity: a.equity,
@@ -287,9 +244,10 @@ export function tradeRoutes(target: RouteTarget, deps: TradingDeps, sql: Sql): v
       cash: a.cash,
       buying_power: a.buying_power,
       open_positions: positions.length,
-      running_bots: db.bots,
-      trades_today: db.trades.n,
-      realized_pl_today: db.trades.pl,
+      running_bots: day.runningBots,
+      trades_today: day.trades,
+      realized_pl_today: day.realizedPl,
     });
   });
+  return target.app;
 }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Bar } from "../brokers/broker.ts";
+import type { Bar } from "../core/market.ts";
 import { crossStep, type Sign } from "./cross.ts";
 import {
   indicatorKey,

@@ -38,7 +38,7 @@
  * @module
  */
 
-import type { Bar } from "../brokers/broker.ts";
+import type { Bar } from "../core/market.ts";
 import { ExactSum, exactVariance } from "./_exact.ts";
 
 /** The fields of a bar the indicators read: high, low, close and volume. */

@@ -19,7 +19,7 @@
  */
 
 import type { z } from "zod";
-import type { Bar } from "../brokers/broker.ts";
+import type { Bar } from "../core/market.ts";
 import { fieldIssues, TradeError } from "../core/errors.ts";
 import { type IndicatorSet, parseIndicatorSpec } from "./indicator_spec.ts";
 import {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Bar } from "../brokers/broker.ts";
+import type { Bar } from "../core/market.ts";
 import type { OrderSide } from "../core/order_types.ts";
 import { indicatorKey, type IndicatorSnapshot, type IndicatorSpec } from "./indicator_keys.ts";
 import type { IndicatorValue } from "./indicators.ts";

@@ -25,7 +25,7 @@ import { Decimal } from "../core/decimal.ts";
 import { isTradeError } from "../core/errors.ts";
 import { parseOrderRequest, parseReplaceRequest, toAlpacaJson } from "../core/order.ts";
 import type { Order } from "../core/order.ts";
-import type { Timeframe } from "../brokers/broker.ts";
+import type { Timeframe } from "../core/market.ts";
 
 /** A scripted misbehaviour for requests matching `method` and `path`. */
 export interface StandinFault {

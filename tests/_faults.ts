@@ -5,7 +5,8 @@
  *
  * @module
  */
-import type { Broker, TradeUpdate, Venue } from "../brokers/broker.ts";
+import type { Broker, Venue } from "../brokers/broker.ts";
+import type { TradeUpdate } from "../core/account.ts";
 import type { PaperVenue } from "../brokers/paper/venue.ts";
 import type { TradeError } from "../core/errors.ts";
 

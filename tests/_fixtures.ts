@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Asset } from "../brokers/broker.ts";
+import type { Asset } from "../core/market.ts";
 import { dec } from "../core/decimal.ts";
 import type { OrderRequest } from "../core/order.ts";
 

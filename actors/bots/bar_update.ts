@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Bar, Timeframe } from "../../brokers/broker.ts";
+import type { Bar, Timeframe } from "../../core/market.ts";
 import type { IndicatorSnapshot } from "../../strategies/indicator_keys.ts";
 
 /** A closed bar with the indicators of its timeframe after it. Plain data. */

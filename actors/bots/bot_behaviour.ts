@@ -41,7 +41,7 @@
  * @module
  */
 
-import type { Timeframe } from "../../brokers/broker.ts";
+import type { Timeframe } from "../../core/market.ts";
 import { toEt } from "../../core/et.ts";
 import { Decimal } from "../../core/decimal.ts";
 import type { OrderSide } from "../../core/order_types.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Timeframe } from "../../brokers/broker.ts";
+import type { Timeframe } from "../../core/market.ts";
 
 /** Timeframes a bot can trade on. */
 export const BOT_TIMEFRAMES = [

@@ -46,12 +46,13 @@
  * @module
  */
 import type { Sql } from "postgres";
-import type { MarketData, MarketEvent, Timeframe, Unsubscribe } from "../../brokers/broker.ts";
-import type { Bar } from "../../brokers/broker.ts";
+import type { MarketData, Unsubscribe } from "../../brokers/broker.ts";
+import type { Bar, MarketEvent, Timeframe } from "../../core/market.ts";
 import { type Clock, SystemClock } from "../../core/clock.ts";
 import { isTradeError } from "../../core/errors.ts";
 import { parseOrderRequest } from "../../core/order.ts";
 import { appendAudit } from "../../db/audit.ts";
+import type { BotRow, BotStatus } from "../../db/bots.ts";
 import { type Role, type Tenant, withTenant } from "../../db/database.ts";
 import { listBooks } from "../../db/ledger.ts";
 import { logger } from "../../logging.ts";
@@ -82,23 +83,7 @@ import {
 } from "./symbol_behaviour.ts";
 import { timeframeMs } from "./bot_config_data.ts";
 
-/** A bot's status as stored. */
-export type BotStatus = "running" | "paused" | "stopped" | "error";
-
-/** A `bots` row. */
-export interface BotRow {
-  id: string;
-  user_id: string;
-  name: string;
-  strategy: string;
-  config: Record<string, unknown>;
-  status: BotStatus;
-  last_run_at: Date | null;
-  error_count: number;
-  last_error: string | null;
-  created_at: Date;
-  updated_at: Date;
-}
+export type { BotRow, BotStatus } from "../../db/bots.ts";
 
 /** Thrown by the manager; `code` and `status` map it to an HTTP answer. */
 export class BotError extends Error {

@@ -37,7 +37,7 @@
  * @module
  */
 
-import type { Bar, Timeframe, Trade } from "../../brokers/broker.ts";
+import type { Bar, Timeframe, Trade } from "../../core/market.ts";
 import { etToEpochMs, toEt } from "../../core/calendar.ts";
 import type { ActorBehaviour, Publication, Transition } from "../runtime/behaviour.ts";
 import type { BatchDelivery, ColumnBatch, TypedArray } from "../runtime/protocol.ts";

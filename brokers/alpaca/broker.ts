@@ -11,18 +11,16 @@ import type { TradingDay } from "../../core/calendar.ts";
 import type { Decimal } from "../../core/decimal.ts";
 import { TradeError } from "../../core/errors.ts";
 import type { Order, OrderRequest, ReplaceRequest } from "../../core/order.ts";
+import type { Broker, Unsubscribe } from "../broker.ts";
+import type { Asset, MarketClock } from "../../core/market.ts";
 import type {
   Account,
-  Asset,
-  Broker,
   CancelResult,
-  Clock,
   ClosePositionResult,
   ListOrdersQuery,
   Position,
   TradeUpdate,
-  Unsubscribe,
-} from "../broker.ts";
+} from "../../core/account.ts";
 import {
   accountFromAlpaca,
   arr,
@@ -208,7 +206,7 @@ export class AlpacaBroker implements Broker {
   }
 
   /** `GET /v2/clock`. */
-  getClock(): Promise<Clock> {
+  getClock(): Promise<MarketClock> {
     return this.#rest.json("get clock", () => this.#rest.clock.legacyClockRaw(), clockFromAlpaca);
   }
 

@@ -11,18 +11,17 @@
 import type { Clock } from "../../core/clock.ts";
 import { TradeError } from "../../core/errors.ts";
 import { TtlCache } from "../cache.ts";
+import type { MarketData, Unsubscribe } from "../broker.ts";
 import type {
   Bar,
   BarsPage,
   BarsQuery,
-  MarketData,
   MarketEvent,
   MarketSubscription,
   Quote,
   Snapshot,
   Trade,
-  Unsubscribe,
-} from "../broker.ts";
+} from "../../core/market.ts";
 import { AlpacaShapeError } from "./rest_json.ts";
 import type { AlpacaRest } from "./rest.ts";
 

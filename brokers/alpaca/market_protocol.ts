@@ -14,7 +14,7 @@
  * @module
  */
 import { parseTimestamp } from "../../core/order.ts";
-import type { Bar, MarketEvent, MarketSubscription, Quote, Trade } from "../broker.ts";
+import type { Bar, MarketEvent, MarketSubscription, Quote, Trade } from "../../core/market.ts";
 
 /** The channels Tradewind subscribes to. */
 export const MARKET_CHANNELS = ["trades", "quotes", "bars"] as const;

@@ -25,7 +25,8 @@
 import type { Logger } from "@logtape/logtape";
 import { type Clock, SystemClock } from "../../core/clock.ts";
 import { logger } from "../../logging.ts";
-import type { Bar, MarketData, MarketEvent, MarketSubscription, Unsubscribe } from "../broker.ts";
+import type { MarketData, Unsubscribe } from "../broker.ts";
+import type { Bar, MarketEvent, MarketSubscription } from "../../core/market.ts";
 import type { BackoffOptions } from "./_backoff.ts";
 import { decodeFrame, encodeFrame, type StreamCodec } from "./_codec.ts";
 import { ReconnectingSocket } from "./_socket.ts";

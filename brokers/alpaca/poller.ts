@@ -9,15 +9,8 @@
  * @module
  */
 import type { Clock } from "../../core/clock.ts";
-import type {
-  Bar,
-  MarketData,
-  MarketEvent,
-  MarketSubscription,
-  Quote,
-  Trade,
-  Unsubscribe,
-} from "../broker.ts";
+import type { MarketData, Unsubscribe } from "../broker.ts";
+import type { Bar, MarketEvent, MarketSubscription, Quote, Trade } from "../../core/market.ts";
 
 /** Options of {@link RestPoller}. */
 export interface RestPollerOptions {

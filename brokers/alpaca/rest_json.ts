@@ -14,14 +14,8 @@ import { etToEpochMs, type TradingDay } from "../../core/calendar.ts";
 import { Decimal } from "../../core/decimal.ts";
 import type { OrderRequest, ReplaceRequest } from "../../core/order_types.ts";
 import { type Order, parseAlpacaOrder } from "../../core/order.ts";
-import type {
-  Account,
-  Asset,
-  CancelResult,
-  Clock,
-  ClosePositionResult,
-  Position,
-} from "../broker.ts";
+import type { Asset, MarketClock } from "../../core/market.ts";
+import type { Account, CancelResult, ClosePositionResult, Position } from "../../core/account.ts";
 
 /** A body from Alpaca that does not have the documented shape. */
 export class AlpacaShapeError extends Error {
@@ -271,7 +265,7 @@ export function assetFromAlpaca(value: unknown): Asset {
 }
 
 /** Alpaca's `GET /v2/clock` body. */
-export function clockFromAlpaca(value: unknown): Clock {
+export function clockFromAlpaca(value: unknown): MarketClock {
   const o = obj(value, "the clock");
   return {
     timestamp: str(o, "timestamp", "the clock"),

@@ -13,7 +13,8 @@
 import type { Logger } from "@logtape/logtape";
 import { type Clock, SystemClock } from "../../core/clock.ts";
 import { logger } from "../../logging.ts";
-import type { TradeUpdate, Unsubscribe } from "../broker.ts";
+import type { Unsubscribe } from "../broker.ts";
+import type { TradeUpdate } from "../../core/account.ts";
 import type { BackoffOptions } from "./_backoff.ts";
 import { decodeFrame } from "./_codec.ts";
 import { ReconnectingSocket } from "./_socket.ts";

@@ -9,7 +9,7 @@ import { Decimal } from "../../core/decimal.ts";
 import { parseTimestamp } from "../../core/order.ts";
 import type { Order, TradeUpdateEvent } from "../../core/order_types.ts";
 import { TRADE_UPDATE_EVENTS } from "../../core/order_types.ts";
-import type { TradeUpdate } from "../broker.ts";
+import type { TradeUpdate } from "../../core/account.ts";
 import { orderFromAlpaca } from "./rest_json.ts";
 
 /** A `trade_updates` event Tradewind cannot read; `payload` is the event (no credentials). */

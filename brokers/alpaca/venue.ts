@@ -28,14 +28,8 @@ import type { Clock } from "../../core/clock.ts";
 import type { Decimal } from "../../core/decimal.ts";
 import { TradeError, tradeErrors } from "../../core/errors.ts";
 import type { Order, OrderRequest, ReplaceRequest } from "../../core/order.ts";
-import type {
-  Broker,
-  ListOrdersQuery,
-  MarketData,
-  TradeUpdate,
-  Unsubscribe,
-  Venue,
-} from "../broker.ts";
+import type { Broker, MarketData, Unsubscribe, Venue } from "../broker.ts";
+import type { ListOrdersQuery, TradeUpdate } from "../../core/account.ts";
 import { AlpacaBroker, type TradeUpdateSource } from "./broker.ts";
 import { AlpacaBudget, type AlpacaBudgetOptions } from "./budget.ts";
 import { AlpacaMarketData, type MarketSubscriber } from "./market_data.ts";

@@ -25,7 +25,7 @@ import { Decimal } from "../../core/decimal.ts";
 import { FLAT, moveBook } from "../../core/money.ts";
 import type { OrderSide } from "../../core/order.ts";
 import { hashString } from "../../core/random.ts";
-import type { Account, Position } from "../broker.ts";
+import type { Account, Position } from "../../core/account.ts";
 
 /** Account multipliers: 1 (cash), 2 (Reg-T margin), 4 (legacy pattern day trader). */
 export type Multiplier = "1" | "2" | "4";

@@ -1,6 +1,6 @@
 /**
  * Historical bars from CSV text, and a replay that turns them into the same event stream as the
- * simulated market ({@link MarketEvent}), so a backtest can be driven from a file.
+ * simulated market ({@link TimedMarketEvent}), so a backtest can be driven from a file.
  *
  * The format is the common `Date,Open,High,Low,Close,Volume` export, with an optional
  * `Adj Close` column; columns may come in any order, matched case-insensitively; other columns
@@ -26,10 +26,10 @@ import {
   defaultEtOffsetMinutes,
   etDayStartMs,
   formatTimestamp,
-  type MarketEvent,
   type Quote,
   type Trade,
 } from "./market_model.ts";
+import type { TimedMarketEvent } from "../../core/market.ts";
 
 /** Thrown for unreadable CSV text; `line` is the 1-based line number (0 when not about one line). */
 export class CsvFeedError extends Error {
@@ -312,12 +312,12 @@ export function parseCsvBars(text: string, options: ParseCsvOptions = {}): CsvSe
  *
  * @example
  * ```ts
- * for (const e of replayCsv([{ symbol: "ORCL", series }])) if (e.kind === "bar") onBar(e.bar);
+ * for (const e of replayCsv([{ symbol: "ORCL", series }])) if (e.type === "bar") onBar(e.bar);
  * ```
  */
 export function* replayCsv(
   feeds: readonly CsvFeed[],
-): Generator<MarketEvent, void, undefined> {
+): Generator<TimedMarketEvent, void, undefined> {
   const iterators = feeds.map((feed) => feedEvents(feed));
   const heads = iterators.map((it) => it.next());
   for (;;) {
@@ -327,24 +327,24 @@ export function* replayCsv(
       if (head.done) continue;
       if (
         best < 0 ||
-        compareEvents(head.value, (heads[best] as IteratorYieldResult<MarketEvent>).value) < 0
+        compareEvents(head.value, (heads[best] as IteratorYieldResult<TimedMarketEvent>).value) < 0
       ) {
         best = k;
       }
     }
     if (best < 0) return;
-    yield (heads[best] as IteratorYieldResult<MarketEvent>).value;
+    yield (heads[best] as IteratorYieldResult<TimedMarketEvent>).value;
     heads[best] = iterators[best]!.next();
   }
 }
 
 const KIND_RANK = { bar: 0, quote: 1, trade: 2 } as const;
 
-function compareEvents(a: MarketEvent, b: MarketEvent): number {
-  return a.tsMs - b.tsMs || KIND_RANK[a.kind] - KIND_RANK[b.kind];
+function compareEvents(a: TimedMarketEvent, b: TimedMarketEvent): number {
+  return a.tsMs - b.tsMs || KIND_RANK[a.type] - KIND_RANK[b.type];
 }
 
-function* feedEvents(feed: CsvFeed): Generator<MarketEvent, void, undefined> {
+function* feedEvents(feed: CsvFeed): Generator<TimedMarketEvent, void, undefined> {
   const symbol = feed.symbol;
   const x = feed.exchange ?? "V";
   const z = feed.tape ?? "C";
@@ -376,11 +376,11 @@ function* feedEvents(feed: CsvFeed): Generator<MarketEvent, void, undefined> {
         c: ["R"],
         z,
       };
-      yield { kind: "quote", symbol, tsMs, quote };
+      yield { type: "quote", symbol, tsMs, quote };
       const trade: Trade = { t, x, p: p / UNITS, s, c: s < 100 ? ["@", "I"] : ["@"], i: ++id, z };
-      yield { kind: "trade", symbol, tsMs, trade };
+      yield { type: "trade", symbol, tsMs, trade };
     }
-    yield { kind: "bar", symbol, tsMs: item.endMs, bar };
+    yield { type: "bar", symbol, tsMs: item.endMs, bar };
   }
 }
 

@@ -114,21 +114,18 @@ import {
   convertBuyStop,
   orderCostBasis,
   roundPrice,
-  type Session,
   validateReplace,
 } from "../../core/order_rules.ts";
 import { cancelError, isTerminal, transition, transitionEvent } from "../../core/order_state.ts";
+import type { Asset, Quote, Session, Trade } from "../../core/market.ts";
 import type {
   Account,
-  Asset,
   CancelResult,
   ClosePositionResult,
   ListOrdersQuery,
   Position,
-  Quote,
-  Trade,
   TradeUpdate,
-} from "../broker.ts";
+} from "../../core/account.ts";
 import { type Keyed, OrderList, TimerHeap } from "./_book.ts";
 import {
   type MarkSource,

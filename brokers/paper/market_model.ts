@@ -53,7 +53,14 @@
  */
 
 import { hashString, mixKey, Rng } from "../../core/random.ts";
-import type { Bar, Quote, Snapshot, Timeframe, Trade } from "../broker.ts";
+import type {
+  Bar,
+  Quote,
+  Snapshot,
+  TimedMarketEvent,
+  Timeframe,
+  Trade,
+} from "../../core/market.ts";
 import type { SymbolSpec } from "./universe.ts";
 
 /** Version of the generating algorithm; a change regenerates different history. */
@@ -63,15 +70,6 @@ export type { Bar, Quote, Snapshot, Timeframe, Trade };
 
 /** Every {@link Timeframe}, shortest first. */
 export const TIMEFRAMES: readonly Timeframe[] = ["1Min", "5Min", "15Min", "1Hour", "1Day"];
-
-/**
- * One item of the live stream. `tsMs` orders the stream: a quote at its tick's start, a trade at
- * its print time, a minute bar at the end of its minute (its `bar.t` is the minute's start).
- */
-export type MarketEvent =
-  | { kind: "quote"; symbol: string; tsMs: number; quote: Quote }
-  | { kind: "trade"; symbol: string; tsMs: number; trade: Trade }
-  | { kind: "bar"; symbol: string; tsMs: number; bar: Bar };
 
 /** `"24x7"`, or a predicate answering whether the market is in session at an instant. */
 export type TradingFilter = "24x7" | ((tsMs: number) => boolean);
@@ -803,13 +801,13 @@ export class MarketModel {
     fromMs: number,
     toMs: number,
     symbols: readonly string[] = this.symbols,
-  ): Generator<MarketEvent, void, undefined> {
+  ): Generator<TimedMarketEvent, void, undefined> {
     checkRange(fromMs, toMs);
     const syms = symbols.map((s) => this.#sym(s));
     if (fromMs >= toMs || syms.length === 0) return;
     const minuteFrom = Math.floor(fromMs / MINUTE_MS) - 1; // its bar may fall in range
     const minuteTo = Math.floor((toMs - 1) / MINUTE_MS);
-    const events: MarketEvent[] = [];
+    const events: TimedMarketEvent[] = [];
     for (
       let day = this.etDay(minuteFrom * MINUTE_MS);
       day <= this.etDay(minuteTo * MINUTE_MS);
@@ -835,7 +833,7 @@ export class MarketModel {
               const data = this.#day(sym, day);
               if (data.n[j]! > 0) {
                 yield {
-                  kind: "bar",
+                  type: "bar",
                   symbol: sym.spec.symbol,
                   tsMs: endMs,
                   bar: this.#minuteBar(data, j),
@@ -1265,20 +1263,20 @@ export class MarketModel {
     j: number,
     fromMs: number,
     toMs: number,
-    events: MarketEvent[],
+    events: TimedMarketEvent[],
   ): void {
     const tape = this.#tape(sym, data, j);
     const symbol = sym.spec.symbol;
     for (let tick = 0; tick < this.ticksPerMinute; tick++) {
       const ts = tape.startMs + tick * this.tickMs;
       if (ts >= fromMs && ts < toMs) {
-        events.push({ kind: "quote", symbol, tsMs: ts, quote: this.#quote(sym, tape, tick) });
+        events.push({ type: "quote", symbol, tsMs: ts, quote: this.#quote(sym, tape, tick) });
       }
     }
     for (let k = 0; k < tape.tMs.length; k++) {
       const ts = tape.tMs[k]!;
       if (ts >= fromMs && ts < toMs) {
-        events.push({ kind: "trade", symbol, tsMs: ts, trade: this.#trade(sym, tape, k) });
+        events.push({ type: "trade", symbol, tsMs: ts, trade: this.#trade(sym, tape, k) });
       }
     }
   }
@@ -1491,8 +1489,8 @@ function drawMinute(sym: SymbolState, data: DayData, j: number): void {
   data.pv[j] = l * v + g * s;
 }
 
-function byTimeThenKind(a: MarketEvent, b: MarketEvent): number {
-  return a.tsMs - b.tsMs || KIND_RANK[a.kind] - KIND_RANK[b.kind];
+function byTimeThenKind(a: TimedMarketEvent, b: TimedMarketEvent): number {
+  return a.tsMs - b.tsMs || KIND_RANK[a.type] - KIND_RANK[b.type];
 }
 
 const KIND_RANK = { bar: 0, quote: 1, trade: 2 } as const;

@@ -18,7 +18,7 @@
  */
 
 import { hashString } from "../../core/random.ts";
-import type { Asset } from "../broker.ts";
+import type { Asset } from "../../core/market.ts";
 
 /** Listing exchanges the paper venue knows (Alpaca's `exchange` values). */
 export type ListingExchange = "NASDAQ" | "NYSE" | "ARCA";

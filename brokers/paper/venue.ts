@@ -26,28 +26,27 @@ import type { Decimal } from "../../core/decimal.ts";
 import { TradeError, tradeErrors } from "../../core/errors.ts";
 import { cryptoIdSource, type IdSource } from "../../core/ids.ts";
 import type { Order, OrderRequest, ReplaceRequest } from "../../core/order.ts";
+import type { Broker, MarketData, Unsubscribe, Venue } from "../broker.ts";
 import type {
-  Account,
   Asset,
   Bar,
   BarsPage,
   BarsQuery,
-  Broker,
-  CancelResult,
-  Clock as VenueClock,
-  ClosePositionResult,
-  ListOrdersQuery,
-  MarketData,
+  MarketClock,
   MarketEvent,
   MarketSubscription,
-  Position,
   Quote,
   Snapshot,
   Trade,
+} from "../../core/market.ts";
+import type {
+  Account,
+  CancelResult,
+  ClosePositionResult,
+  ListOrdersQuery,
+  Position,
   TradeUpdate,
-  Unsubscribe,
-  Venue,
-} from "../broker.ts";
+} from "../../core/account.ts";
 import { type PaperAccountState, PaperExchange, type RestoreResult } from "./exchange.ts";
 import { MarketModel, MarketModelError } from "./market_model.ts";
 import { buildUniverse, DEFAULT_UNIVERSE, type SymbolSpec, toAsset } from "./universe.ts";
@@ -204,10 +203,10 @@ export class PaperVenue implements Venue, MarketData {
     const batch: MarketEvent[] = [];
     const wantMarket = this.#marketListeners.size > 0;
     for (const ev of this.model.ticksBetween(this.#pumpedTo, toMs)) {
-      if (ev.kind === "quote") {
+      if (ev.type === "quote") {
         this.exchange.onQuote(ev.symbol, ev.quote, ev.tsMs);
         if (wantMarket) batch.push({ type: "quote", symbol: ev.symbol, quote: ev.quote });
-      } else if (ev.kind === "trade") {
+      } else if (ev.type === "trade") {
         this.exchange.onTrade(ev.symbol, ev.trade, ev.tsMs);
         if (wantMarket) batch.push({ type: "trade", symbol: ev.symbol, trade: ev.trade });
       } else if (wantMarket) {
@@ -281,7 +280,7 @@ export class PaperVenue implements Venue, MarketData {
     );
   }
 
-  clock(): VenueClock {
+  clock(): MarketClock {
     const now = this.#clock.now();
     if (this.hours === "nyse") return marketClock(now);
     return {
@@ -487,7 +486,7 @@ class PaperBroker implements Broker {
     return this.#run((ex, now) => ex.closeAll(this.#account, options ?? {}, now));
   }
 
-  getClock(): Promise<VenueClock> {
+  getClock(): Promise<MarketClock> {
     return Promise.resolve(this.#venue.clock());
   }
 

@@ -13,15 +13,8 @@
  *
  * @module
  */
-import type {
-  Bar,
-  MarketData,
-  MarketEvent,
-  MarketSubscription,
-  Quote,
-  Trade,
-  Unsubscribe,
-} from "../../brokers/broker.ts";
+import type { MarketData, Unsubscribe } from "../../brokers/broker.ts";
+import type { Bar, MarketEvent, MarketSubscription, Quote, Trade } from "../../core/market.ts";
 import type { StreamUser } from "../../actors/stream_hub.ts";
 import type { FrameSink } from "./_trade_stream.ts";
 

@@ -15,10 +15,10 @@ import { withTenant } from "../../db/database.ts";
 import { type FillActivity, listFillActivities } from "../../db/activities.ts";
 import { etToEpochMs } from "../../core/calendar.ts";
 import { tenantOf } from "../auth.ts";
-import type { AppEnv } from "../mod.ts";
+import type { AppEnv } from "../app.ts";
 import { parseInstant } from "../params.ts";
 import { invalidParameter } from "./errors.ts";
-import type { AlpacaFaceDeps } from "./mod.ts";
+import type { AlpacaFaceDeps } from "./_deps.ts";
 
 /** Alpaca's activity types (SDK 4.0.2 `ActivityType`). */
 export const ACTIVITY_TYPES = [

@@ -14,8 +14,9 @@
  */
 import type { Hono } from "hono";
 import type { Env } from "hono";
-import type { BarsPage, MarketData, Timeframe } from "../../brokers/broker.ts";
-import type { TradingDeps } from "../mod.ts";
+import type { MarketData } from "../../brokers/broker.ts";
+import type { BarsPage, Timeframe } from "../../core/market.ts";
+import type { TradingDeps } from "../app.ts";
 import { parseInstant } from "../params.ts";
 import { AlpacaApiError } from "./errors.ts";
 

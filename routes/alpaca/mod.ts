@@ -10,9 +10,8 @@
  * @module
  */
 import { Hono } from "hono";
-import type { Sql } from "postgres";
-import type { StreamHub } from "../../actors/stream_hub.ts";
-import type { AppEnv, TradingDeps } from "../mod.ts";
+import type { AppEnv } from "../app.ts";
+import type { AlpacaFaceDeps } from "./_deps.ts";
 import { alpacaActivityRoutes } from "./activities.ts";
 import { requireApiKey } from "./auth.ts";
 import { AlpacaApiError, alpacaErrorResponse } from "./errors.ts";
@@ -21,12 +20,7 @@ import { alpacaOrderRoutes } from "./orders.ts";
 import { alpacaStreamRoutes } from "./streams.ts";
 import { alpacaTradingRoutes } from "./trading.ts";
 
-/** What the face needs: the ledger, the trading stack and, for the streams, the hub. */
-export interface AlpacaFaceDeps {
-  sql: Sql;
-  trading: TradingDeps;
-  stream?: StreamHub;
-}
+export type { AlpacaFaceDeps } from "./_deps.ts";
 
 /**
  * The face as an app mounted at the root: the streams (`GET /stream`, `GET /v2/{feed}`), then

@@ -43,9 +43,9 @@ import {
   type OrderListFilter,
 } from "../../db/order_queries.ts";
 import { tenantOf } from "../auth.ts";
-import type { AppEnv } from "../mod.ts";
+import type { AppEnv } from "../app.ts";
 import { invalidParameter } from "./errors.ts";
-import type { AlpacaFaceDeps } from "./mod.ts";
+import type { AlpacaFaceDeps } from "./_deps.ts";
 import {
   isUuid,
   type QueryValues,

@@ -22,7 +22,7 @@ import { decode, encode } from "@msgpack/msgpack";
 import type { Sql } from "postgres";
 import type { StreamHub, StreamUser } from "../../actors/stream_hub.ts";
 import { verifyApiKey } from "../../db/api_keys.ts";
-import type { TradingDeps } from "../mod.ts";
+import type { TradingDeps } from "../app.ts";
 import { AlpacaApiError, alpacaErrorResponse } from "./errors.ts";
 import { FeedSlots, MarketStreamSession } from "./_market_stream.ts";
 import { type FrameSink, TradeStreamSession } from "./_trade_stream.ts";

@@ -18,17 +18,18 @@
  */
 import type { Hono } from "hono";
 import { z } from "zod";
-import type { Asset, Position } from "../../brokers/broker.ts";
+import type { Asset } from "../../core/market.ts";
+import type { Position } from "../../core/account.ts";
 import { CALENDAR_FIRST_YEAR, CALENDAR_LAST_YEAR } from "../../core/calendar.ts";
 import { Decimal } from "../../core/decimal.ts";
 import { isTradeError, TRADE_ERRORS } from "../../core/errors.ts";
 import { toAlpacaJson } from "../../core/order.ts";
 import { accountJson, positionJson, userAccount } from "../account.ts";
 import { tenantOf } from "../auth.ts";
-import type { AppEnv } from "../mod.ts";
+import type { AppEnv } from "../app.ts";
 import { parseInstant } from "../params.ts";
 import { AlpacaApiError, invalidParameter } from "./errors.ts";
-import type { AlpacaFaceDeps } from "./mod.ts";
+import type { AlpacaFaceDeps } from "./_deps.ts";
 
 /** Up to 9 decimals, as Alpaca takes `qty` and `percentage` of a close. */
 const AMOUNT = /^(?:\d{1,12})(?:\.\d{1,9})?$/;

@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals } from "../_assert.ts";
 import { botManager, createBot, tenantOf, TREND } from "../_bots.ts";
-import type { Bar, MarketEvent } from "../../brokers/broker.ts";
+import type { Bar, MarketEvent } from "../../core/market.ts";
 import { symbolBehaviour } from "../../actors/bots/symbol_behaviour.ts";
 import { createTestApp, DB_TEST, type TestApp } from "../_helpers.ts";
 import { testRegistry } from "../actors/bots/_strategies.ts";

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertStringIncludes } from "../_assert.ts";
-import type { Bar, MarketEvent } from "../../brokers/broker.ts";
+import type { Bar, MarketEvent } from "../../core/market.ts";
 import { createTestApp, DB_TEST, TEST_START_MS, type TestApp } from "../_helpers.ts";
 
 const API = "/api/v1/market";

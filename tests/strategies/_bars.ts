@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Bar } from "../../brokers/broker.ts";
+import type { Bar } from "../../core/market.ts";
 import { Rng } from "../../core/random.ts";
 
 const T0 = Date.UTC(2024, 0, 2, 14, 30);

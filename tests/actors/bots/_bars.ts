@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Bar } from "../../../brokers/broker.ts";
+import type { Bar } from "../../../core/market.ts";
 
 /** 2024-01-09 (a Tuesday) 09:30 ET, in epoch ms. */
 export const OPEN_MS = Date.UTC(2024, 0, 9, 14, 30);

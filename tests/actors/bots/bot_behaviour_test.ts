@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../../_assert.ts";
-import type { Bar } from "../../../brokers/broker.ts";
+import type { Bar } from "../../../core/market.ts";
 import { IndicatorSet } from "../../../strategies/indicator_spec.ts";
 import { findStrategy, StrategyRegistry } from "../../../strategies/registry.ts";
 import { createInstance, replayBars } from "../../../strategies/strategy.ts";

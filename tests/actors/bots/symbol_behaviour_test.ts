@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../../_assert.ts";
-import type { Bar, Trade } from "../../../brokers/broker.ts";
+import type { Bar, Trade } from "../../../core/market.ts";
 import { IndicatorSet } from "../../../strategies/indicator_spec.ts";
 import {
   BarHistory,

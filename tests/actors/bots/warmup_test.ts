@@ -6,7 +6,7 @@
  */
 import { assertEquals } from "../../_assert.ts";
 import { botManager, createBot, tenantOf, TREND } from "../../_bots.ts";
-import type { Bar } from "../../../brokers/broker.ts";
+import type { Bar } from "../../../core/market.ts";
 import { PaperVenue } from "../../../brokers/paper/venue.ts";
 import { TestClock } from "../../../core/clock.ts";
 import { seededIdSource } from "../../../core/ids.ts";

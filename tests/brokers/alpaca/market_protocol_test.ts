@@ -3,7 +3,7 @@ import {
   MarketSession,
   wants,
 } from "../../../brokers/alpaca/market_protocol.ts";
-import type { Bar, MarketEvent } from "../../../brokers/broker.ts";
+import type { Bar, MarketEvent } from "../../../core/market.ts";
 import { assertEquals } from "../../_assert.ts";
 
 const T0 = Date.parse("2026-11-23T15:00:20Z");

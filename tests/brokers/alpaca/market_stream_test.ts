@@ -5,7 +5,7 @@ import {
   barsGapFiller,
   type MarketStreamStatus,
 } from "../../../brokers/alpaca/market_stream.ts";
-import type { Bar, BarsQuery, MarketEvent } from "../../../brokers/broker.ts";
+import type { Bar, BarsQuery, MarketEvent } from "../../../core/market.ts";
 import { TestClock } from "../../../core/clock.ts";
 import { seededIdSource } from "../../../core/ids.ts";
 import { PaperVenue } from "../../../brokers/paper/venue.ts";

@@ -4,7 +4,7 @@ import {
   alpacaTradeStreamUrl,
   TradeSession,
 } from "../../../brokers/alpaca/trade_stream.ts";
-import type { TradeUpdate } from "../../../brokers/broker.ts";
+import type { TradeUpdate } from "../../../core/account.ts";
 import { TestClock } from "../../../core/clock.ts";
 import { TRADE_UPDATE_EVENTS } from "../../../core/order_types.ts";
 import { assert, assertEquals } from "../../_assert.ts";

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { assert, assertEquals, assertThrows } from "../../_assert.ts";
 import { CsvFeedError, parseCsvBars, replayCsv } from "../../../brokers/paper/csv_feed.ts";
-import type { MarketEvent, Trade } from "../../../brokers/paper/market_model.ts";
+import type { TimedMarketEvent, Trade } from "../../../core/market.ts";
 
 /** Fixed seed: property tests check the same cases on every run. */
 const FC = { seed: 20261123, numRuns: 100 } as const;
@@ -109,15 +109,15 @@ Deno.test("csv: errors name the line and quote the value", () => {
   assert(adjust.message.includes('no "Adj Close" column'), adjust.message);
 });
 
-function prints(events: readonly MarketEvent[], symbol: string): Trade[] {
-  return events.flatMap((e) => (e.kind === "trade" && e.symbol === symbol ? [e.trade] : []));
+function prints(events: readonly TimedMarketEvent[], symbol: string): Trade[] {
+  return events.flatMap((e) => (e.type === "trade" && e.symbol === symbol ? [e.trade] : []));
 }
 
 Deno.test("csv: replay yields quotes, prints and bars in time order", () => {
   const series = parseCsvBars(DAILY);
   const events = [...replayCsv([{ symbol: "XYZ", series }])];
   assertEquals(
-    events.map((e) => e.kind).join(","),
+    events.map((e) => e.type).join(","),
     [
       "quote,trade,quote,trade,quote,trade,quote,trade,bar",
       "quote,trade,quote,trade,quote,trade,quote,trade,bar",
@@ -133,9 +133,9 @@ Deno.test("csv: replay yields quotes, prints and bars in time order", () => {
   for (let i = 1; i < events.length; i++) assert(events[i]!.tsMs >= events[i - 1]!.tsMs);
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!;
-    if (e.kind !== "trade") continue;
+    if (e.type !== "trade") continue;
     const q = events[i - 1]!;
-    assert(q.kind === "quote" && q.quote.bp <= e.trade.p && e.trade.p <= q.quote.ap);
+    assert(q.type === "quote" && q.quote.bp <= e.trade.p && e.trade.p <= q.quote.ap);
     assert(q.quote.bp > 0 && q.quote.ap > q.quote.bp);
   }
 });
@@ -177,8 +177,8 @@ Deno.test("csv: property: replayed prints aggregate to each bar", () => {
       const events = [...replayCsv([{ symbol: "P", series }])];
       let trades: Trade[] = [];
       for (const e of events) {
-        if (e.kind === "trade") trades.push(e.trade);
-        if (e.kind !== "bar") continue;
+        if (e.type === "trade") trades.push(e.trade);
+        if (e.type !== "bar") continue;
         const bar = e.bar;
         assert(bar.l <= Math.min(bar.o, bar.c) && bar.h >= Math.max(bar.o, bar.c) && bar.l > 0);
         assertEquals(trades.length, bar.n);

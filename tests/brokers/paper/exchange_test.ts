@@ -15,7 +15,7 @@ import {
 } from "../../../core/order.ts";
 import { canTransition, INITIAL_STATUSES } from "../../../core/order_state.ts";
 import { validateOrder } from "../../../core/order_rules.ts";
-import type { Asset, Quote, Trade } from "../../../brokers/broker.ts";
+import type { Asset, Quote, Trade } from "../../../core/market.ts";
 import {
   type PaperEvent,
   PaperExchange,

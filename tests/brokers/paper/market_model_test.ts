@@ -6,13 +6,13 @@ import {
   etDayOf,
   etDayStartMs,
   formatTimestamp,
-  type MarketEvent,
   MarketModel,
   MarketModelError,
   type Quote,
   type Timeframe,
   type Trade,
 } from "../../../brokers/paper/market_model.ts";
+import type { TimedMarketEvent } from "../../../core/market.ts";
 import { buildUniverse, DEFAULT_UNIVERSE } from "../../../brokers/paper/universe.ts";
 
 /** Fixed seed: property tests check the same cases on every run. */
@@ -118,21 +118,21 @@ function onGrid(price: number): boolean {
 }
 
 /** Checks a stream: time order, quotes, prints inside the quote in force, ids increasing. */
-function checkStream(events: readonly MarketEvent[], model?: MarketModel): void {
+function checkStream(events: readonly TimedMarketEvent[], model?: MarketModel): void {
   const quote = new Map<string, Quote>();
   const lastId = new Map<string, number>();
   let last = -Infinity;
   for (const e of events) {
     assert(e.tsMs >= last, `events out of order at ${e.tsMs}`);
     last = e.tsMs;
-    if (e.kind === "quote") {
+    if (e.type === "quote") {
       const q = e.quote;
       assert(q.bp > 0 && q.ap > q.bp, `bad quote ${JSON.stringify(q)}`);
       assert(onGrid(q.bp) && onGrid(q.ap), `quote off grid ${JSON.stringify(q)}`);
       assert(q.bs > 0 && q.as > 0, "quote sizes");
       assertEquals(Date.parse(q.t), e.tsMs);
       quote.set(e.symbol, q);
-    } else if (e.kind === "trade") {
+    } else if (e.type === "trade") {
       const t = e.trade;
       const q = quote.get(e.symbol) ?? model?.quoteAt(e.symbol, e.tsMs) ?? undefined;
       assert(q !== undefined, `trade before any quote for ${e.symbol}`);
@@ -199,13 +199,13 @@ Deno.test("MarketModel: history regenerated from cold caches equals the live str
       cacheDays: 1,
     });
     const streamedBars = events.flatMap((e) =>
-      e.kind === "bar" && e.symbol === symbol ? [e.bar] : []
+      e.type === "bar" && e.symbol === symbol ? [e.bar] : []
     );
     const streamedTrades = events.flatMap((e) =>
-      e.kind === "trade" && e.symbol === symbol ? [e.trade] : []
+      e.type === "trade" && e.symbol === symbol ? [e.trade] : []
     );
     const streamedQuotes = events.flatMap((e) =>
-      e.kind === "quote" && e.symbol === symbol ? [e.quote] : []
+      e.type === "quote" && e.symbol === symbol ? [e.quote] : []
     );
     assert(streamedBars.length > 100, `${symbol}: ${streamedBars.length} bars`);
     // Bars are emitted at the end of their minute: those in [from, to) cover [from − 1m, to − 1m).
@@ -276,7 +276,7 @@ Deno.test("MarketModel: trading filter: nothing outside session, latest quote st
   const friClose = Date.UTC(2025, 0, 10, 21, 0); // Friday 16:00 EST
   const weekend = collect(model, friClose, friClose + 2 * DAY, ["AAPL", "KO"]);
   // Only the bars of Friday's last minute, emitted at the close.
-  assertEquals(weekend.map((e) => [e.kind, e.tsMs]), [["bar", friClose], ["bar", friClose]]);
+  assertEquals(weekend.map((e) => [e.type, e.tsMs]), [["bar", friClose], ["bar", friClose]]);
   const q = model.quoteAt("AAPL", friClose + DAY);
   assertEquals(q?.t, "2025-01-10T20:59:59Z");
   assertEquals(model.latestTrade("AAPL", friClose + DAY)?.t.slice(0, 16), "2025-01-10T20:59");
@@ -336,7 +336,7 @@ Deno.test("MarketModel: streams tile: [a, b) then [b, c) equals [a, c)", () => {
   );
   checkStream(whole, model);
   // 250 ms ticks: four quotes a second per symbol; bars do not depend on tickMs.
-  const quotes = whole.filter((e) => e.kind === "quote" && e.symbol === "V");
+  const quotes = whole.filter((e) => e.type === "quote" && e.symbol === "V");
   assertEquals(quotes[1]!.tsMs - quotes[0]!.tsMs, 250);
   const oneSecond = new MarketModel(UNIVERSE, { seed: 3 });
   assertEquals(model.bars("V", "1Min", a, c), oneSecond.bars("V", "1Min", a, c));
@@ -349,12 +349,12 @@ Deno.test("MarketModel: prices follow the tick grid, sub-dollar too", () => {
   checkStream(events);
   const pnny = events.flatMap((
     e,
-  ) => (e.kind === "trade" && e.symbol === "PNNY" ? [e.trade.p] : []));
+  ) => (e.type === "trade" && e.symbol === "PNNY" ? [e.trade.p] : []));
   assert(pnny.length > 20 && pnny.every((p) => p < 1), "the sub-dollar symbol prints below $1");
   assert(pnny.some((p) => Math.round(p * 100) !== p * 100), "with sub-penny prices");
   const intc = events.flatMap((
     e,
-  ) => (e.kind === "trade" && e.symbol === "INTC" ? [e.trade.p] : []));
+  ) => (e.type === "trade" && e.symbol === "INTC" ? [e.trade.p] : []));
   assert(intc.every((p) => Number.isInteger(Math.round(p * 1e6) / 1e4)), "cents only");
 });
 
@@ -396,10 +396,10 @@ Deno.test("MarketModel: property: random intervals regenerate and keep invariant
         const to = from + length;
         const events = collect(live, from, to, [symbol]);
         checkStream(events, live);
-        const bars = events.flatMap((e) => (e.kind === "bar" ? [e.bar] : []));
+        const bars = events.flatMap((e) => (e.type === "bar" ? [e.bar] : []));
         const history = cold.bars(symbol, "1Min", from - MIN, to - MIN - 1, { asOfMs: to - 1 });
         assertEquals(history, bars);
-        const trades = events.flatMap((e) => (e.kind === "trade" ? [e.trade] : []));
+        const trades = events.flatMap((e) => (e.type === "trade" ? [e.trade] : []));
         assertEquals(cold.trades(symbol, from, to - 1), trades);
         for (const tf of ["5Min", "1Day"] satisfies Timeframe[]) {
           for (const bar of cold.bars(symbol, tf, from - DAY, to)) checkBar(bar, `${tf} ${bar.t}`);

@@ -4,7 +4,8 @@ import { TestClock } from "../../../core/clock.ts";
 import { dec, Decimal } from "../../../core/decimal.ts";
 import { type IdSource, seededIdSource } from "../../../core/ids.ts";
 import { type Order, type OrderRequest, toAlpacaJson } from "../../../core/order.ts";
-import type { Account, Quote, Trade, TradeUpdate } from "../../../brokers/broker.ts";
+import type { Quote, Trade } from "../../../core/market.ts";
+import type { Account, TradeUpdate } from "../../../core/account.ts";
 import {
   type PaperAccountState,
   type PaperEvent,
