@@ -355,7 +355,7 @@ export class ExecutionEngine {
   #announce(userId: string, results: Applied[]): void {
     for (const r of results) {
       publishOrder(this.#deps, { userId, ...r });
-      this.#submitter.noteApplied(r.order);
+      this.#submitter.noteApplied(userId, r.order);
       if (r.fill) this.#preTrade.invalidateAccount(userId);
     }
     if (results.length > 0) this.#closing.wake(userId);

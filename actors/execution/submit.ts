@@ -30,6 +30,7 @@ import { type EngineContext, publishOrder } from "./context.ts";
 import type { AuditFor, EngineLedger } from "./ledger.ts";
 import { withLedgerIds } from "./ledger_ids.ts";
 import type { PreTrade } from "./pre_trade.ts";
+import { type InFlightOrder, InFlightOrders } from "./in_flight.ts";
 import type { LiveOrder, SubmitOrder, SubmitResult, ValidationReport } from "./types.ts";
 
 /** Places orders and validates them. */
@@ -38,23 +39,7 @@ export class OrderSubmitter {
   readonly #preTrade: PreTrade;
   readonly #ledger: () => EngineLedger;
   readonly #orderView: (tenant: Tenant, orderId: string) => Promise<Order>;
-  /** Submits in progress, by ledger order id. */
-  readonly #watching = new Set<string>();
-  /**
-   * The latest state of watched orders as their venue events were applied: the submit answers
-   * from here instead of reading the row back, and removes the entry.
-   */
-  readonly #known = new Map<string, Order>();
-  /**
-   * Orders committed by a submit in progress whose row nothing has touched since, by user and
-   * client order id. Taken (removed) by the first batch that applies their venue events, and
-   * dropped before anything else writes their row (acknowledgement, rejection, reconciliation).
-   */
-  readonly #live = new Map<string, LiveOrder>();
-  readonly #inflight = new Map<
-    string,
-    { result: Promise<SubmitResult>; fingerprint: OrderFingerprint }
-  >();
+  readonly #inFlight = new InFlightOrders();
 
   constructor(
     ctx: EngineContext,
@@ -71,25 +56,18 @@ export class OrderSubmitter {
   }
 
   /** Notes an applied venue event: a submit in flight answers with the order as it now is. */
-  noteApplied(order: Order): void {
-    if (this.#watching.has(order.id)) this.#known.set(order.id, order);
+  noteApplied(userId: string, order: Order): void {
+    this.#inFlight.noteApplied(userId, order);
   }
 
   /** Takes the live entry of a venue order placed by a submit in progress, if it has one. */
   takeLive(userId: string, venueOrder: Order): LiveOrder | null {
-    if (venueOrder.parent_id || venueOrder.replaces) return null;
-    const key = `${userId}\u0000${venueOrder.client_order_id}`;
-    const live = this.#live.get(key);
-    if (!live) return null;
-    this.#live.delete(key);
-    return live;
+    return this.#inFlight.takeLive(userId, venueOrder);
   }
 
   /** Drops the user's live entries: something else is about to write their rows. */
   dropLive(userId: string): void {
-    for (const key of this.#live.keys()) {
-      if (key.startsWith(`${userId}\u0000`)) this.#live.delete(key);
-    }
+    this.#inFlight.dropLive(userId);
   }
 
   /**
@@ -100,8 +78,7 @@ export class OrderSubmitter {
     const clientOrderId = cmd.request.client_order_id ?? this.#ctx.deps.ids();
     const request = { ...cmd.request, client_order_id: clientOrderId };
     const fingerprint = orderFingerprint(request);
-    const key = `${cmd.tenant.userId}\u0000${clientOrderId}`;
-    const running = this.#inflight.get(key);
+    const running = this.#inFlight.get(cmd.tenant.userId, clientOrderId);
     if (running) {
       if (fingerprintDifferences(running.fingerprint, fingerprint).length > 0) {
         // Another order is being placed under this key: judge this one against it once it is
@@ -112,18 +89,18 @@ export class OrderSubmitter {
       const r = await running.result;
       return { ...r, created: false };
     }
-    const p = this.#submit({ ...cmd, request }, fingerprint);
-    this.#inflight.set(key, { result: p, fingerprint });
-    try {
-      return await p;
-    } finally {
-      this.#inflight.delete(key);
-    }
+    return await this.#inFlight.run(
+      cmd.tenant.userId,
+      clientOrderId,
+      fingerprint,
+      (record) => this.#submit({ ...cmd, request }, fingerprint, record),
+    );
   }
 
   async #submit(
     cmd: SubmitOrder & { request: OrderRequest & { client_order_id: string } },
     fingerprint: OrderFingerprint,
+    record: InFlightOrder,
   ): Promise<SubmitResult> {
     const { deps, queues } = this.#ctx;
     const ledger = this.#ledger();
@@ -251,7 +228,7 @@ export class OrderSubmitter {
     if (outcome.kind === "existing") return await this.#replayed(tenant, outcome.id);
     if (outcome.kind === "raced") {
       // Another engine process retried this attempt first: judge this request against its order.
-      return await this.#submit(cmd, fingerprint);
+      return await this.#submit(cmd, fingerprint, record);
     }
     if (outcome.kind === "denied") {
       await ledger.deny(tenant, audit, request, outcome.error);
@@ -273,21 +250,16 @@ export class OrderSubmitter {
     });
 
     let sent: Order;
-    this.#watching.add(order.id);
-    const liveKey = `${userId}\u0000${order.client_order_id}`;
+    record.orderId = order.id;
     if (order.order_class === "" || order.order_class === "simple") {
-      this.#live.set(liveKey, {
-        order,
-        botId: cmd.botId ?? null,
-        correlationId: cmd.correlationId,
-      });
+      record.live = { order, botId: cmd.botId ?? null, correlationId: cmd.correlationId };
     }
     try {
       sent = await broker.submitOrder(request);
     } catch (e) {
-      this.#watching.delete(order.id);
-      this.#known.delete(order.id);
-      this.#live.delete(liveKey);
+      record.orderId = null;
+      record.known = null;
+      record.live = null;
       if (e instanceof AmbiguousSubmitError) {
         return { ...await this.#recover(tenant, order, cmd, e), warnings, ...linked };
       }
@@ -336,15 +308,15 @@ export class OrderSubmitter {
     const simple = sent.order_class === "" || sent.order_class === "simple";
     await queues.enqueueAndWait(userId, async () => {
       // Events queued before this task have run; the row may change from here on.
-      this.#live.delete(liveKey);
+      record.live = null;
       // The venue's events may already have recorded everything its answer says.
-      if (!(simple && this.#known.has(order.id))) {
+      if (!(simple && record.known)) {
         await ledger.acknowledge(tenant, order.id, sent, cmd, null);
       }
     });
-    this.#watching.delete(order.id);
-    const seen = this.#known.get(order.id);
-    this.#known.delete(order.id);
+    const seen = record.known;
+    record.orderId = null;
+    record.known = null;
     if (simple && seen) return { order: seen, created: true, pending: false, warnings, ...linked };
     return {
       order: await this.#orderView(tenant, order.id),
