@@ -9,55 +9,23 @@
  * @module
  */
 import type { TransactionSql } from "postgres";
-import { Decimal } from "../../core/decimal.ts";
-import type { TradeError } from "../../core/errors.ts";
+import { isTradeError, type TradeError } from "../../core/errors.ts";
 import type { Order, OrderRequest, OrderStatus } from "../../core/order.ts";
 import type { OrderFingerprint } from "../../core/order_identity.ts";
-import { canTransition, isTerminal } from "../../core/order_state.ts";
+import { canTransition, isTerminal, transition } from "../../core/order_state.ts";
 import { OncePerWindow } from "../../core/rate_limiter.ts";
 import { boundedEcho, cutText } from "../../core/input.ts";
 import type { TradeUpdate } from "../../brokers/broker.ts";
 import { appendAudit, appendAudits, type AuditEntry, type AuditReceipt } from "../../db/audit.ts";
 import { type Tenant, withTenant } from "../../db/database.ts";
-import {
-  findOrder,
-  findOrderByBrokerId,
-  insertOrder,
-  queueFill,
-  rowToOrder,
-  updateOrder,
-} from "../../db/ledger.ts";
+import { findOrder, insertOrder, rowToOrder, updateOrder } from "../../db/ledger.ts";
 import { type EngineContext, publishOrder, requestJson } from "./context.ts";
+import { VenueEvents } from "./ledger_events.ts";
 import type { OrderLinks } from "./links.ts";
 import type { Evaluation } from "./pre_trade.ts";
-import type { Applied, BatchItem, FillView, LiveOrder, Requester, SubmitOrder } from "./types.ts";
+import type { Applied, BatchItem, LiveOrder, Requester, SubmitOrder } from "./types.ts";
 
 const PRE_FILL: readonly OrderStatus[] = ["accepted", "pending_new", "new"];
-
-/** The audit action of each venue event. */
-const AUDIT_ACTIONS: Record<string, string> = {
-  new: "ACCEPTED",
-  partial_fill: "PARTIALLY_FILLED",
-  fill: "FILLED",
-  canceled: "CANCELED",
-  expired: "EXPIRED",
-  rejected: "REJECTED",
-  replaced: "REPLACED",
-  pending_new: "PENDING_NEW",
-  pending_cancel: "PENDING_CANCEL",
-  pending_replace: "PENDING_REPLACE",
-  done_for_day: "DONE_FOR_DAY",
-  restated: "RESTATED",
-};
-
-/** An order's state while a batch is applied. */
-interface BatchOrder {
-  order: Order;
-  brokerId: string;
-  botId: string | null;
-  clientOrderId: string;
-  correlationId: string | null;
-}
 
 /** Builds an audit entry for one request (user, bot, client order id, trace filled in). */
 export type AuditFor = (e: Omit<AuditEntry, "userId">) => AuditEntry;
@@ -78,7 +46,7 @@ export interface Placement {
 export class EngineLedger {
   readonly #ctx: EngineContext;
   readonly #links: OrderLinks;
-  readonly #takeLive: (userId: string, venueOrder: Order) => LiveOrder | null;
+  readonly #events: VenueEvents;
   /** One RATE_LIMITED audit row per user per window, however many calls are refused. */
   readonly #rateAudits = new OncePerWindow({ windowMs: 60_000 });
 
@@ -89,7 +57,7 @@ export class EngineLedger {
   ) {
     this.#ctx = ctx;
     this.#links = links;
-    this.#takeLive = takeLive;
+    this.#events = new VenueEvents(ctx, links, takeLive);
   }
 
   /**
@@ -173,8 +141,9 @@ export class EngineLedger {
   }
 
   /**
-   * Records a denial (DENIED, with the rule and the bounded request). A burst of RATE_LIMITED
-   * refusals records one row per user per window, counting the refusals it stands for.
+   * Records a denial (DENIED, with the rule and the bounded request) and publishes it on the
+   * bus as `OrderDenied` (topic `denial`). A burst of RATE_LIMITED refusals records one row per
+   * user per window, counting the refusals it stands for; each refusal is still published.
    */
   async deny(
     tenant: Tenant,
@@ -186,28 +155,44 @@ export class EngineLedger {
     // A refused burst must not become a burst of ledger writes: one row per user per window
     // for the rate limit, counting the refusals it stands for.
     let skipped = 0;
+    let recorded = true;
     if (error.code === "RATE_LIMITED") {
       const gate = this.#rateAudits.take(tenant.userId, deps.clock.now());
-      if (!gate.first) return;
+      recorded = gate.first;
       skipped = gate.skipped;
     }
     // What a denial records is bounded, whatever the request held.
-    await withTenant(deps.sql, tenant, (tx) =>
-      appendAudit(
-        tx,
-        audit({
-          action: "DENIED",
-          status: error.code,
-          reason: cutText(error.message, 500),
-          payload: {
-            rule: error.code,
-            details: boundedEcho(JSON.parse(JSON.stringify(error.details))),
-            request: boundedEcho(requestJson(request)),
-            ...(error.code === "RATE_LIMITED" ? { unrecorded_refusals: skipped } : {}),
-          },
-        }),
-      ));
-    this.#ctx.log("info", "Order denied", { code: error.code, user: tenant.userId });
+    const entry = audit({
+      action: "DENIED",
+      status: error.code,
+      reason: cutText(error.message, 500),
+      payload: {
+        rule: error.code,
+        details: boundedEcho(JSON.parse(JSON.stringify(error.details))),
+        request: boundedEcho(requestJson(request)),
+        ...(error.code === "RATE_LIMITED" ? { unrecorded_refusals: skipped } : {}),
+      },
+    });
+    const receipt = recorded
+      ? await withTenant(deps.sql, tenant, (tx) => appendAudit(tx, entry))
+      : null;
+    if (recorded) this.#ctx.log("info", "Order denied", { code: error.code, user: tenant.userId });
+    // A denial is an event (after its audit row committed), whether or not a row was written.
+    deps.bus.publish({
+      topic: "denial",
+      event: "OrderDenied",
+      userId: tenant.userId,
+      seq: receipt?.seq ?? null,
+      orderId: entry.orderId ?? null,
+      botId: entry.botId ?? null,
+      clientOrderId: entry.clientOrderId ?? null,
+      correlationId: entry.correlationId ?? null,
+      code: error.code,
+      message: error.message,
+      details: entry.payload!.details as Record<string, unknown>,
+      request: entry.payload!.request as Record<string, unknown>,
+      tsMs: receipt?.ts.getTime() ?? deps.clock.now(),
+    });
   }
 
   /**
@@ -226,22 +211,45 @@ export class EngineLedger {
     const published = await withTenant(deps.sql, tenant, async (tx) => {
       const row = await findOrder(tx, orderId);
       if (!row || isTerminal(row.status as OrderStatus)) return null;
-      const now = deps.clock.now();
-      const order: Order = status === "canceled"
-        ? { ...rowToOrder(row), status, canceled_at: now, updated_at: now }
-        : { ...rowToOrder(row), status, failed_at: now, updated_at: now };
-      await updateOrder(tx, order, { rejectReason: code });
-      const receipt = await appendAudit(tx, {
+      const current = rowToOrder(row);
+      const entry = {
         userId: tenant.userId,
         orderId,
         botId: cmd.botId ?? null,
         clientOrderId: row.client_order_id,
+        // Reconciliation passes "" for an order recorded without one: the column is a uuid.
+        correlationId: cmd.correlationId || null,
+      };
+      let order: Order;
+      try {
+        order = transition(current, status, deps.clock.now());
+      } catch (e) {
+        if (!isTradeError(e) || e.code !== "ILLEGAL_TRANSITION") throw e;
+        // The state machine refuses it (the order moved on meanwhile): on record, not applied.
+        await appendAudit(tx, {
+          ...entry,
+          action: "IGNORED",
+          status: code,
+          reason: `${
+            status === "canceled" ? "Cancel" : "Rejection"
+          } "${code}" ignored: ${e.message}`,
+          payload: { ignored: { status, code: e.code, reason: e.message }, ...payload },
+        });
+        this.#ctx.log("warning", "A rejection was ignored: the order moved on", {
+          order_id: orderId,
+          from: current.status,
+          to: status,
+          code,
+        });
+        return null;
+      }
+      await updateOrder(tx, order, { rejectReason: code });
+      const receipt = await appendAudit(tx, {
+        ...entry,
         action: status === "canceled" ? "RECONCILED" : "REJECTED",
         status: code,
         reason: String(payload.message ?? code),
         payload: { event: status, ...payload },
-        // Reconciliation passes "" for an order recorded without one: the column is a uuid.
-        correlationId: cmd.correlationId || null,
       });
       return { order, seq: receipt.seq, ts: receipt.ts };
     });
@@ -278,11 +286,13 @@ export class EngineLedger {
       if (!row) return null;
       let order = rowToOrder(row);
       const status = sent.status;
+      // The answer is the venue's view when it took the order: it moves a row still before its
+      // first fill forward, and never back (its events may have moved the row on already).
       if (
         row.status !== status && PRE_FILL.includes(status) &&
-        canTransition(row.status as OrderStatus, status)
+        canTransition(order.status, status)
       ) {
-        order = { ...order, status, updated_at: deps.clock.now() };
+        order = transition(order, status, deps.clock.now());
       }
       const changed = order.status !== row.status || row.broker_order_id !== sent.id;
       if (changed) await updateOrder(tx, order, { brokerOrderId: sent.id });
@@ -334,161 +344,15 @@ export class EngineLedger {
   }
 
   /**
-   * Applies venue events within one tenant transaction, in order: each order is looked up
-   * once, fills move positions as they come, and then each touched order is written once and
-   * every audit row is appended in one statement. The caller announces the results.
+   * Applies venue events within one tenant transaction (see `VenueEvents.apply`); the caller
+   * announces the results.
    */
-  async applyBatch(
+  applyBatch(
     tx: TransactionSql,
     userId: string,
     items: BatchItem[],
     finish?: <R>(last: Promise<R>) => Promise<R>,
   ): Promise<Applied[]> {
-    const deps = this.#ctx.deps;
-    const state = new Map<string, BatchOrder>();
-    const byVenueId = new Map<string, string>();
-    const audits: AuditEntry[] = [];
-    const outs: Omit<Applied, "seq" | "ts">[] = [];
-    // Fills' position and trades writes, queued on the transaction and awaited with COMMIT.
-    const queued: Promise<void>[] = [];
-    for (const item of items) {
-      const { update } = item;
-      const venueOrder = update.order;
-      let ledgerId = byVenueId.get(venueOrder.id);
-      let note = item.note ?? null;
-      if (!ledgerId && !item.row) {
-        const live = this.#takeLive(userId, venueOrder);
-        if (live) {
-          ledgerId = live.order.id;
-          byVenueId.set(venueOrder.id, ledgerId);
-          if (!state.has(ledgerId)) {
-            state.set(ledgerId, {
-              order: live.order,
-              brokerId: venueOrder.id,
-              botId: live.botId,
-              clientOrderId: live.order.client_order_id,
-              correlationId: live.correlationId,
-            });
-          }
-        }
-      }
-      if (!ledgerId) {
-        let row = item.row ?? await this.#links.locate(tx, userId, venueOrder, byVenueId);
-        if (!row) {
-          row = await this.#links.adopt(tx, userId, venueOrder);
-          note ??= "adopted";
-        }
-        ledgerId = row.id;
-        byVenueId.set(venueOrder.id, row.id);
-        if (!state.has(row.id)) {
-          state.set(row.id, {
-            order: rowToOrder(row),
-            brokerId: venueOrder.id,
-            botId: row.bot_id,
-            clientOrderId: row.client_order_id,
-            correlationId: row.correlation_id,
-          });
-        }
-      }
-      const st = state.get(ledgerId)!;
-      const current = st.order;
-      const target = venueOrder.status;
-      const statusMoves = current.status !== target && canTransition(current.status, target);
-      const stale = current.status !== target && !statusMoves;
-      let fill: FillView | null = null;
-      if (
-        (update.event === "fill" || update.event === "partial_fill") && update.qty && update.price
-      ) {
-        const executionId = update.execution_id ?? `${venueOrder.id}:${venueOrder.filled_qty}`;
-        const r = await queueFill(tx, {
-          userId,
-          orderId: ledgerId,
-          botId: st.botId,
-          executionId,
-          symbol: venueOrder.symbol,
-          assetId: venueOrder.asset_id || null,
-          side: venueOrder.side,
-          qty: update.qty,
-          price: update.price,
-          ...(update.amount ? { amount: update.amount } : {}),
-          tsMs: update.timestamp,
-          venue: deps.venue.name,
-        });
-        queued.push(r.written);
-        if (r.inserted) {
-          fill = {
-            qty: update.qty.toString(),
-            price: update.price.toString(),
-            execution_id: executionId,
-            position_qty: r.positionQty.toString(),
-          };
-        }
-      }
-      let replacedBy = current.replaced_by;
-      if (venueOrder.replaced_by) {
-        replacedBy = byVenueId.get(venueOrder.replaced_by) ??
-          (await findOrderByBrokerId(tx, venueOrder.replaced_by))?.id ?? replacedBy;
-      }
-      const next: Order = {
-        ...current,
-        status: stale ? current.status : target,
-        qty: venueOrder.qty ?? current.qty,
-        filled_qty: Decimal.max(current.filled_qty, venueOrder.filled_qty),
-        filled_avg_price: venueOrder.filled_avg_price ?? current.filled_avg_price,
-        limit_price: venueOrder.limit_price,
-        stop_price: venueOrder.stop_price,
-        hwm: venueOrder.hwm,
-        trail_price: venueOrder.trail_price,
-        trail_percent: venueOrder.trail_percent,
-        updated_at: update.timestamp,
-        filled_at: venueOrder.filled_at ?? current.filled_at,
-        canceled_at: venueOrder.canceled_at ?? current.canceled_at,
-        expired_at: venueOrder.expired_at ?? current.expired_at,
-        failed_at: venueOrder.failed_at ?? current.failed_at,
-        replaced_at: venueOrder.replaced_at ?? current.replaced_at,
-        replaced_by: replacedBy,
-        expires_at: venueOrder.expires_at ?? current.expires_at,
-      };
-      st.order = next;
-      st.brokerId = venueOrder.id;
-      audits.push({
-        userId,
-        orderId: ledgerId,
-        botId: st.botId,
-        clientOrderId: st.clientOrderId,
-        action: item.action ?? AUDIT_ACTIONS[update.event] ?? update.event.toUpperCase(),
-        status: next.status,
-        payload: {
-          event: update.event,
-          broker_order_id: venueOrder.id,
-          ...(fill ? { fill } : {}),
-          ...(stale ? { stale_status: target } : {}),
-          ...(note ? { note } : {}),
-          // A trailing stop's moved high-water mark (and so its stop) is the news.
-          ...(update.event === "restated"
-            ? { hwm: next.hwm?.toString() ?? null, stop_price: next.stop_price?.toString() ?? null }
-            : {}),
-        },
-        correlationId: st.correlationId,
-      });
-      outs.push({
-        order: next,
-        botId: st.botId,
-        fill,
-        correlationId: st.correlationId,
-        event: update.event,
-      });
-    }
-    // The last statements leave with COMMIT when the caller passes `finish`.
-    const last = Promise.all([
-      ...queued,
-      ...[...state.values()].map((st) => updateOrder(tx, st.order, { brokerOrderId: st.brokerId })),
-    ]).then(() => undefined);
-    const receipts = appendAudits(tx, audits);
-    last.catch(() => {});
-    receipts.catch(() => {});
-    const done = Promise.all([last, receipts]).then(([, r]) => r);
-    const written = await (finish ? finish(done) : done);
-    return outs.map((o, i) => ({ ...o, seq: written[i]!.seq, ts: written[i]!.ts }));
+    return this.#events.apply(tx, userId, items, finish);
   }
 }
