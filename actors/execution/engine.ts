@@ -15,10 +15,14 @@
  * is the event published on the bus.
  *
  * The parts, each in its own file of this folder:
- * - `submit.ts`: the submit path and `validate`, and the orders in flight;
- * - `pre_trade.ts`: market and risk snapshots, limits, validation, risk, rate;
- * - `ledger.ts`: the ledger writes (placement, denial, acknowledgement, rejection, events);
- * - `links.ts`: legs, replacements and adopted orders the venue creates;
+ * - `submit.ts`: the submit path and `validate`;
+ * - `in_flight.ts`: one record per submit in progress (user and client order id), refereeing
+ *   the race between the submit path and the venue's callback;
+ * - `pre_trade.ts`: market and risk snapshots, the one limits parser, validation, risk, rate;
+ * - `ledger.ts`: the ledger writes (placement, denial and `OrderDenied`, acknowledgement,
+ *   rejection); `ledger_events.ts`: venue events, each status change through `transition()`;
+ * - `links.ts`: legs, replacements and adopted orders the venue creates; `ledger_ids.ts`: a
+ *   venue error retold with Tradewind's order ids;
  * - `reconciler.ts`: reconciliation with the venue, at start and on a timer;
  * - `closing.ts`: cancel-all, close-position, close-all;
  * - `snapshots.ts`: position and account snapshots;
