@@ -175,11 +175,14 @@ export class VenueEvents {
         trail_price: venueOrder.trail_price,
         trail_percent: venueOrder.trail_percent,
         updated_at: update.timestamp,
-        filled_at: venueOrder.filled_at ?? moved.filled_at,
-        canceled_at: venueOrder.canceled_at ?? moved.canceled_at,
-        expired_at: venueOrder.expired_at ?? moved.expired_at,
-        failed_at: venueOrder.failed_at ?? moved.failed_at,
-        replaced_at: venueOrder.replaced_at ?? moved.replaced_at,
+        // The venue's times of a refused status stay out: a filled order is not canceled_at.
+        ...(refused ? {} : {
+          filled_at: venueOrder.filled_at ?? moved.filled_at,
+          canceled_at: venueOrder.canceled_at ?? moved.canceled_at,
+          expired_at: venueOrder.expired_at ?? moved.expired_at,
+          failed_at: venueOrder.failed_at ?? moved.failed_at,
+          replaced_at: venueOrder.replaced_at ?? moved.replaced_at,
+        }),
         replaced_by: replacedBy,
         expires_at: venueOrder.expires_at ?? current.expires_at,
       };

@@ -85,7 +85,7 @@ Deno.test({
 
     const [row] = await t.db.owner<{ status: string; canceled_at: Date | null }[]>`
       select status, canceled_at from orders where id = ${id}`;
-    assertEquals(row!.status, "filled");
+    assertEquals([row!.status, row!.canceled_at], ["filled", null]);
     const [audit] = await t.db.owner<
       { action: string; status: string; reason: string | null; payload: Record<string, unknown> }[]
     >`select action, status, reason, payload from execution_logs
