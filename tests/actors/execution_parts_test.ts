@@ -148,3 +148,30 @@ Deno.test({
     await t.close();
   }
 });
+
+Deno.test({
+  name: "ledger: a burst of rate-limit refusals is one DENIED row and one OrderDenied each",
+  ...DB_TEST,
+}, async () => {
+  const t = await createTestApp({ trading: { limits: { max_orders_per_minute: 1 } } });
+  try {
+    const denials: Extract<BusMessage, { topic: "denial" }>[] = [];
+    t.trading.bus.subscribe("denial", (m) => denials.push(m));
+    const order = { symbol: "AAPL", qty: "1", side: "buy", type: "market", time_in_force: "day" };
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await t.as("rita", "/api/v1/orders", { method: "POST", json: order });
+      statuses.push(res.status);
+      await res.body?.cancel();
+    }
+    assertEquals(statuses, [201, 429, 429, 429]);
+    assertEquals(denials.map((d) => d.code), ["RATE_LIMITED", "RATE_LIMITED", "RATE_LIMITED"]);
+    const rows = await t.db.owner<{ seq: string }[]>`
+      select seq::text from execution_logs where action = 'DENIED'`;
+    assertEquals(rows.length, 1);
+    // The first refusal is on record; the others within its window are counted, not written.
+    assertEquals(denials.map((d) => d.seq), [rows[0]!.seq, null, null]);
+  } finally {
+    await t.close();
+  }
+});
