@@ -38,6 +38,29 @@ export type BusMessage =
     data: Record<string, unknown>;
     tsMs: number;
   }
+  /**
+   * An order refused before it was placed or replaced (validation, risk, the rate, a client
+   * order id conflict): `OrderDenied`, published after its DENIED audit row committed (`seq`;
+   * null for a rate-limit refusal within a window already on record).
+   */
+  | {
+    topic: "denial";
+    event: "OrderDenied";
+    userId: string;
+    seq: string | null;
+    /** The order a refused replacement was for; null for a new order. */
+    orderId: string | null;
+    botId: string | null;
+    clientOrderId: string | null;
+    correlationId: string | null;
+    /** The rule: the error code answered (`RISK_MAX_POSITION`, `RATE_LIMITED`, …). */
+    code: string;
+    message: string;
+    details: Record<string, unknown>;
+    /** The refused request, bounded. */
+    request: Record<string, unknown>;
+    tsMs: number;
+  }
   /** Public market news, e.g. `market_status_changed` from the market monitor. */
   | {
     topic: "market";
