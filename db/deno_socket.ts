@@ -18,6 +18,10 @@ export class DenoSocket extends EventEmitter {
   destroyed = false;
   readonly #conn: Deno.Conn;
   #writing: Promise<void> = Promise.resolve();
+  /** Bytes queued while a write is in flight (or earlier in this tick), sent as one write. */
+  #pending: Uint8Array[] = [];
+  #callbacks: (() => void)[] = [];
+  #flushing = false;
 
   constructor(conn: Deno.Conn) {
     super();
@@ -39,15 +43,40 @@ export class DenoSocket extends EventEmitter {
     }
   }
 
-  /** Queues bytes; `callback` runs once they are written. Never applies back-pressure. */
+  /**
+   * Queues bytes; `callback` runs once they are written. Never applies back-pressure. Bytes
+   * queued in the same tick, or while a write is in flight, leave in one write (one system
+   * call: on loopback the sender pays for the receiver's TCP work, per write).
+   */
   write(data: Uint8Array | string, callback?: () => void): boolean {
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-    this.#writing = this.#writing.then(async () => {
-      if (this.readyState === "closed") return;
-      let off = 0;
-      while (off < bytes.length) off += await this.#conn.write(bytes.subarray(off));
-    }).then(() => callback?.(), (e) => this.#fail(e));
+    this.#pending.push(bytes);
+    if (callback) this.#callbacks.push(callback);
+    if (!this.#flushing) {
+      this.#flushing = true;
+      this.#writing = Promise.resolve().then(() => this.#flush());
+    }
     return true;
+  }
+
+  async #flush(): Promise<void> {
+    try {
+      while (this.#pending.length > 0) {
+        const parts = this.#pending;
+        const callbacks = this.#callbacks;
+        this.#pending = [];
+        this.#callbacks = [];
+        if (this.readyState === "closed") return;
+        const bytes = parts.length === 1 ? parts[0]! : concat(parts);
+        let off = 0;
+        while (off < bytes.length) off += await this.#conn.write(bytes.subarray(off));
+        for (const cb of callbacks) cb();
+      }
+    } catch (e) {
+      this.#fail(e);
+    } finally {
+      this.#flushing = false;
+    }
   }
 
   /** Writes `data` (if any), then closes. */
@@ -83,6 +112,18 @@ export class DenoSocket extends EventEmitter {
     this.emit("error", e);
     this.#close();
   }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 /**
