@@ -4,12 +4,14 @@
  * 500 orders/s; beside two ceilings measured in the same run on the same machine: Hono's
  * plain-text response rate and a one-row durable INSERT rate against the same PostgreSQL.
  *
- * It starts its own embedded PostgreSQL under `.tradewind-bench/` (port 54349).
+ * It starts its own embedded PostgreSQL under `.tradewind-bench/` (port 54349, or BENCH_PG_PORT)
+ * and, after the run, verifies the audit chains and that every position is the sum of its fills.
  *
  * @module
  */
 import { Hono } from "hono";
 import postgres from "postgres";
+import { verifyAudit } from "../db/audit.ts";
 import { configureLogging } from "../logging.ts";
 import { benchDatabase, percentile, report, section } from "./_harness.ts";
 import { load, startOrderStack } from "./_order_stack.ts";
@@ -35,6 +37,44 @@ async function insertCeiling(url: string, clients: number, ms: number): Promise<
   await sql`drop table bench_inserts`;
   await sql.end();
   return rate;
+}
+
+/**
+ * After the run: `./tradewind audit verify`'s check of every chain, and every position equal to
+ * the sum of its fills.
+ */
+async function checkLedger(url: string): Promise<void> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    const v = await verifyAudit(sql);
+    report({
+      name: "after the run: audit rows verified",
+      value: v.rows,
+      unit: "rows",
+      target: "intact",
+      ok: v.ok,
+      ...(v.ok ? {} : { note: `chain ${v.chain} broken at seq ${v.seq}: ${v.problem}` }),
+    });
+    const [{ n }] = await sql<[{ n: number }]>`
+      select count(*)::int as n from (
+        select coalesce(p.user_id, f.user_id) as user_id, coalesce(p.symbol, f.symbol) as symbol,
+               coalesce(p.qty, 0) as qty, coalesce(f.qty, 0) as filled
+        from positions p
+        full join (select user_id, symbol,
+                          sum(case side when 'buy' then qty else -qty end) as qty
+                   from fills group by user_id, symbol) f
+          on f.user_id = p.user_id and f.symbol = p.symbol) x
+      where qty <> filled`;
+    report({
+      name: "after the run: positions not equal to the sum of fills",
+      value: n,
+      unit: "positions",
+      target: "0",
+      ok: n === 0,
+    });
+  } finally {
+    await sql.end();
+  }
 }
 
 /** Runs the order-path benchmark. */
@@ -160,6 +200,7 @@ export async function run(): Promise<void> {
       });
     } finally {
       await stack.stop();
+      await checkLedger(ownerUrl);
     }
   } finally {
     await pg.stop();
