@@ -21,8 +21,8 @@ export const DEFAULT_LIST_LIMIT = 50;
 /** The most symbols one `symbols` filter may name. */
 export const MAX_FILTER_SYMBOLS = 100;
 
-/** The `asset_class` values Alpaca's list accepts (ALPACA.md §2.2). */
-const LIST_ASSET_CLASSES = new Set([
+/** The `asset_class` values Alpaca's lists (orders, assets) accept (ALPACA.md §2.2). */
+export const ALPACA_ASSET_CLASSES = [
   "us_equity",
   "us_option",
   "crypto",
@@ -34,7 +34,8 @@ const LIST_ASSET_CLASSES = new Set([
   "us_equity_chain",
   "ipo",
   "all",
-]);
+] as const;
+const LIST_ASSET_CLASSES: ReadonlySet<string> = new Set(ALPACA_ASSET_CLASSES);
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

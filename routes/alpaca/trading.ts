@@ -29,26 +29,13 @@ import { tenantOf } from "../auth.ts";
 import type { AppEnv } from "../app.ts";
 import { parseInstant } from "../params.ts";
 import { AlpacaApiError, invalidParameter } from "./errors.ts";
+import { ALPACA_ASSET_CLASSES, isUuid } from "./order_params.ts";
 import type { AlpacaFaceDeps } from "./_deps.ts";
 
 /** Up to 9 decimals, as Alpaca takes `qty` and `percentage` of a close. */
 const AMOUNT = /^(?:\d{1,12})(?:\.\d{1,9})?$/;
 const HUNDRED = Decimal.int(100);
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-const ASSET_CLASSES = [
-  "us_equity",
-  "us_option",
-  "crypto",
-  "crypto_perp",
-  "treasury",
-  "corporate",
-  "global_equity",
-  "us_index",
-  "us_equity_chain",
-  "ipo",
-  "all",
-] as const;
 const EXCHANGES = ["AMEX", "ARCA", "BATS", "NYSE", "NASDAQ", "NYSEARCA", "OTC", "CRYPTO"];
 
 const DATE_FIRST = `${CALENDAR_FIRST_YEAR}-01-01`;
@@ -112,7 +99,9 @@ function listParam(values: string[] | undefined): string[] {
 
 const AssetQuery = z.object({
   status: z.enum(["active", "inactive"], { error: 'Must be "active" or "inactive"' }).optional(),
-  asset_class: z.array(z.enum(ASSET_CLASSES, { error: `Must be one of ${ASSET_CLASSES}` })),
+  asset_class: z.array(
+    z.enum(ALPACA_ASSET_CLASSES, { error: `Must be one of ${ALPACA_ASSET_CLASSES}` }),
+  ),
   exchange: z.enum(EXCHANGES, { error: `Must be one of ${EXCHANGES}` }).optional(),
   attributes: z.array(z.string().max(64)),
 });
@@ -132,7 +121,7 @@ export function alpacaTradingRoutes(v2: Hono<AppEnv>, deps: AlpacaFaceDeps): voi
   async function findPosition(userId: string, symbolOrId: string): Promise<Position> {
     const key = symbolOrId.trim();
     const found = (await engine.positions(userId)).find((p) =>
-      UUID.test(key) ? p.asset_id === key.toLowerCase() : p.symbol === key.toUpperCase()
+      isUuid(key) ? p.asset_id === key.toLowerCase() : p.symbol === key.toUpperCase()
     );
     if (!found) throw new AlpacaApiError(404, 40410000, "position does not exist");
     return found;
