@@ -303,21 +303,31 @@ export function bearerToken(header: string | undefined): string | null {
  * first sight. Answers 401 `UNAUTHORIZED` otherwise.
  */
 export function requireAuth(auth: Authenticator, sql: Sql) {
-  const known = new Map<string, { id: string; at: number }>();
+  const userOf = userResolver(sql);
   return createMiddleware<{ Variables: AuthVariables }>(async (c, next) => {
     const token = bearerToken(c.req.header("authorization"));
     if (!token) {
       throw unauthorized("Missing bearer token: send Authorization: Bearer <token>");
     }
-    const identity = await auth.verify(token);
-    const cacheKey = `${identity.username}\u0000${identity.role}`;
-    const now = Date.now();
-    let entry = known.get(cacheKey);
-    if (!entry || now - entry.at > 60_000) {
-      entry = { id: await ensureUser(sql, identity.username, identity.role), at: now };
-      known.set(cacheKey, entry);
-    }
-    c.set("user", { id: entry.id, username: identity.username, role: identity.role });
+    c.set("user", await userOf(await auth.verify(token)));
     await next();
   });
+}
+
+/**
+ * The user behind a verified identity, creating the user row on first sight; each identity's
+ * row id is remembered for a minute, so a busy client costs no query per request.
+ */
+export function userResolver(sql: Sql): (identity: Identity) => Promise<AuthUser> {
+  const known = new Map<string, { id: string; at: number }>();
+  return async (identity) => {
+    const key = `${identity.username}\u0000${identity.role}`;
+    const now = Date.now();
+    let entry = known.get(key);
+    if (!entry || now - entry.at > 60_000) {
+      entry = { id: await ensureUser(sql, identity.username, identity.role), at: now };
+      known.set(key, entry);
+    }
+    return { id: entry.id, username: identity.username, role: identity.role };
+  };
 }

@@ -24,8 +24,7 @@ import {
   type StreamRequest,
   type StreamUser,
 } from "../actors/stream_hub.ts";
-import { ensureUser } from "../db/users.ts";
-import type { Authenticator, Identity } from "./auth.ts";
+import { type Authenticator, userResolver } from "./auth.ts";
 import { ApiError } from "./errors.ts";
 import type { AppEnv } from "./app.ts";
 import type { ApiSpec } from "./openapi.ts";
@@ -65,16 +64,7 @@ export function protocolToken(header: string | undefined): string | null {
 /** Mounts `GET /stream` (under /api/v1) and documents it. */
 export function streamRoutes(deps: StreamRouteDeps, spec: ApiSpec): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const known = new Map<string, { id: string; at: number }>();
-  const userOf = async (identity: Identity): Promise<StreamUser> => {
-    const key = `${identity.username}\u0000${identity.role}`;
-    let entry = known.get(key);
-    if (!entry || Date.now() - entry.at > 60_000) {
-      entry = { id: await ensureUser(deps.sql, identity.username, identity.role), at: Date.now() };
-      known.set(key, entry);
-    }
-    return { id: entry.id, username: identity.username, role: identity.role };
-  };
+  const userOf = userResolver(deps.sql);
 
   spec.add({
     method: "get",
